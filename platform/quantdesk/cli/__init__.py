@@ -1,0 +1,56 @@
+"""The `quantdesk` command line. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="quantdesk",
+    help="quantdesk: candle lake, research, and a risk-gated path to live trading.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+@app.command("version")
+def version() -> None:
+    """Print the quantdesk version.
+
+    Example: quantdesk version
+    """
+    from quantdesk import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Run the CLI."""
+    app()
+
+
+# Command modules register themselves on `app` when imported. A module that does not
+# exist yet (a later issue) is skipped so the CLI works at every stage.
+_COMMAND_MODULES = (
+    "lake",  # sample, lake status, lake quarantine (issue 2)
+    "ingest",  # ingest, import (issue 2)
+    "venue",  # venue add/list (issue 2)
+    "venue_serve",  # venue serve (simulated venue)
+    "research",  # backtest, report, check lookahead (issue 3)
+    "sweep",  # sweep, walkforward (issue 3)
+    "ledger",  # audit verify, db upgrade (issue 4)
+    "risk",  # halt, resume, risk status (issue 4)
+    "trading",  # order, orders, positions, cancel, reconcile (issue 4)
+    "promotion",  # promote, deployments, run, parity (issue 5)
+)
+
+for _name in _COMMAND_MODULES:
+    try:
+        importlib.import_module(f"quantdesk.cli.{_name}")
+    except ModuleNotFoundError as _e:
+        if _e.name != f"quantdesk.cli.{_name}":
+            raise

@@ -1,0 +1,109 @@
+"""Shared CLI plumbing: one-line errors, `--json` output, progress bars.
+
+Heavy libraries (vectorbt, numba, ccxt, prefect) are imported inside command functions,
+never at module level, so `quantdesk --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from quantdesk.core.errors import QuantdeskError
+
+__all__ = [
+    "JsonOption",
+    "console",
+    "emit",
+    "err_console",
+    "fail",
+    "handle_errors",
+    "progress",
+    "to_jsonable",
+]
+
+console = Console()
+err_console = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert dataclasses, enums, Decimals, datetimes and paths into JSON-ready values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and value != value:
+        return None
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return value.item()
+    return value
+
+
+def emit(payload: Any) -> None:
+    """Print `payload` as JSON on stdout (the `--json` contract: one JSON document)."""
+    sys.stdout.write(json.dumps(to_jsonable(payload), indent=2, sort_keys=False) + "\n")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print a one-line error to stderr and return the Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn a `QuantdeskError` into a one-line message and a non-zero exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except QuantdeskError as e:
+            raise fail(str(e), getattr(e, "exit_code", 1)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def progress(description: str, total: int | None, *, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+    """Show a progress bar on stderr; yield `advance(n)`. Disabled for `--json` or when not a TTY."""
+    if not enabled:
+        yield lambda n=1: None
+        return
+    bar = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(task, n)

@@ -5,6 +5,7 @@ from quantdesk.core.costs import CostModel, MarketRules
 from quantdesk.core.errors import *  # noqa: F403
 from quantdesk.core.errors import __all__ as _errors_all
 from quantdesk.core.money import quantize_down, quantize_nearest, to_decimal, to_float
+from quantdesk.core.orders import OrderIntent
 from quantdesk.core.settings import Settings, VenueConfig, config_path, get_settings
 from quantdesk.core.timeframes import parse_time, timeframe_ms
 from quantdesk.core.types import OrderStatus, OrderType, Side, Stage, TradingState
@@ -15,6 +16,7 @@ __all__ = sorted(
         "CostModel",
         "ManualClock",
         "MarketRules",
+        "OrderIntent",
         "OrderStatus",
         "OrderType",
         "Settings",

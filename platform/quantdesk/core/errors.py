@@ -20,6 +20,7 @@ __all__ = [
     "LookaheadError",
     "OrderNotFoundError",
     "OrderRejectedError",
+    "OrderStateUnknownError",
     "PromotionError",
     "QuantdeskError",
     "RateLimitedError",
@@ -118,6 +119,10 @@ class OrderRejectedError(BrokerError):
 
 class OrderNotFoundError(BrokerError):
     """The venue has no order with that id."""
+
+
+class OrderStateUnknownError(BrokerError):
+    """The venue did not answer and lookups could not tell whether it has the order; it stays in flight."""
 
 
 class VenueError(BrokerError):

@@ -1,0 +1,122 @@
+"""Benchmark the risk gate: one intent checked against every rule; print one JSON document.
+
+Every rule is configured (market validity, band, size, position, gross exposure, active
+orders, order/fill rates per second and per day, duplicates, loss limits via equity in the
+context) over 5 symbols with open positions. The clock advances 1 ms per check, so the
+per-second windows hold up to a thousand events and the per-day windows fill up to
+`--checks` events: realistic windows, not empty ones. Target: p99 <= 100 µs.
+
+Run: .venv/bin/python bench/risk.py [--checks 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from quantdesk.core import ManualClock, MarketRules, OrderIntent, OrderType, Side
+from quantdesk.risk import RiskConfig, RiskContext, RiskGate
+
+SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT", "XRP/USDT"]
+PRICES = {"BTC/USDT": "60000", "ETH/USDT": "3000", "SOL/USDT": "150", "BNB/USDT": "600", "XRP/USDT": "0.5"}
+CONFIG = {
+    "default": {
+        "max_qty_per_order": 1_000_000,
+        "max_notional_per_order": 50_000,
+        "max_position_notional": 10_000_000,
+        "max_active_orders_per_symbol": 50,
+        "max_symbol_orders_per_second": 2_000,
+        "max_symbol_orders_per_day": 10_000_000,
+        "max_symbol_fills_per_second": 2_000,
+        "max_symbol_fills_per_day": 10_000_000,
+        "price_band_bps": 200,
+        "duplicate_window_ms": 1_000,
+        "max_gross_exposure": 50_000_000,
+        "max_active_orders": 200,
+        "max_orders_per_second": 5_000,
+        "max_orders_per_day": 10_000_000,
+        "max_fills_per_second": 5_000,
+        "max_fills_per_day": 10_000_000,
+        "daily_loss_limit_pct": 50,
+        "max_drawdown_pct": 50,
+    },
+    "symbols": {"BTC/USDT": {"max_position_qty": 100}},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checks", type=int, default=100_000)
+    args = parser.parse_args()
+
+    clock = ManualClock(datetime(2026, 1, 5, tzinfo=UTC))
+    gate = RiskGate(RiskConfig.from_dict(CONFIG), clock)
+    rules = MarketRules(lot_step=0.0001, tick_size=0.01, min_qty=0.0001, max_qty=100000, min_notional=5)
+    context = RiskContext(
+        positions={s: Decimal("1.5") if i % 2 else Decimal("-2") for i, s in enumerate(SYMBOLS)},
+        mark_prices={s: Decimal(p) for s, p in PRICES.items()},
+        last_prices={s: Decimal(p) for s, p in PRICES.items()},
+        equity=Decimal("1000000"),
+        active_orders={s: 3 for s in SYMBOLS},
+        market_rules={s: rules for s in SYMBOLS},
+    )
+    rng = random.Random(7)
+    intents = []
+    for i in range(4096):
+        symbol = rng.choice(SYMBOLS)
+        last = Decimal(PRICES[symbol])
+        price = (last * Decimal(str(1 + rng.uniform(-0.01, 0.01)))).quantize(Decimal("0.01"))
+        qty = (Decimal(20) / price).quantize(Decimal("0.0001")) + Decimal(i % 7) / 10_000
+        intents.append(
+            OrderIntent(
+                client_order_id=f"bench-{i}", deployment="bench", venue="sim", symbol=symbol,
+                side=Side.BUY if i % 2 else Side.SELL, type=OrderType.LIMIT, qty=qty, price=price,
+                ts=clock.now(),
+            )
+        )
+    for _ in range(2_000):  # warm-up
+        gate.check(intents[_ % len(intents)], context)
+
+    samples: list[int] = []
+    codes: dict[str, int] = {}
+    perf = time.perf_counter_ns
+    for i in range(args.checks):
+        clock.advance(1)
+        if i % 10 == 0:
+            gate.on_fill(deployment="bench", symbol=SYMBOLS[i % 5])
+        intent = intents[i % len(intents)]
+        t0 = perf()
+        decision = gate.check(intent, context)
+        samples.append(perf() - t0)
+        codes[decision.code.value] = codes.get(decision.code.value, 0) + 1
+    samples.sort()
+
+    def pct(q: float) -> float:
+        return round(samples[min(len(samples) - 1, int(q * len(samples)))] / 1000, 2)
+
+    print(
+        json.dumps(
+            {
+                "bench": "risk_gate_check",
+                "checks": args.checks,
+                "p50_us": pct(0.50),
+                "p99_us": pct(0.99),
+                "p999_us": pct(0.999),
+                "max_us": round(samples[-1] / 1000, 2),
+                "mean_us": round(statistics.fmean(samples) / 1000, 2),
+                "target_p99_us": 100,
+                "meets_target": pct(0.99) <= 100,
+                "decisions": codes,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,410 @@
+"""Fused numba sweep kernels: signal, portfolio and metrics in one pass per combination.
+
+The fast path of `quantdesk.backtest.sweep`. For a moving-average crossover the
+moving average of every distinct window is computed once (with the same indicator
+function the strategy uses, so the signal is bit-identical) and combinations index
+into that table. Bars are processed in cache-sized segments: a group of combinations
+walks one segment while its moving averages are still in cache, and each combination
+carries its state (cash, position, running sums) across segments. Orders follow
+vectorbt's order arithmetic step for step (`kernel_orders`), so fills, fees, slippage
+and lot steps are exactly those of `Portfolio.from_orders(size=target shifted one bar, size_type='targetpercent',
+price=open)`; equity is marked at each bar's close.
+
+Metric definitions are those of `quantdesk.backtest.metrics` (the single source); the
+kernel accumulates the sums they need so no per-combination matrix is materialised.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from quantdesk.backtest.kernel_orders import BOTH, LONG_ONLY, target_percent_order
+
+__all__ = [
+    "METRIC_NAMES",
+    "finalize_metrics",
+    "ma_cross_equity",
+    "ma_cross_sweep",
+    "segment_bounds",
+]
+
+# Per-combination state carried across bar segments (indices into a float64 row).
+_CASH, _POS, _DEBT, _FREE, _HELD, _PENDING, _PREV_EQ, _PEAK, _PEAK_T = range(9)
+_MDD, _MDD_DUR, _SUM_R, _SUM_R2, _SUM_D2, _N_OBS, _EXPO = range(9, 16)
+_TRADES, _WINS, _GROSS_P, _GROSS_L, _FEES, _NOTIONAL, _TRADE_PNL, _OPEN_TRADES = range(16, 24)
+_N_STATE = 24
+
+METRIC_NAMES: tuple[str, ...] = (
+    "total_return",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "max_drawdown_duration_bars",
+    "calmar",
+    "trades",
+    "win_rate",
+    "profit_factor",
+    "avg_trade",
+    "exposure",
+    "turnover",
+    "fees_paid",
+    "final_equity",
+    "open_trades",
+    "max_drawdown_duration_days",
+    "n_bars",
+)
+
+_DIRECTION = {"longonly": LONG_ONLY, "both": BOTH}
+
+
+def segment_bounds(n_bars: int, n_blocks: int, segment_bars: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Return bar segment bounds (cache blocks) and, per segment, its CSCV block index.
+
+    CSCV blocks are `n_blocks` even slices of the bars; every segment lies inside one
+    block so per-block return sums come out of the same pass.
+    """
+    block_edges = [(n_bars * k) // n_blocks for k in range(n_blocks + 1)]
+    bounds: list[int] = [0]
+    blocks: list[int] = []
+    for k in range(n_blocks):
+        a, b = block_edges[k], block_edges[k + 1]
+        t = a
+        while t < b:
+            t = min(t + segment_bars, b)
+            bounds.append(t)
+            blocks.append(k)
+    return np.asarray(bounds, dtype=np.int64), np.asarray(blocks, dtype=np.int64)
+
+
+@njit(cache=True)
+def _execute(state, target, price, fee, slippage, min_size, granularity, direction):  # noqa: ANN001, ANN202
+    """Trade towards `target` (fraction of equity) at `price` exactly as vectorbt's from_orders does."""
+    cash = state[_CASH]
+    pos = state[_POS]
+    filled, new_cash, new_pos, new_debt, new_free, size, fill_price, fees = target_percent_order(
+        cash, pos, state[_DEBT], state[_FREE], target, price, direction, fee, slippage, min_size, granularity
+    )
+    if not filled:
+        # vectorbt keeps the (near-zero snapped) balances of an unfilled order too.
+        state[_CASH] = new_cash
+        state[_POS] = new_pos
+        state[_DEBT] = new_debt
+        state[_FREE] = new_free
+        return
+    dcash = new_cash - cash
+    state[_FEES] += fees
+    state[_NOTIONAL] += size * fill_price
+    # A flip closes one round trip and opens another; split the cash flow by size.
+    if pos != 0 and (new_pos == 0 or (new_pos > 0) != (pos > 0)):
+        closing = abs(pos) / size if new_pos != 0 else 1.0
+        pnl = state[_TRADE_PNL] + dcash * closing
+        state[_TRADES] += 1.0
+        if pnl > 0:
+            state[_WINS] += 1.0
+            state[_GROSS_P] += pnl
+        else:
+            state[_GROSS_L] -= pnl
+        state[_TRADE_PNL] = dcash * (1.0 - closing)
+    elif pos == 0:
+        state[_TRADE_PNL] = dcash
+    else:
+        state[_TRADE_PNL] += dcash
+    state[_CASH] = new_cash
+    state[_POS] = new_pos
+    state[_DEBT] = new_debt
+    state[_FREE] = new_free
+
+
+@njit(cache=True)
+def _ma_cross_segment(  # noqa: PLR0913
+    state, open_, close, ma_fast, ma_slow, start, hi, lo, a, b,
+    fee, slippage, min_size, granularity, direction, rebalance, equity_out,
+):  # noqa: ANN001, ANN202
+    """Advance one combination over bars [a, b); return (sum r, sum r^2) of the segment."""
+    pending = state[_PENDING]
+    held = state[_HELD]
+    prev_eq = state[_PREV_EQ]
+    peak = state[_PEAK]
+    peak_t = state[_PEAK_T]
+    mdd = state[_MDD]
+    mdd_dur = state[_MDD_DUR]
+    sum_r = 0.0
+    sum_r2 = 0.0
+    sum_d2 = 0.0
+    expo = 0.0
+    cash = state[_CASH]
+    pos = state[_POS]
+    dd_floor = peak * (1.0 + mdd)
+    record = equity_out.shape[0] > 0
+    for t in range(a, b):
+        if t > 0 and (pending != held or (rebalance and not math.isnan(pending))):
+            held = pending
+            _execute(state, pending, open_[t], fee, slippage, min_size, granularity, direction)
+            cash = state[_CASH]
+            pos = state[_POS]
+        if pos != 0:
+            eq = cash + pos * close[t]
+            expo += 1.0
+            r = eq / prev_eq - 1.0
+            sum_r += r
+            r2 = r * r
+            sum_r2 += r2
+            if r < 0:
+                sum_d2 += r2
+            if eq >= peak:
+                # A peak right after a peak is no drawdown (span 1); only recoveries count.
+                if t - peak_t > mdd_dur and t - peak_t > 1:
+                    mdd_dur = t - peak_t
+                peak = eq
+                peak_t = t
+                dd_floor = peak * (1.0 + mdd)
+            elif eq < dd_floor:
+                mdd = eq / peak - 1.0
+                dd_floor = peak * (1.0 + mdd)
+            prev_eq = eq
+        else:
+            # Flat: equity is cash, the return is exactly zero; only a recovery can happen.
+            eq = cash
+            if eq != prev_eq:
+                r = eq / prev_eq - 1.0
+                sum_r += r
+                r2 = r * r
+                sum_r2 += r2
+                if r < 0:
+                    sum_d2 += r2
+                prev_eq = eq
+            if eq >= peak:
+                # A peak right after a peak is no drawdown (span 1); only recoveries count.
+                if t - peak_t > mdd_dur and t - peak_t > 1:
+                    mdd_dur = t - peak_t
+                peak = eq
+                peak_t = t
+                dd_floor = peak * (1.0 + mdd)
+            elif eq < dd_floor:
+                mdd = eq / peak - 1.0
+                dd_floor = peak * (1.0 + mdd)
+        if record:
+            equity_out[t] = eq
+        # NaN (warm-up) compares false both ways and gives 0, as the strategies' fill_null(0) does.
+        f = ma_fast[t]
+        s = ma_slow[t]
+        if t < start:
+            pending = 0.0
+        elif f > s:
+            pending = hi
+        elif f < s:
+            pending = lo
+        else:
+            pending = 0.0
+    state[_PENDING] = pending
+    state[_HELD] = held
+    state[_PREV_EQ] = prev_eq
+    state[_PEAK] = peak
+    state[_PEAK_T] = peak_t
+    state[_MDD] = mdd
+    state[_MDD_DUR] = mdd_dur
+    state[_SUM_R] += sum_r
+    state[_SUM_R2] += sum_r2
+    state[_SUM_D2] += sum_d2
+    state[_N_OBS] += b - a
+    state[_EXPO] += expo
+    return sum_r, sum_r2
+
+
+@njit(cache=True)
+def _init_state(state, init_cash):  # noqa: ANN001, ANN202
+    state[:] = 0.0
+    state[_CASH] = init_cash
+    state[_FREE] = init_cash
+    state[_HELD] = np.nan
+    state[_PENDING] = np.nan
+    state[_PREV_EQ] = init_cash
+    state[_PEAK] = init_cash
+    state[_PEAK_T] = -1.0  # the initial cash is the first peak, one step before bar 0
+
+
+@njit(cache=True, parallel=True)
+def _ma_cross_sweep_nb(  # noqa: PLR0913
+    open_, close, ma, fast_idx, slow_idx, start, hi, lo, bounds, seg_block, n_blocks,
+    fee, slippage, min_size, granularity, direction, rebalance, init_cash, group_size,
+):  # noqa: ANN001, ANN202
+    n_combos = fast_idx.shape[0]
+    n_segs = bounds.shape[0] - 1
+    states = np.empty((n_combos, _N_STATE))
+    block_stats = np.zeros((n_combos, n_blocks, 2))
+    n_groups = (n_combos + group_size - 1) // group_size
+    no_record = np.empty(0)
+    for g in prange(n_groups):
+        c0 = g * group_size
+        c1 = min(c0 + group_size, n_combos)
+        for c in range(c0, c1):
+            _init_state(states[c], init_cash)
+        for s in range(n_segs):
+            a = bounds[s]
+            b = bounds[s + 1]
+            k = seg_block[s]
+            for c in range(c0, c1):
+                sr, sr2 = _ma_cross_segment(
+                    states[c], open_, close, ma[fast_idx[c]], ma[slow_idx[c]], start[c], hi[c], lo[c],
+                    a, b, fee, slippage, min_size, granularity, direction, rebalance, no_record,
+                )
+                block_stats[c, k, 0] += sr
+                block_stats[c, k, 1] += sr2
+    return states, block_stats
+
+
+def finalize_metrics(
+    states: np.ndarray, init_cash: float, bars_per_year: float, timeframe_ms: int | None = None
+) -> dict[str, np.ndarray]:
+    """Turn kernel states into the metric columns of `METRIC_NAMES` (vectorised, per combination).
+
+    Edge cases follow `quantdesk.backtest.metrics`: Sharpe 0 without variance, Sortino +inf
+    (mean > 0) or 0 without downside, CAGR -1 when equity is gone, Calmar NaN without drawdown.
+    """
+    n = states[:, _N_OBS]
+    final = states[:, _PREV_EQ]
+    mean = states[:, _SUM_R] / n
+    ann = float(bars_per_year)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        var = (states[:, _SUM_R2] - n * mean * mean) / (n - 1)
+        std = np.where(n > 1, np.sqrt(np.maximum(var, 0.0)), np.nan)
+        sharpe = np.where((std > 0) & np.isfinite(std), mean / std * math.sqrt(ann), 0.0)
+        downside = np.sqrt(states[:, _SUM_D2] / n) * math.sqrt(ann)
+        sortino = np.where(downside > 0, mean * ann / downside, np.where(mean > 0, np.inf, 0.0))
+        growth = final / init_cash
+        cagr = np.where(growth > 0, np.abs(growth) ** (ann / n) - 1.0, -1.0)
+        mdd = states[:, _MDD]
+        calmar = np.where(mdd < 0, cagr / np.abs(mdd), np.nan)
+        trades = states[:, _TRADES]
+        win_rate = np.where(trades > 0, states[:, _WINS] / trades, np.nan)
+        gross_p, gross_l = states[:, _GROSS_P], states[:, _GROSS_L]
+        profit_factor = np.where(gross_l > 0, gross_p / gross_l, np.where(gross_p > 0, np.inf, np.nan))
+        avg_trade = np.where(trades > 0, (gross_p - gross_l) / trades, np.nan)
+    # The last drawdown counts to the last bar when equity never regained its peak.
+    dur = np.maximum(states[:, _MDD_DUR], (n - 1) - states[:, _PEAK_T]).astype(np.int64)
+    out = {
+        "total_return": growth - 1.0,
+        "cagr": cagr,
+        "volatility": std * math.sqrt(ann),
+        "sharpe": sharpe,
+        "sortino": sortino,
+        "max_drawdown": mdd,
+        "max_drawdown_duration_bars": dur,
+        "calmar": calmar,
+        "trades": trades.astype(np.int64),
+        "win_rate": win_rate,
+        "profit_factor": profit_factor,
+        "avg_trade": avg_trade,
+        "exposure": states[:, _EXPO] / n,
+        "turnover": states[:, _NOTIONAL] / init_cash,
+        "fees_paid": states[:, _FEES],
+        "final_equity": final,
+        "open_trades": (states[:, _POS] != 0).astype(np.int64),
+    }
+    tf_ms = timeframe_ms if timeframe_ms is not None else 86_400_000 * 365 / ann
+    out["max_drawdown_duration_days"] = dur * tf_ms / 86_400_000
+    out["n_bars"] = n.astype(np.int64)
+    return out
+
+
+def ma_cross_sweep(
+    open_: np.ndarray,
+    close: np.ndarray,
+    ma: np.ndarray,
+    fast_idx: np.ndarray,
+    slow_idx: np.ndarray,
+    start: np.ndarray,
+    hi: np.ndarray,
+    lo: np.ndarray,
+    *,
+    fee: float,
+    slippage: float = 0.0,
+    min_size: float = 0.0,
+    granularity: float = float("nan"),
+    direction: str = "longonly",
+    rebalance: bool = False,
+    init_cash: float = 10_000.0,
+    timeframe_ms: int = 60_000,
+    n_blocks: int = 16,
+    segment_bars: int = 2048,
+    group_size: int = 8,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Sweep a moving-average crossover over combinations; return metric columns and CSCV block stats.
+
+    `ma` holds one precomputed moving average per distinct window (rows); combination
+    `c` is long `hi` when `ma[fast_idx[c]] > ma[slow_idx[c]]`, else `lo`, and 0 before bar
+    `start[c]` (warm-up). Block stats are (combos, n_blocks, 2): sum of returns and of
+    squared returns per even slice of bars, for CSCV.
+    """
+    bounds, seg_block = segment_bounds(len(close), n_blocks, segment_bars)
+    states, block_stats = _ma_cross_sweep_nb(
+        np.ascontiguousarray(open_, dtype=np.float64),
+        np.ascontiguousarray(close, dtype=np.float64),
+        np.ascontiguousarray(ma, dtype=np.float64),
+        np.ascontiguousarray(fast_idx, dtype=np.int64),
+        np.ascontiguousarray(slow_idx, dtype=np.int64),
+        np.ascontiguousarray(start, dtype=np.int64),
+        np.ascontiguousarray(hi, dtype=np.float64),
+        np.ascontiguousarray(lo, dtype=np.float64),
+        bounds,
+        seg_block,
+        n_blocks,
+        float(fee),
+        float(slippage),
+        float(min_size),
+        float(granularity),
+        int(_DIRECTION[direction]),
+        bool(rebalance),
+        float(init_cash),
+        int(group_size),
+    )
+    ann = 365.0 * 86_400_000 / timeframe_ms
+    return finalize_metrics(states, init_cash, ann, timeframe_ms), block_stats
+
+
+@njit(cache=True)
+def _ma_cross_equity_nb(
+    open_, close, ma_fast, ma_slow, start, hi, lo, fee, slippage, min_size, granularity,
+    direction, rebalance, init_cash,
+):  # noqa: ANN001, ANN202
+    state = np.empty(_N_STATE)
+    _init_state(state, init_cash)
+    equity = np.empty(close.shape[0])
+    _ma_cross_segment(
+        state, open_, close, ma_fast, ma_slow, start, hi, lo, 0, close.shape[0],
+        fee, slippage, min_size, granularity, direction, rebalance, equity,
+    )
+    return equity, state
+
+
+def ma_cross_equity(
+    open_: np.ndarray,
+    close: np.ndarray,
+    ma_fast: np.ndarray,
+    ma_slow: np.ndarray,
+    *,
+    start: int,
+    hi: float = 1.0,
+    lo: float = 0.0,
+    fee: float,
+    slippage: float = 0.0,
+    min_size: float = 0.0,
+    granularity: float = float("nan"),
+    direction: str = "longonly",
+    rebalance: bool = False,
+    init_cash: float = 10_000.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run one combination; return its equity at each bar's close and its final kernel state."""
+    return _ma_cross_equity_nb(
+        np.ascontiguousarray(open_, dtype=np.float64),
+        np.ascontiguousarray(close, dtype=np.float64),
+        np.ascontiguousarray(ma_fast, dtype=np.float64),
+        np.ascontiguousarray(ma_slow, dtype=np.float64),
+        int(start), float(hi), float(lo), float(fee), float(slippage), float(min_size),
+        float(granularity), int(_DIRECTION[direction]), bool(rebalance), float(init_cash),
+    )

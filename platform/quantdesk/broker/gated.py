@@ -1,0 +1,300 @@
+"""The gated broker: the only way out to a venue (DESIGN.md, contract 5).
+
+intent -> RiskGate -> ledger (intent, PENDING -> SENT) -> broker -> ledger (answer) ->
+notification. Denials are stored and notified; orders without an answer stay in flight
+until a lookup resolves them; fills are pulled and recorded idempotently; reconciliation
+runs on start, and nothing is sent until ledger and venue agree.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from quantdesk.broker.reconcile import ReconcileReport, reconcile
+from quantdesk.broker.types import Broker, BrokerOrder, client_order_id_for
+from quantdesk.core.clock import Clock, SystemClock
+from quantdesk.core.costs import MarketRules
+from quantdesk.core.errors import (
+    BrokerError,
+    OrderNotFoundError,
+    OrderStateUnknownError,
+    ReconciliationError,
+)
+from quantdesk.core.types import OrderStatus
+from quantdesk.notify import Notification, NotificationLevel
+from quantdesk.risk import RiskContext, RiskDecision
+
+__all__ = ["GatedBroker", "OrderOutcome"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderOutcome:
+    """What happened to one intent: the risk decision, the ledger row, and any venue error."""
+
+    client_order_id: str
+    approved: bool
+    code: str
+    detail: str
+    status: OrderStatus | None = None
+    order: Any = None  # the ledger's OrderRecord after the answer
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.approved and self.error is None
+
+
+class GatedBroker:
+    """Send order intents through the risk gate and the ledger to a broker.
+
+    `start()` reconciles first; `submit`, `cancel` raise ReconciliationError until the ledger
+    and the venue agree. `notifier` is anything with `notify(Notification)` (None: silent).
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        ledger: Any,
+        gate: Any,
+        *,
+        venue: str | None = None,
+        account: str = "default",
+        notifier: Any = None,
+        clock: Clock | None = None,
+        actor: str = "system",
+        market_rules: Mapping[str, MarketRules] | None = None,
+    ) -> None:
+        self.broker = broker
+        self.ledger = ledger
+        self.gate = gate
+        self.venue = venue or broker.name
+        self.account = account
+        self.notifier = notifier
+        self.clock = clock or SystemClock()
+        self.actor = actor
+        self.market_rules = dict(market_rules or {})
+        self.last_report: ReconcileReport | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> ReconcileReport:
+        """Reconcile ledger and venue; raise ReconciliationError when they still disagree."""
+        report = self.reconcile()
+        if not report.agreed:
+            raise ReconciliationError(
+                f"ledger and venue {self.venue!r} disagree: {'; '.join(report.unresolved[:3])}; "
+                "fix these and run `quantdesk reconcile` before trading"
+            )
+        return report
+
+    def reconcile(self) -> ReconcileReport:
+        """Run reconciliation now (audited; changes are notified)."""
+        report = reconcile(self.ledger, self.broker, venue=self.venue, account=self.account)
+        self.last_report = report
+        self.ledger.audit(
+            self.actor, "broker.reconcile",
+            {"venue": self.venue, "agreed": report.agreed, "adopted": list(report.adopted_orders),
+             "corrected": list(report.corrected_orders), "closed": list(report.closed_orders),
+             "fills": len(report.recorded_fills), "unresolved": list(report.unresolved)},
+        )
+        if report.changed or not report.agreed:
+            level = NotificationLevel.WARNING if not report.agreed or report.adopted_orders else NotificationLevel.INFO
+            self._notify(level, f"reconciled {self.venue}", _summary(report))
+        return report
+
+    def _require_agreement(self) -> None:
+        if self.last_report is None or not self.last_report.agreed:
+            raise ReconciliationError(
+                f"trading on {self.venue!r} is blocked until ledger and venue agree; "
+                "call start() or run `quantdesk reconcile`"
+            )
+
+    # -- orders ------------------------------------------------------------------------------
+    def submit(self, intent: Any) -> OrderOutcome:
+        """Pass `intent` through the gate to the venue; return what happened (denials are values)."""
+        self._require_agreement()
+        cid = client_order_id_for(intent)
+        existing = self.ledger.order(cid)
+        if existing is not None:
+            # a retry of a known intent: never a second order; resolve instead of resending
+            if existing.status in (OrderStatus.PENDING, OrderStatus.SENT):
+                self.resolve_in_flight()
+                existing = self.ledger.order(cid)
+            return OrderOutcome(client_order_id=cid, approved=True, code="ALREADY_SUBMITTED",
+                                detail="this intent was submitted before", status=existing.status, order=existing)
+        decision: RiskDecision = self.gate.check(intent, self._context(intent))
+        if not decision.approved:
+            return self._deny(intent, cid, decision)
+        self.ledger.record_intent(
+            client_order_id=cid, venue=self.venue, symbol=intent.symbol, side=intent.side,
+            order_type=intent.type, qty=intent.qty, price=intent.price, account=self.account,
+            deployment=intent.deployment, source="gate",
+            payload={"reduce_only": bool(getattr(intent, "reduce_only", False)), "actor": self.actor},
+        )
+        self.ledger.update_order(cid, OrderStatus.SENT, source="gated-broker")
+        try:
+            answer = self.broker.create_order(intent)
+        except OrderStateUnknownError as e:
+            self._audit("order.in_flight", intent, cid, error=str(e))
+            self._notify(NotificationLevel.WARNING, f"order {cid} unanswered", str(e))
+            return OrderOutcome(client_order_id=cid, approved=True, code=decision.code, detail=decision.detail,
+                                status=OrderStatus.SENT, order=self.ledger.order(cid), error=str(e))
+        except BrokerError as e:
+            # a definite answer: the venue refused it (or we were not allowed to send it)
+            row = self.ledger.update_order(cid, OrderStatus.REJECTED, source="venue",
+                                           payload={"error": type(e).__name__, "message": str(e)})
+            self._audit("order.rejected", intent, cid, error=str(e))
+            self._notify(NotificationLevel.ERROR, f"order {cid} rejected by {self.venue}", str(e))
+            return OrderOutcome(client_order_id=cid, approved=True, code=decision.code, detail=decision.detail,
+                                status=OrderStatus.REJECTED, order=row, error=f"{type(e).__name__}: {e}")
+        row = self._record_answer(answer)
+        self._audit("order.submitted", intent, cid, status=str(row.status), venue_order_id=row.venue_order_id)
+        self._notify(NotificationLevel.INFO, f"order {cid} {row.status}",
+                     f"{intent.side} {intent.qty} {intent.symbol} on {self.venue}: {row.status}")
+        return OrderOutcome(client_order_id=cid, approved=True, code=decision.code, detail=decision.detail,
+                            status=row.status, order=row)
+
+    def cancel(self, client_order_id: str) -> OrderOutcome:
+        """Cancel an order through the gate's cancel-rate limits; allowed in every trading state."""
+        self._require_agreement()
+        row = self.ledger.order(client_order_id)
+        if row is None:
+            raise OrderNotFoundError(f"the ledger has no order {client_order_id!r}; list them with `quantdesk orders`")
+        if row.status.is_final:
+            return OrderOutcome(client_order_id=client_order_id, approved=True, code="ALREADY_FINAL",
+                                detail=f"order is already {row.status}", status=row.status, order=row)
+        decision = self.gate.check_cancel(deployment=row.deployment or "manual", symbol=row.symbol)
+        if not decision.approved:
+            self.ledger.record_risk_event(code=str(decision.code), detail=decision.detail, deployment=row.deployment,
+                                          venue=self.venue, symbol=row.symbol,
+                                          intent={"cancel": client_order_id})
+            self._notify(NotificationLevel.WARNING, f"cancel {client_order_id} denied: {decision.code}", decision.detail)
+            return OrderOutcome(client_order_id=client_order_id, approved=False, code=str(decision.code),
+                                detail=decision.detail, status=row.status, order=row)
+        answer = self.broker.cancel_order(client_order_id, row.symbol)
+        new = self._record_answer(answer)
+        self.ledger.audit(self.actor, "order.cancel", {"client_order_id": client_order_id, "venue": self.venue,
+                                                       "status": str(new.status)})
+        self._notify(NotificationLevel.INFO, f"order {client_order_id} {new.status}", f"cancel on {self.venue}")
+        return OrderOutcome(client_order_id=client_order_id, approved=True, code=str(decision.code),
+                            detail=decision.detail, status=new.status, order=new)
+
+    def resolve_in_flight(self) -> list[Any]:
+        """Look every unacknowledged order up at the venue and record what it says; return the rows."""
+        resolved = []
+        for row in self.ledger.in_flight_orders(venue=self.venue):
+            try:
+                answer = self.broker.fetch_order(row.client_order_id, row.symbol)
+            except OrderNotFoundError:
+                resolved.append(self.ledger.update_order(
+                    row.client_order_id, OrderStatus.REJECTED, source="lookup",
+                    payload={"reason": "the venue has no order with this client order id"}))
+                continue
+            except BrokerError as e:
+                log.warning("order %s still in flight: %s", row.client_order_id, e)
+                continue
+            resolved.append(self._record_answer(answer))
+        return resolved
+
+    def sync_fills(self) -> int:
+        """Pull the venue's fills for every symbol the ledger trades and record them; return how many were new."""
+        report = self.reconcile()
+        return len(report.recorded_fills)
+
+    def positions(self) -> list[Any]:
+        """Return the ledger's positions (sums of unique fills) on this venue."""
+        return self.ledger.positions(venue=self.venue, account=self.account)
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _record_answer(self, answer: BrokerOrder) -> Any:
+        row = self.ledger.order(answer.client_order_id)
+        filled = max(answer.filled_qty, row.filled_qty) if row is not None else answer.filled_qty
+        status = answer.status
+        if row is not None and row.status.is_final:
+            return row
+        row = self.ledger.update_order(
+            answer.client_order_id, status, venue_order_id=answer.venue_order_id,
+            filled_qty=filled, avg_price=answer.average_price, source="venue",
+        )
+        if answer.filled_qty > 0:
+            self._record_fills(answer)
+        return row
+
+    def _record_fills(self, answer: BrokerOrder) -> None:
+        since = answer.created_at
+        try:
+            fills = self.broker.fills_since(since, answer.symbol)
+        except BrokerError as e:  # reconciliation picks them up later
+            log.warning("fills of %s not pulled yet: %s", answer.client_order_id, e)
+            return
+        for fill in fills:
+            mine = fill.client_order_id == answer.client_order_id or (
+                fill.venue_order_id is not None and fill.venue_order_id == answer.venue_order_id)
+            if not mine:
+                continue
+            self.ledger.record_fill(
+                venue=self.venue, account=self.account, trade_id=fill.trade_id, symbol=fill.symbol,
+                side=fill.side, qty=fill.qty, price=fill.price, ts=fill.ts, fee=fill.fee,
+                fee_currency=fill.fee_currency, client_order_id=answer.client_order_id,
+                venue_order_id=fill.venue_order_id,
+            )
+            on_fill = getattr(self.gate, "on_fill", None)
+            if on_fill is not None:
+                row = self.ledger.order(answer.client_order_id)
+                on_fill(deployment=(row.deployment if row else None) or "manual", symbol=fill.symbol)
+
+    def _context(self, intent: Any) -> RiskContext:
+        positions = {p.symbol: p.qty for p in self.ledger.positions(venue=self.venue, account=self.account)}
+        active: dict[str, int] = {}
+        for o in self.ledger.open_orders(venue=self.venue) + self.ledger.in_flight_orders(venue=self.venue):
+            active[o.symbol] = active.get(o.symbol, 0) + 1
+        prices = {}
+        rules = dict(self.market_rules)
+        try:
+            last_price = getattr(self.broker, "last_price", None)
+            price = last_price(intent.symbol) if last_price is not None else None
+            if price is not None:
+                prices[intent.symbol] = price
+            if intent.symbol not in rules and hasattr(self.broker, "market_rules"):
+                found = self.broker.market_rules(intent.symbol)
+                if found is not None:
+                    rules[intent.symbol] = found
+        except BrokerError as e:
+            # without market data the gate decides on what it has (it denies what needs a price)
+            log.warning("market data for %s unavailable: %s", intent.symbol, e)
+        return RiskContext(positions=positions, last_prices=prices, mark_prices=prices,
+                           active_orders=active, market_rules=rules)
+
+    def _deny(self, intent: Any, cid: str, decision: RiskDecision) -> OrderOutcome:
+        self.ledger.record_risk_event(
+            code=str(decision.code), detail=decision.detail, intent=_intent_dict(intent, cid),
+            approved=False, deployment=intent.deployment, venue=self.venue, symbol=intent.symbol,
+        )
+        self._notify(NotificationLevel.WARNING, f"order denied: {decision.code}",
+                     f"{intent.side} {intent.qty} {intent.symbol} on {self.venue}: {decision.detail}")
+        return OrderOutcome(client_order_id=cid, approved=False, code=str(decision.code), detail=decision.detail)
+
+    def _audit(self, action: str, intent: Any, cid: str, **extra: Any) -> None:
+        self.ledger.audit(self.actor, action, {**_intent_dict(intent, cid), **extra})
+
+    def _notify(self, level: NotificationLevel, title: str, body: str) -> None:
+        if self.notifier is not None:
+            self.notifier.notify(Notification(level=level, title=title, body=body))
+
+
+def _intent_dict(intent: Any, cid: str) -> dict[str, Any]:
+    return {
+        "client_order_id": cid, "deployment": intent.deployment, "venue": getattr(intent, "venue", None),
+        "symbol": intent.symbol, "side": str(intent.side), "type": str(intent.type), "qty": str(intent.qty),
+        "price": None if intent.price is None else str(intent.price),
+    }
+
+
+def _summary(report: ReconcileReport) -> str:
+    return (f"adopted {len(report.adopted_orders)}, corrected {len(report.corrected_orders)}, "
+            f"closed {len(report.closed_orders)}, fills {len(report.recorded_fills)}, "
+            f"unresolved {len(report.unresolved)}")

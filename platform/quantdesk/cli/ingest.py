@@ -1,0 +1,172 @@
+"""`quantdesk ingest` (candles from a ccxt exchange or venue) and `quantdesk import` (candle files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from quantdesk.cli import app
+from quantdesk.cli._common import JsonOption, console, emit, handle_errors, progress
+
+
+@app.command("ingest")
+@handle_errors
+def ingest_command(
+    exchange: Annotated[
+        str,
+        typer.Option("--exchange", help="ccxt exchange id or a venue name from quantdesk.toml."),
+    ],
+    symbol: Annotated[
+        list[str],
+        typer.Option(
+            "--symbol", help="Unified symbol, repeatable: --symbol BTC/USDT --symbol ETH/USDT."
+        ),
+    ],
+    since: Annotated[
+        str, typer.Option("--since", help="Start (ISO date/time, UTC), e.g. 2024-01-01.")
+    ],
+    timeframe: Annotated[
+        str, typer.Option("--timeframe", help="Candle timeframe, e.g. 1m, 5m, 1h.")
+    ] = "1m",
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="End, exclusive (default: the last closed candle)."),
+    ] = None,
+    max_attempts: Annotated[
+        int, typer.Option("--max-attempts", min=1, help="Attempts per request on network errors.")
+    ] = 6,
+    json_output: JsonOption = False,
+) -> None:
+    """Fetch candles through ccxt into the lake, resuming after the newest stored candle.
+
+    Example: quantdesk ingest --exchange binance --symbol BTC/USDT --symbol ETH/USDT --timeframe 1m --since 2024-01-01
+    """
+    from quantdesk.core.clock import SystemClock
+    from quantdesk.core.timeframes import parse_time, timeframe_ms
+    from quantdesk.ingest import IngestProgress, RetryPolicy, ingest
+
+    clock = SystemClock()
+    start, end = parse_time(since), parse_time(until) or clock.now()
+    slots = (
+        max(0, int((end - start).total_seconds() * 1000) // timeframe_ms(timeframe)) if start else 0
+    )
+    total = slots * len(symbol) or None
+    with progress(
+        f"ingest {exchange} {timeframe}", total=total, enabled=not json_output
+    ) as advance:
+        seen: dict[str, int] = {}
+
+        def on_progress(event: IngestProgress) -> None:
+            # The bar counts candle slots over all symbols; each symbol reports its own total.
+            step = event.done - seen.get(event.symbol, 0)
+            seen[event.symbol] = event.done
+            if step > 0:
+                advance(step)
+
+        reports = ingest(
+            exchange,
+            symbol,
+            timeframe,
+            since,
+            until,
+            clock=clock,
+            progress=on_progress,
+            retry=RetryPolicy(max_attempts=max_attempts),
+        )
+    if json_output:
+        emit({"reports": reports})
+        return
+    for r in reports:
+        resumed = f", resumed after {r.resumed_from:%Y-%m-%d %H:%M}" if r.resumed_from else ""
+        console.print(
+            f"{r.exchange} {r.symbol} {r.timeframe}: fetched {r.fetched} in {r.pages} pages{resumed}; "
+            f"inserted {r.inserted}, updated {r.updated}, unchanged {r.unchanged}, quarantined {r.quarantined}",
+            highlight=False,
+        )
+
+
+def _parse_mapping(items: list[str] | None) -> dict[str, str] | None:
+    from quantdesk.core.errors import ConfigError
+
+    if not items:
+        return None
+    mapping: dict[str, str] = {}
+    for item in ",".join(items).split(","):
+        target, sep, source = item.partition("=")
+        if (
+            not sep
+            or target.strip() not in ("ts", "open", "high", "low", "close", "volume")
+            or not source.strip()
+        ):
+            raise ConfigError(
+                f"--map {item!r} is not TARGET=COLUMN with TARGET one of ts, open, high, low, close, volume; "
+                "e.g. --map ts=open_time,close=c"
+            )
+        mapping[target.strip()] = source.strip()
+    return mapping
+
+
+@app.command("import")
+@handle_errors
+def import_command(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A candle file: freqtrade .json/.json.gz/.feather, Binance kline .csv/.zip, or .csv/.parquet."
+        ),
+    ],
+    exchange: Annotated[
+        str | None,
+        typer.Option(
+            "--exchange",
+            help="Lake exchange to store under (default: binance for Binance files, else 'imported').",
+        ),
+    ] = None,
+    symbol: Annotated[
+        str | None, typer.Option("--symbol", help="Unified symbol (default: from the file name).")
+    ] = None,
+    timeframe: Annotated[
+        str | None,
+        typer.Option(
+            "--timeframe", help="Timeframe (default: from the file name or the row spacing)."
+        ),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Column mapping for generic files: ts=open_time,open=o,..."),
+    ] = None,
+    drop_fillers: Annotated[
+        bool,
+        typer.Option(
+            "--drop-fillers", help="Drop synthetic gap fillers (volume 0, flat at previous close)."
+        ),
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Import a candle file into the lake.
+
+    Example: quantdesk import ../shared/data/freqtrade-testdata/ETH_BTC-5m.json --exchange binance
+    """
+    from quantdesk.ingest import import_file
+
+    report = import_file(
+        path,
+        exchange=exchange,
+        symbol=symbol,
+        timeframe=timeframe,
+        mapping=_parse_mapping(mapping),
+        drop_fillers=drop_fillers,
+    )
+    if json_output:
+        emit(report)
+        return
+    console.print(
+        f"{report.path} ({report.format}) -> {report.exchange} {report.symbol} {report.timeframe}: "
+        f"{report.rows} rows, inserted {report.inserted}, updated {report.updated}, "
+        f"unchanged {report.unchanged}, quarantined {report.quarantined}",
+        highlight=False,
+    )
+    for note in report.notes:
+        console.print(f"  note: {note}", highlight=False)

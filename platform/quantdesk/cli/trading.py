@@ -1,0 +1,228 @@
+"""`quantdesk order`, `orders`, `positions`, `cancel`, `reconcile`: manual trading through the one gate.
+
+Orders and cancels go through the same `GatedBroker` as deployments (risk gate, ledger,
+notifications, audit); `orders` and `positions` read the ledger only.
+"""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated, Any
+
+import typer
+
+from quantdesk.cli import app
+from quantdesk.cli._common import JsonOption, console, emit, fail, handle_errors
+
+VenueOption = Annotated[str, typer.Option("--venue", help="A venue name from quantdesk.toml (see `quantdesk venue list`).")]
+_MANUAL = "manual"
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no login name in some containers
+        return "cli:unknown"
+
+
+def _open_gated(venue_name: str) -> Any:
+    """Build the gated broker for a configured venue: ccxt client, ledger, risk gate, notifier."""
+    from quantdesk.broker import CcxtBroker, GatedBroker
+    from quantdesk.core.clock import SystemClock
+    from quantdesk.core.errors import ConfigError
+    from quantdesk.core.settings import get_settings
+    from quantdesk.ingest.exchange import make_exchange
+    from quantdesk.ledger import Ledger
+    from quantdesk.notify import Notifier
+    from quantdesk.risk import RiskConfig, RiskGate
+
+    settings = get_settings()
+    venue = settings.venues.get(venue_name)
+    if venue is None:
+        known = ", ".join(sorted(settings.venues)) or "none yet"
+        raise ConfigError(f"unknown venue {venue_name!r} (configured: {known}); add one with `quantdesk venue add`")
+    clock = SystemClock()
+    ledger = Ledger(clock=clock)
+    broker = CcxtBroker(make_exchange(venue), name=venue_name, clock=clock)
+    gate = RiskGate(RiskConfig.from_settings(settings), clock, ledger)
+    return GatedBroker(broker, ledger, gate, venue=venue_name, notifier=Notifier.from_settings(settings),
+                       clock=clock, actor=_actor())
+
+
+def _order_view(row: Any) -> dict[str, Any]:
+    return {
+        "client_order_id": row.client_order_id, "venue": row.venue, "symbol": row.symbol, "side": row.side,
+        "type": row.order_type, "qty": row.qty, "price": row.price, "status": row.status,
+        "filled_qty": row.filled_qty, "avg_price": row.avg_price, "venue_order_id": row.venue_order_id,
+        "external": row.external, "deployment": row.deployment, "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def _outcome_view(outcome: Any) -> dict[str, Any]:
+    return {
+        "client_order_id": outcome.client_order_id, "approved": outcome.approved, "code": outcome.code,
+        "detail": outcome.detail, "status": outcome.status, "error": outcome.error,
+        "order": None if outcome.order is None else _order_view(outcome.order),
+    }
+
+
+def _finish(outcome: Any, json_output: bool, what: str) -> None:
+    view = _outcome_view(outcome)
+    if json_output:
+        emit(view)
+    if not outcome.approved:
+        raise fail(f"{what} denied by the risk gate: {outcome.code}: {outcome.detail}", 3)
+    if outcome.error:
+        raise fail(f"{what} {outcome.client_order_id} failed: {outcome.error}", 1)
+    if not json_output:
+        order = outcome.order
+        filled = f", filled {order.filled_qty}" if order is not None and order.filled_qty else ""
+        console.print(f"{what} {outcome.client_order_id}: {outcome.status}{filled}", highlight=False)
+
+
+@app.command("order")
+@handle_errors
+def order_command(
+    venue: VenueOption,
+    symbol: Annotated[str, typer.Option("--symbol", help="Unified symbol, e.g. BTC/USDT.")],
+    side: Annotated[str, typer.Option("--side", help="buy or sell.")],
+    qty: Annotated[str, typer.Option("--qty", help="Base quantity, e.g. 0.01.")],
+    order_type: Annotated[str, typer.Option("--type", help="market or limit.")] = "market",
+    price: Annotated[str | None, typer.Option("--price", help="Limit price (required with --type limit).")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Place a manual order through the risk gate and the ledger (audited, notified).
+
+    Example: quantdesk order --venue binance-test --symbol BTC/USDT --side buy --qty 0.01 --type limit --price 30000
+    """
+    import uuid
+    from decimal import Decimal, InvalidOperation
+
+    from quantdesk.broker import derive_client_order_id
+    from quantdesk.core.errors import ConfigError
+    from quantdesk.core.orders import OrderIntent
+    from quantdesk.core.types import OrderType, Side
+
+    try:
+        side_value, type_value = Side(side.lower()), OrderType(order_type.lower())
+        qty_value = Decimal(qty)
+        price_value = None if price is None else Decimal(price)
+    except (ValueError, InvalidOperation):
+        raise ConfigError(
+            f"bad order: side={side!r} type={order_type!r} qty={qty!r} price={price!r}; "
+            "use --side buy|sell, --type market|limit and decimal numbers"
+        ) from None
+    if type_value is OrderType.LIMIT and price_value is None:
+        raise ConfigError("a limit order needs --price")
+    gated = _open_gated(venue)
+    with gated.ledger:
+        gated.start()
+        intent = OrderIntent(
+            client_order_id=derive_client_order_id(_MANUAL, uuid.uuid4().hex), deployment=_MANUAL, venue=venue,
+            symbol=symbol, side=side_value, type=type_value, qty=qty_value, price=price_value, ts=gated.clock.now(),
+        )
+        outcome = gated.submit(intent)
+    _finish(outcome, json_output, "order")
+
+
+@app.command("cancel")
+@handle_errors
+def cancel_command(
+    client_order_id: Annotated[str, typer.Argument(help="The client order id (see `quantdesk orders`).")],
+    venue: VenueOption,
+    json_output: JsonOption = False,
+) -> None:
+    """Cancel an order by client order id through the gate (allowed even when trading is halted).
+
+    Example: quantdesk cancel qd-0123456789abcdef0123456789abcdef --venue binance-test
+    """
+    gated = _open_gated(venue)
+    with gated.ledger:
+        gated.start()
+        outcome = gated.cancel(client_order_id)
+    _finish(outcome, json_output, "cancel")
+
+
+@app.command("orders")
+@handle_errors
+def orders_command(
+    open_only: Annotated[bool, typer.Option("--open", help="Only orders still working or in flight.")] = False,
+    venue: Annotated[str | None, typer.Option("--venue", help="Only this venue.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many (newest).")] = 50,
+    json_output: JsonOption = False,
+) -> None:
+    """List orders from the ledger (newest last).
+
+    Example: quantdesk orders --open --json
+    """
+    from quantdesk.ledger import Ledger
+
+    with Ledger() as ledger:
+        if open_only:
+            rows = ledger.in_flight_orders(venue=venue) + ledger.open_orders(venue=venue)
+            rows = sorted(rows, key=lambda r: r.created_at)[-limit:]
+        else:
+            rows = ledger.orders(venue=venue, limit=limit)
+    views = [_order_view(r) for r in rows]
+    if json_output:
+        emit({"orders": views})
+        return
+    from rich.table import Table
+
+    table = Table("client order id", "venue", "symbol", "side", "type", "qty", "price", "status", "filled", "ext")
+    for v in views:
+        table.add_row(v["client_order_id"], v["venue"], v["symbol"], str(v["side"]), str(v["type"]), str(v["qty"]),
+                      "" if v["price"] is None else str(v["price"]), str(v["status"]), str(v["filled_qty"]),
+                      "yes" if v["external"] else "")
+    console.print(table)
+
+
+@app.command("positions")
+@handle_errors
+def positions_command(
+    venue: Annotated[str | None, typer.Option("--venue", help="Only this venue.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show positions computed from the ledger's fills.
+
+    Example: quantdesk positions --json
+    """
+    from quantdesk.ledger import Ledger
+
+    with Ledger() as ledger:
+        rows = [p for p in ledger.positions(venue=venue) if p.qty != 0 or p.fill_count]
+    if json_output:
+        emit({"positions": rows})
+        return
+    from rich.table import Table
+
+    table = Table("venue", "account", "symbol", "qty", "cost", "fees", "fills")
+    for p in rows:
+        table.add_row(p.venue, p.account, p.symbol, str(p.qty), str(p.cost), str(p.fees), str(p.fill_count))
+    console.print(table)
+
+
+@app.command("reconcile")
+@handle_errors
+def reconcile_command(venue: VenueOption, json_output: JsonOption = False) -> None:
+    """Compare the ledger with the venue, adopt and correct what differs; fail if they still disagree.
+
+    Example: quantdesk reconcile --venue binance-test --json
+    """
+    from quantdesk.core.errors import ReconciliationError
+
+    gated = _open_gated(venue)
+    with gated.ledger:
+        report = gated.reconcile()
+    if json_output:
+        emit(report)
+    elif report.agreed:
+        console.print(
+            f"{venue}: ledger and venue agree ({len(report.adopted_orders)} adopted, "
+            f"{len(report.corrected_orders)} corrected, {len(report.closed_orders)} closed, "
+            f"{len(report.recorded_fills)} fills recorded, {report.open_orders} open)",
+            highlight=False,
+        )
+    if not report.agreed:
+        raise ReconciliationError(f"ledger and venue {venue!r} disagree: {'; '.join(report.unresolved[:3])}")

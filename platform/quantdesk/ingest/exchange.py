@@ -1,0 +1,123 @@
+"""Build a ccxt client from a ccxt exchange id or a named venue in `quantdesk.toml`.
+
+Shared with the broker: `make_exchange(venue_config)` is the one place that turns a
+`VenueConfig` into a configured ccxt client (API URL override, sandbox, credentials
+from environment variables — never logged).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+import ccxt
+
+from quantdesk.core.errors import ConfigError
+from quantdesk.core.settings import VenueConfig, get_settings
+
+__all__ = ["check_exchange_id", "make_exchange", "resolve_venue", "rewrite_api_urls"]
+
+
+def check_exchange_id(exchange_id: str) -> str:
+    """Return `exchange_id` if ccxt knows it, else raise ConfigError with the closest ids."""
+    if exchange_id in ccxt.exchanges:
+        return exchange_id
+    close = difflib.get_close_matches(exchange_id.lower(), ccxt.exchanges, n=3, cutoff=0.6)
+    hint = (
+        f"did you mean {', '.join(close)}?"
+        if close
+        else "see `python -c 'import ccxt; print(ccxt.exchanges)'`"
+    )
+    raise ConfigError(f"unknown ccxt exchange id {exchange_id!r}: {hint}")
+
+
+def resolve_venue(name_or_id: str) -> tuple[str, VenueConfig]:
+    """Return `(name, config)` for a venue named in quantdesk.toml, else for a plain ccxt id.
+
+    The name is what data is stored under in the lake (`exchange=<name>`): a venue's
+    name when one is configured, else the ccxt id.
+    """
+    venues = get_settings().venues
+    if name_or_id in venues:
+        venue = venues[name_or_id]
+        check_exchange_id(venue.exchange)
+        return name_or_id, venue
+    try:
+        check_exchange_id(name_or_id)
+    except ConfigError as e:
+        known = f" or a configured venue ({', '.join(sorted(venues))})" if venues else ""
+        raise ConfigError(
+            f"{e}; --exchange takes a ccxt exchange id{known}; add a venue with `quantdesk venue add`"
+        ) from None
+    return name_or_id, VenueConfig(exchange=name_or_id)
+
+
+def rewrite_api_urls(urls: Any, api_url: str) -> Any:
+    """Return ccxt's `urls['api']` with every URL's scheme and host replaced by `api_url`.
+
+    The path of each URL is kept (`https://api.binance.com/api/v3` becomes
+    `<api_url>/api/v3`), so one simulated venue or proxy can serve every endpoint family.
+    """
+    if isinstance(urls, dict):
+        return {key: rewrite_api_urls(value, api_url) for key, value in urls.items()}
+    if isinstance(urls, list):
+        return [rewrite_api_urls(value, api_url) for value in urls]
+    if not isinstance(urls, str):
+        return urls
+    path = urlsplit(urls).path
+    return api_url.rstrip("/") + path
+
+
+def _env_secret(var: str | None, what: str, venue: VenueConfig) -> str | None:
+    if not var:
+        return None
+    value = os.environ.get(var)
+    if not value:
+        raise ConfigError(
+            f"the {what} for exchange {venue.exchange!r} comes from environment variable {var}, "
+            f"which is not set: export {var}=... before running"
+        )
+    return value
+
+
+def make_exchange(venue: VenueConfig | str, *, timeout_ms: int | None = None) -> ccxt.Exchange:
+    """Return a synchronous ccxt client for `venue` (a VenueConfig, venue name or ccxt id).
+
+    Rate limiting is on (ccxt `enableRateLimit`); `api_url` rewrites every entry of
+    `exchange.urls['api']`; `sandbox` switches to the exchange's test environment; keys
+    come from the environment variables the venue names.
+    """
+    if isinstance(venue, str):
+        venue = resolve_venue(venue)[1]
+    check_exchange_id(venue.exchange)
+    config: dict[str, Any] = {"enableRateLimit": True}
+    if timeout_ms is not None:
+        config["timeout"] = timeout_ms
+    credentials = {
+        "apiKey": _env_secret(venue.key_env, "API key", venue),
+        "secret": _env_secret(venue.secret_env, "API secret", venue),
+        "password": _env_secret(venue.password_env, "API password", venue),
+    }
+    config.update({k: v for k, v in credentials.items() if v})
+    exchange: ccxt.Exchange = getattr(ccxt, venue.exchange)(config)
+    if venue.options:
+        exchange.options.update(venue.options)
+    if venue.sandbox:
+        try:
+            exchange.set_sandbox_mode(True)
+        except ccxt.NotSupported as e:
+            raise ConfigError(
+                f"exchange {venue.exchange!r} has no sandbox in ccxt; remove `sandbox` from the venue"
+            ) from e
+    if venue.api_url:
+        exchange.urls["api"] = rewrite_api_urls(exchange.urls["api"], venue.api_url)
+        if venue.exchange.startswith("binance") and "fetchMarkets" not in venue.options:
+            # A simulated venue or proxy serves spot unless told otherwise; loading futures
+            # markets too would hit endpoints it may not serve.
+            exchange.options["fetchMarkets"] = {
+                **exchange.options.get("fetchMarkets", {}),
+                "types": ["spot"],
+            }
+    return exchange

@@ -1,0 +1,23 @@
+"""The candle lake: Parquet under hive partitions, queried with polars and DuckDB.
+
+`Lake` is the one entry point (`from quantdesk import Lake`). Layout and rules are in
+`quantdesk.lake.layout` (paths) and `quantdesk.lake.validation` (quarantine reasons).
+"""
+
+from quantdesk.lake.layout import decode_symbol, encode_symbol
+from quantdesk.lake.sample import SAMPLE_EXCHANGE, generate_candles, write_sample
+from quantdesk.lake.store import Lake, WriteReport
+from quantdesk.lake.validation import QuarantineReason
+
+__all__ = sorted(
+    [
+        "Lake",
+        "QuarantineReason",
+        "SAMPLE_EXCHANGE",
+        "WriteReport",
+        "decode_symbol",
+        "encode_symbol",
+        "generate_candles",
+        "write_sample",
+    ]
+)

@@ -1,0 +1,289 @@
+"""`Lake`: the candle lake's public API (write, candles, sql, coverage, gaps, quarantine)."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from quantdesk.core.clock import Clock, SystemClock
+from quantdesk.core.errors import LakeError
+from quantdesk.core.settings import get_settings
+from quantdesk.core.timeframes import parse_time, timeframe_ms
+from quantdesk.lake import layout
+from quantdesk.lake.layout import SeriesFile, decode_symbol, series_dir
+from quantdesk.lake.parquet_io import atomic_write_parquet, series_lock
+from quantdesk.lake.quality import find_gaps, summarise
+from quantdesk.lake.quarantine import read_quarantine, write_quarantine
+from quantdesk.lake.resample import Incomplete, mark_stored, resample
+from quantdesk.lake.sql import SqlView
+from quantdesk.lake.validation import CANDLE_SCHEMA, VALUE_COLUMNS, normalise, validate
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["Lake", "WriteReport"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WriteReport:
+    """What one `Lake.write` did: rows inserted, updated, unchanged, quarantined; files rewritten."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    files_written: int = 0
+
+    def __add__(self, other: WriteReport) -> WriteReport:
+        return WriteReport(
+            inserted=self.inserted + other.inserted,
+            updated=self.updated + other.updated,
+            unchanged=self.unchanged + other.unchanged,
+            quarantined=self.quarantined + other.quarantined,
+            files_written=self.files_written + other.files_written,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Listing:
+    mtime_ns: int
+    files: tuple[SeriesFile, ...]
+
+
+def _merge(existing: pl.DataFrame | None, part: pl.DataFrame) -> tuple[pl.DataFrame | None, int, int, int]:
+    """Upsert `part` into `existing`; return (frame to write or None, inserted, updated, unchanged)."""
+    if existing is None or existing.height == 0:
+        return part, part.height, 0, 0
+    joined = part.join(existing, on="ts", how="left", suffix="_old")
+    old_missing = joined.get_column("open_old").is_null()
+    same = pl.all_horizontal(pl.col(c) == pl.col(f"{c}_old") for c in VALUE_COLUMNS)
+    unchanged = int(joined.select((same.fill_null(False)).sum()).item())
+    inserted = int(old_missing.sum())
+    updated = part.height - inserted - unchanged
+    if inserted == 0 and updated == 0:
+        return None, 0, 0, unchanged
+    merged = pl.concat([existing.join(part, on="ts", how="anti"), part]).sort("ts")
+    return merged, inserted, updated, unchanged
+
+
+class Lake:
+    """The candle lake under `root` (default: `$QUANTDESK_HOME/lake`).
+
+    Example:
+        lake = Lake()
+        lake.write(frame, exchange="binance", symbol="BTC/USDT", timeframe="1m")
+        lake.candles("BTC/USDT", "1h", start="2024-01-01", end="2024-07-01")
+    """
+
+    def __init__(
+        self, root: str | os.PathLike[str] | None = None, *, clock: Clock | None = None, fsync: bool = False
+    ) -> None:
+        self.root = Path(root).expanduser() if root is not None else get_settings().lake_dir
+        self.clock: Clock = clock or SystemClock()
+        self.fsync = fsync  # True adds an fsync per file: durable across power loss, slower
+        self._listings: dict[Path, _Listing] = {}
+        self._sql = SqlView()
+
+    def __repr__(self) -> str:
+        return f"Lake({str(self.root)!r})"
+
+    # -- writing ------------------------------------------------------------------------
+
+    def write(self, frame: Any, *, exchange: str, symbol: str, timeframe: str) -> WriteReport:
+        """Upsert candles into one series; bad rows go to the quarantine, good rows are stored.
+
+        Idempotent: writing the same rows again changes no file. Raises `SchemaError` (and
+        writes nothing) when the frame lacks the candle contract's columns or types.
+        """
+        tf_ms = timeframe_ms(timeframe)
+        folder = series_dir(self.root, exchange, symbol, timeframe)
+        data = normalise(frame)
+        now = self.clock.now()
+        good, bad = validate(
+            data, tf_ms=tf_ms, offset_ms=layout.grid_offset_ms(timeframe), now_ms=self.clock.now_ms()
+        )
+        write_quarantine(self.root, bad, exchange=exchange, symbol=symbol, timeframe=timeframe, now=now)
+        if good.height == 0:
+            return WriteReport(quarantined=bad.height)
+        # good is sorted by ts, so each period is a zero-copy slice.
+        ts_ms = good.get_column("ts").to_physical().to_numpy()
+        periods = layout.split_periods(ts_ms, layout.uses_month_files(timeframe))
+        with series_lock(folder):
+            jobs = [(folder / f"{stem}.parquet", good.slice(lo, hi - lo)) for stem, lo, hi in periods]
+            with ThreadPoolExecutor(max_workers=min(4, len(jobs))) as pool:
+                results = list(pool.map(lambda job: self._upsert_file(*job), jobs))
+        self._listings.pop(folder, None)
+        report = WriteReport(quarantined=bad.height)
+        for result in results:
+            report = report + result
+        return report
+
+    def _upsert_file(self, path: Path, part: pl.DataFrame) -> WriteReport:
+        existing = pl.read_parquet(path) if path.exists() else None
+        merged, inserted, updated, unchanged = _merge(existing, part)
+        if merged is not None:
+            atomic_write_parquet(merged, path, fsync=self.fsync)
+        return WriteReport(
+            inserted=inserted, updated=updated, unchanged=unchanged, files_written=int(merged is not None)
+        )
+
+    # -- listing ------------------------------------------------------------------------
+
+    def _files(self, exchange: str, symbol: str, timeframe: str) -> tuple[SeriesFile, ...]:
+        """List a series' files, re-reading the folder only when its mtime changed."""
+        folder = series_dir(self.root, exchange, symbol, timeframe)
+        try:
+            mtime = folder.stat().st_mtime_ns
+        except FileNotFoundError:
+            return ()
+        cached = self._listings.get(folder)
+        if cached is None or cached.mtime_ns != mtime:
+            cached = _Listing(mtime_ns=mtime, files=tuple(layout.list_series_files(folder)))
+            self._listings[folder] = cached
+        return cached.files
+
+    def series(self) -> list[tuple[str, str, str]]:
+        """Return every stored (exchange, symbol, timeframe), sorted."""
+        found: list[tuple[str, str, str]] = []
+        for ex in _subdirs(self.root, "exchange="):
+            exchange = decode_symbol(ex.name.removeprefix("exchange="))
+            for sym in _subdirs(ex, "symbol="):
+                symbol = decode_symbol(sym.name.removeprefix("symbol="))
+                for tf in _subdirs(sym, "timeframe="):
+                    timeframe = tf.name.removeprefix("timeframe=")
+                    if self._files(exchange, symbol, timeframe):
+                        found.append((exchange, symbol, timeframe))
+        return sorted(found, key=lambda s: (s[0], s[1], timeframe_ms(s[2])))
+
+    def exchanges(self, symbol: str | None = None) -> list[str]:
+        """Return the exchanges in the lake (those holding `symbol`, if given)."""
+        return sorted({ex for ex, sym, _tf in self.series() if symbol is None or sym == symbol})
+
+    def symbols(self, exchange: str | None = None) -> list[str]:
+        """Return the symbols in the lake (on `exchange`, if given)."""
+        return sorted({sym for ex, sym, _tf in self.series() if exchange is None or ex == exchange})
+
+    def timeframes(self, symbol: str, exchange: str) -> list[str]:
+        """Return the stored timeframes of one symbol, finest first."""
+        folder = series_dir(self.root, exchange, symbol, "1m").parent
+        stored = [p.name.removeprefix("timeframe=") for p in _subdirs(folder, "timeframe=")]
+        return sorted((tf for tf in stored if self._files(exchange, symbol, tf)), key=timeframe_ms)
+
+    def _resolve_exchange(self, symbol: str, exchange: str | None) -> str:
+        if exchange is not None:
+            return exchange
+        holders = self.exchanges(symbol)
+        if len(holders) == 1:
+            return holders[0]
+        if not holders:
+            raise LakeError(
+                f"no candles for {symbol!r} in the lake at {self.root}; "
+                "run `quantdesk sample` or `quantdesk ingest` first, or check the symbol (e.g. 'BTC/USDT')"
+            )
+        raise LakeError(f"{symbol!r} is stored for several exchanges {holders}: pass exchange=")
+
+    # -- reading ------------------------------------------------------------------------
+
+    def candles(
+        self,
+        symbol: str,
+        timeframe: str,
+        start: str | datetime | int | None = None,
+        end: str | datetime | int | None = None,
+        *,
+        exchange: str | None = None,
+        incomplete: Incomplete = "drop",
+    ) -> pl.DataFrame:
+        """Return candles in [start, end), resampled from the finest stored timeframe if needed.
+
+        A resampled candle is returned only when all its source bars are stored; with
+        `incomplete="mark"` every bucket is returned with `bars` and `complete` columns.
+        """
+        exchange = self._resolve_exchange(symbol, exchange)
+        target_ms = timeframe_ms(timeframe)
+        source = timeframe if self._files(exchange, symbol, timeframe) else None
+        if source is None:
+            finer = [tf for tf in self.timeframes(symbol, exchange) if target_ms % timeframe_ms(tf) == 0]
+            if not finer:
+                raise LakeError(
+                    f"no {timeframe} candles for {symbol} on {exchange}, and no finer timeframe to build them "
+                    f"from (stored: {self.timeframes(symbol, exchange) or 'none'}); ingest 1m candles first"
+                )
+            source = finer[0]
+        scan = self._scan(exchange, symbol, source, parse_time(start), parse_time(end))
+        if source == timeframe:
+            return mark_stored(scan.collect(), incomplete)
+        return resample(scan, source=source, target=timeframe, incomplete=incomplete)
+
+    def _scan(
+        self, exchange: str, symbol: str, timeframe: str, start: datetime | None, end: datetime | None
+    ) -> pl.LazyFrame:
+        start_ms = int(start.timestamp() * 1000) if start else None
+        end_ms = int(end.timestamp() * 1000) if end else None
+        files = [
+            f.path
+            for f in self._files(exchange, symbol, timeframe)
+            if (start_ms is None or f.end_ms > start_ms) and (end_ms is None or f.start_ms < end_ms)
+        ]
+        if not files:
+            return pl.LazyFrame(schema=CANDLE_SCHEMA)
+        scan = pl.scan_parquet(files, hive_partitioning=False)
+        if start is not None:
+            scan = scan.filter(pl.col("ts") >= start)
+        if end is not None:
+            scan = scan.filter(pl.col("ts") < end)
+        return scan
+
+    def sql(self, query: str) -> duckdb.DuckDBPyRelation:
+        """Run DuckDB SQL over the `candles` view (exchange, symbol, timeframe, ts, OHLCV) of every file.
+
+        A `quarantine` view holds the quarantined rows with their reason.
+        """
+        listing = {key: self._files(*key) for key in self.series()}
+        return self._sql.query(query, listing, self.root)
+
+    def coverage(self) -> pl.DataFrame:
+        """Return one row per series: first, last, rows, gaps, missing_bars, quarantined, synthetic."""
+        quarantined = self.quarantine().group_by("exchange", "symbol", "timeframe").len("quarantined")
+        rows = []
+        for exchange, symbol, timeframe in self.series():
+            ts = self._scan(exchange, symbol, timeframe, None, None).select("ts").collect().get_column("ts")
+            summary = summarise(ts, timeframe_ms(timeframe))
+            rows.append({"exchange": exchange, "symbol": symbol, "timeframe": timeframe, **summary})
+        schema = {
+            "exchange": pl.String, "symbol": pl.String, "timeframe": pl.String,
+            "first": pl.Datetime("ms", "UTC"), "last": pl.Datetime("ms", "UTC"),
+            "rows": pl.Int64, "gaps": pl.Int64, "missing_bars": pl.Int64,
+        }  # fmt: skip
+        frame = pl.DataFrame(rows, schema=schema)
+        return (
+            frame.join(quarantined, on=["exchange", "symbol", "timeframe"], how="left")
+            .with_columns(
+                pl.col("quarantined").fill_null(0).cast(pl.Int64),
+                synthetic=pl.col("exchange") == "synthetic",
+            )
+        )
+
+    def gaps(self, symbol: str, timeframe: str, *, exchange: str | None = None) -> pl.DataFrame:
+        """Return the gaps of a series: `start` (first missing bar), `end` (next bar), `missing_bars`."""
+        frame = self.candles(symbol, timeframe, exchange=exchange)
+        return find_gaps(frame.get_column("ts"), timeframe_ms(timeframe))
+
+    def quarantine(
+        self, symbol: str | None = None, timeframe: str | None = None, *, exchange: str | None = None
+    ) -> pl.DataFrame:
+        """Return quarantined rows (series, ts, OHLCV, reason, quarantined_at), optionally filtered."""
+        return read_quarantine(self.root, exchange=exchange, symbol=symbol, timeframe=timeframe)
+
+
+def _subdirs(folder: Path, prefix: str) -> list[Path]:
+    try:
+        return sorted(Path(e.path) for e in os.scandir(folder) if e.is_dir() and e.name.startswith(prefix))
+    except FileNotFoundError:
+        return []

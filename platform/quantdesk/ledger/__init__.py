@@ -1,0 +1,36 @@
+"""The ledger (DESIGN.md contract 7): orders, fills, positions, risk events, trading states, audit.
+
+SQLAlchemy 2 Core over SQLite (WAL, embedded default) or PostgreSQL, migrated by Alembic.
+"""
+
+from quantdesk.ledger.ledger import Ledger
+from quantdesk.ledger.migrate import current_revision, head_revision, upgrade
+from quantdesk.ledger.records import (
+    AuditEntry,
+    AuditVerification,
+    BalanceRecord,
+    FillRecord,
+    OrderEventRecord,
+    OrderRecord,
+    PositionRecord,
+    PositionSnapshotRecord,
+    RiskEventRecord,
+    TradingStateRecord,
+)
+
+__all__ = [
+    "AuditEntry",
+    "AuditVerification",
+    "BalanceRecord",
+    "FillRecord",
+    "Ledger",
+    "OrderEventRecord",
+    "OrderRecord",
+    "PositionRecord",
+    "PositionSnapshotRecord",
+    "RiskEventRecord",
+    "TradingStateRecord",
+    "current_revision",
+    "head_revision",
+    "upgrade",
+]

@@ -1,0 +1,137 @@
+"""Opening the ledger: engine, migration check, clock and transaction helpers shared by its parts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from quantdesk.core.clock import Clock, SystemClock, ensure_utc
+from quantdesk.core.errors import LedgerError
+from quantdesk.ledger.engine import make_engine, read_tx, resolve_url, safe_url, write_tx
+from quantdesk.ledger.migrate import check_revision, head_revision, upgrade_engine
+from quantdesk.ledger.schema import accounts, venues
+
+__all__ = ["LedgerBase"]
+
+
+class LedgerBase:
+    """Hold the engine and clock; open read and write transactions that raise LedgerError."""
+
+    def __init__(
+        self, url: str | None = None, *, clock: Clock | None = None, migrate: bool | None = None
+    ) -> None:
+        self._url = resolve_url(url)
+        self._engine = make_engine(self._url)
+        self._clock: Clock = clock or SystemClock()
+        # The embedded SQLite file belongs to this installation: migrate it on open. A shared
+        # PostgreSQL database is migrated on purpose, by an operator (`quantdesk db upgrade`).
+        if migrate is None:
+            migrate = self._engine.dialect.name == "sqlite"
+        try:
+            try:
+                check_revision(self._engine)
+            except LedgerError:
+                if not migrate:
+                    raise
+                upgrade_engine(self._engine)
+        except LedgerError:
+            self._engine.dispose()
+            raise
+        except DBAPIError as e:
+            self._engine.dispose()
+            raise LedgerError(
+                f"cannot open the ledger at {self.url} ({_first_line(e)}): check QUANTDESK_DB_URL and that the server is up"
+            ) from e
+
+    @property
+    def url(self) -> str:
+        """Return the database URL with any password hidden."""
+        return safe_url(self._url)
+
+    @property
+    def dialect(self) -> str:
+        """Return `sqlite` or `postgresql`."""
+        return self._engine.dialect.name
+
+    @property
+    def engine(self) -> Engine:
+        """Return the SQLAlchemy engine (for read-only queries by dashboards; write through the API)."""
+        return self._engine
+
+    @property
+    def revision(self) -> str:
+        """Return the schema revision this ledger runs at."""
+        return head_revision()
+
+    def close(self) -> None:
+        """Release all connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> LedgerBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _now(self, ts: datetime | None = None) -> datetime:
+        return ensure_utc(ts) if ts is not None else self._clock.now()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        try:
+            with write_tx(self._engine) as connection:
+                yield connection
+        except IntegrityError:
+            raise  # callers that expect a race handle it; see _retry_on_conflict users
+        except DBAPIError as e:
+            raise LedgerError(
+                f"ledger write failed at {self.url} ({_first_line(e)}); retry, or check the database"
+            ) from e
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with read_tx(self._engine) as connection:
+                yield connection
+        except DBAPIError as e:
+            raise LedgerError(
+                f"ledger read failed at {self.url} ({_first_line(e)}); retry, or check the database"
+            ) from e
+
+    @staticmethod
+    def _ensure_account(connection: Connection, venue: str, account: str, now: datetime) -> None:
+        if not venue or not account:
+            raise LedgerError(
+                f"venue and account must be non-empty (got venue={venue!r}, account={account!r})"
+            )
+        if connection.execute(select(venues.c.name).where(venues.c.name == venue)).first() is None:
+            connection.execute(venues.insert().values(name=venue, created_at=now))
+        found = connection.execute(
+            select(accounts.c.id).where(accounts.c.venue == venue, accounts.c.name == account)
+        ).first()
+        if found is None:
+            connection.execute(accounts.insert().values(venue=venue, name=account, created_at=now))
+
+    def ensure_account(self, venue: str, account: str = "default") -> None:
+        """Create the venue and account rows if missing (orders and fills do this for you)."""
+        for attempt in range(2):
+            try:
+                with self._write() as connection:
+                    self._ensure_account(connection, venue, account, self._now())
+                return
+            except IntegrityError:  # another process created it between our read and insert
+                if attempt:
+                    raise LedgerError(
+                        f"cannot create account {venue}/{account}: conflicting writes"
+                    ) from None
+
+
+def _first_line(error: BaseException) -> str:
+    original = getattr(error, "orig", None) or error
+    return (
+        str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    )

@@ -1,0 +1,180 @@
+"""Fills and the positions computed from them (the sum of unique fills)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from quantdesk.core.errors import LedgerError
+from quantdesk.core.money import to_decimal
+from quantdesk.core.types import Side
+from quantdesk.ledger.records import FillRecord, PositionRecord
+from quantdesk.ledger.rows import parse_enum, to_fill
+from quantdesk.ledger.schema import fills, orders
+from quantdesk.ledger.state import LedgerState
+
+__all__ = ["LedgerFills", "positive"]
+
+Money = Decimal | int | str | float
+
+
+def positive(value: Money, what: str, key: str) -> Decimal:
+    """Return `value` as a Decimal, or raise LedgerError unless it is a finite number > 0."""
+    amount = to_decimal(value)
+    if not amount.is_finite() or amount <= 0:
+        raise LedgerError(f"{what} of {key!r} must be a positive number, got {value!r}")
+    return amount
+
+
+class LedgerFills(LedgerState):
+    """Venue trades, unique per (venue, trade id), and positions as their sum."""
+
+    # -- fills and positions -------------------------------------------------------------------
+    def record_fill(
+        self,
+        *,
+        venue: str,
+        trade_id: str,
+        symbol: str,
+        side: Side | str,
+        qty: Money,
+        price: Money,
+        ts: datetime,
+        fee: Money = 0,
+        fee_currency: str | None = None,
+        account: str = "default",
+        client_order_id: str | None = None,
+        venue_order_id: str | None = None,
+    ) -> FillRecord:
+        """Store one venue trade; return its row.
+
+        Idempotent by (venue, trade_id): a repeat returns the stored fill; LedgerError if it
+        differs in symbol, side, qty or price. The order link is found by client order id,
+        else by venue order id; fills of unknown orders are kept unlinked.
+        """
+        if not trade_id:
+            raise LedgerError(f"a fill on {venue!r} needs the venue's trade id")
+        side_ = parse_enum(Side, side, "side")
+        wanted = dict(
+            symbol=symbol,
+            side=side_.value,
+            qty=positive(qty, "qty", trade_id),
+            price=positive(price, "price", trade_id),
+        )
+        for attempt in range(2):
+            try:
+                with self._write() as c:
+                    row = c.execute(
+                        select(fills).where(fills.c.venue == venue, fills.c.trade_id == trade_id)
+                    ).first()
+                    if row is not None:
+                        _check_same_fill(venue, trade_id, row, wanted)
+                        return to_fill(row)
+                    order = None
+                    if client_order_id is not None:
+                        order = c.execute(
+                            select(orders).where(orders.c.client_order_id == client_order_id)
+                        ).first()
+                    if order is None and venue_order_id is not None:
+                        order = c.execute(
+                            select(orders).where(
+                                orders.c.venue == venue, orders.c.venue_order_id == venue_order_id
+                            )
+                        ).first()
+                    if order is not None:  # the order row is authoritative for the account
+                        account, client_order_id = order.account, order.client_order_id
+                        venue_order_id = venue_order_id or order.venue_order_id
+                    now = self._now()
+                    self._ensure_account(c, venue, account, now)
+                    fill_id = c.execute(
+                        fills.insert().values(
+                            venue=venue,
+                            account=account,
+                            trade_id=trade_id,
+                            order_id=None if order is None else order.id,
+                            client_order_id=client_order_id,
+                            venue_order_id=venue_order_id,
+                            fee=to_decimal(fee),
+                            fee_currency=fee_currency,
+                            ts=ts,
+                            recorded_at=now,
+                            **wanted,
+                        )
+                    ).inserted_primary_key[0]
+                    return to_fill(c.execute(select(fills).where(fills.c.id == fill_id)).one())
+            except IntegrityError:  # PostgreSQL: another process stored the same trade first
+                if attempt:
+                    raise LedgerError(
+                        f"cannot record fill {venue}/{trade_id}: conflicting writes"
+                    ) from None
+        raise AssertionError("unreachable")
+
+    def fills(
+        self,
+        *,
+        venue: str | None = None,
+        account: str | None = None,
+        symbol: str | None = None,
+        client_order_id: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[FillRecord]:
+        """Return fills matching every given filter, by trade time (newest `limit` if set)."""
+        query = select(fills)
+        for column, value in (
+            ("venue", venue),
+            ("account", account),
+            ("symbol", symbol),
+            ("client_order_id", client_order_id),
+        ):
+            if value is not None:
+                query = query.where(fills.c[column] == value)
+        if since is not None:
+            query = query.where(fills.c.ts >= since)
+        query = query.order_by(fills.c.ts.desc(), fills.c.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as c:
+            rows = c.execute(query).all()
+        return [to_fill(r) for r in reversed(rows)]
+
+    def position(
+        self, symbol: str, *, account: str | None = None, venue: str | None = None
+    ) -> Decimal:
+        """Return the net quantity of `symbol`: the sum of signed unique fills."""
+        return sum(
+            (f.signed_qty for f in self.fills(symbol=symbol, account=account, venue=venue)),
+            Decimal(0),
+        )
+
+    def positions(
+        self, *, venue: str | None = None, account: str | None = None
+    ) -> list[PositionRecord]:
+        """Return one computed position per (venue, account, symbol) that has fills."""
+        totals: dict[tuple[str, str, str], list[Any]] = defaultdict(
+            lambda: [Decimal(0), Decimal(0), Decimal(0), 0]
+        )
+        for f in self.fills(venue=venue, account=account):
+            acc = totals[(f.venue, f.account, f.symbol)]
+            acc[0] += f.signed_qty
+            acc[1] += f.signed_qty * f.price
+            acc[2] += f.fee
+            acc[3] += 1
+        return [
+            PositionRecord(venue=v, account=a, symbol=s, qty=q, cost=cost, fees=fee, fill_count=n)
+            for (v, a, s), (q, cost, fee, n) in sorted(totals.items())
+        ]
+
+
+def _check_same_fill(venue: str, trade_id: str, row: Any, wanted: dict[str, Any]) -> None:
+    for key, value in wanted.items():
+        if getattr(row, key) != value:
+            raise LedgerError(
+                f"trade {venue}/{trade_id} is already recorded with {key}={getattr(row, key)!r}, not {value!r}: "
+                "the venue reported one trade id twice with different contents; reconcile"
+            )

@@ -1,0 +1,356 @@
+"""The ledger: source of truth for orders, fills, positions, risk events and the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
+
+from quantdesk.core.clock import Clock
+from quantdesk.core.errors import LedgerError
+from quantdesk.core.money import to_decimal
+from quantdesk.core.orders import OrderIntent
+from quantdesk.core.types import OrderStatus, OrderType, Side
+from quantdesk.ledger._types import canonical_json
+from quantdesk.ledger.fills import LedgerFills, positive
+from quantdesk.ledger.records import OrderEventRecord, OrderRecord
+from quantdesk.ledger.rows import check_transition, parse_enum, to_event, to_order
+from quantdesk.ledger.schema import order_events, orders
+
+__all__ = ["Ledger"]
+
+Money = Decimal | int | str | float
+_OPEN = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+_IN_FLIGHT = (OrderStatus.PENDING, OrderStatus.SENT)
+
+
+class Ledger(LedgerFills):
+    """Open the ledger database (SQLAlchemy 2 Core) and read/write its tables.
+
+    `url` defaults to `get_settings().database_url` (SQLite in WAL mode under
+    QUANTDESK_HOME; PostgreSQL via `QUANTDESK_DB_URL`, driver `postgresql+psycopg://`).
+    `migrate=None` migrates an embedded SQLite file on open and only checks a PostgreSQL
+    database (shared databases are migrated on purpose with `quantdesk db upgrade`);
+    an out-of-date database raises LedgerError naming that command. Money is Decimal
+    in and out; times are tz-aware UTC and default to `clock.now()`.
+    Open one Ledger per process (after fork, not before).
+    """
+
+    def __init__(
+        self, url: str | None = None, *, clock: Clock | None = None, migrate: bool | None = None
+    ) -> None:
+        super().__init__(url, clock=clock, migrate=migrate)
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    # -- orders ------------------------------------------------------------------------------
+    def record_intent(
+        self,
+        *,
+        client_order_id: str,
+        venue: str,
+        symbol: str,
+        side: Side | str,
+        order_type: OrderType | str,
+        qty: Money,
+        price: Money | None = None,
+        account: str = "default",
+        deployment: str | None = None,
+        external: bool = False,
+        status: OrderStatus | str = OrderStatus.PENDING,
+        venue_order_id: str | None = None,
+        filled_qty: Money = 0,
+        avg_price: Money | None = None,
+        source: str = "gate",
+        payload: Mapping[str, Any] | None = None,
+    ) -> OrderRecord:
+        """Store an order intent before it is sent; return its row.
+
+        Idempotent by `client_order_id`: a second call returns the existing row (never a
+        duplicate); LedgerError if the stored order differs in venue, symbol, side, type,
+        qty or price. Reconciliation adopts venue-only orders with `external=True` and
+        their venue status.
+        """
+        if not client_order_id or len(client_order_id) > 64:
+            raise LedgerError(f"client order id must be 1-64 characters, got {client_order_id!r}")
+        side_ = parse_enum(Side, side, "side")
+        type_ = parse_enum(OrderType, order_type, "order type")
+        status_ = parse_enum(OrderStatus, status, "order status")
+        qty_ = positive(qty, "qty", client_order_id)
+        price_ = None if price is None else positive(price, "price", client_order_id)
+        if type_ is OrderType.LIMIT and price_ is None:
+            raise LedgerError(f"limit order {client_order_id!r} needs a price")
+        filled = to_decimal(filled_qty)
+        if filled < 0 or filled > qty_:
+            raise LedgerError(
+                f"filled qty {filled} of {client_order_id!r} must be between 0 and qty {qty_}"
+            )
+        wanted = dict(
+            venue=venue,
+            account=account,
+            symbol=symbol,
+            side=side_.value,
+            order_type=type_.value,
+            qty=qty_,
+            price=price_,
+        )
+        for attempt in range(2):
+            try:
+                with self._write() as c:
+                    row = c.execute(
+                        select(orders).where(orders.c.client_order_id == client_order_id)
+                    ).first()
+                    if row is not None:
+                        _check_same_order(client_order_id, row, wanted)
+                        return to_order(row)
+                    now = self._now()
+                    self._ensure_account(c, venue, account, now)
+                    order_id = c.execute(
+                        orders.insert().values(
+                            client_order_id=client_order_id,
+                            status=status_.value,
+                            venue_order_id=venue_order_id,
+                            filled_qty=filled,
+                            avg_price=avg_price,
+                            external=external,
+                            deployment=deployment,
+                            created_at=now,
+                            updated_at=now,
+                            **wanted,
+                        )
+                    ).inserted_primary_key[0]
+                    self._append_event(
+                        c,
+                        order_id,
+                        now,
+                        None,
+                        status_,
+                        source,
+                        filled,
+                        avg_price,
+                        venue_order_id,
+                        payload,
+                    )
+                    return to_order(c.execute(select(orders).where(orders.c.id == order_id)).one())
+            except IntegrityError:  # PostgreSQL: another process inserted it first; read theirs
+                if attempt:
+                    raise LedgerError(
+                        f"cannot record order {client_order_id!r}: conflicting writes"
+                    ) from None
+        raise AssertionError("unreachable")
+
+    def record_order_intent(
+        self,
+        intent: OrderIntent,
+        *,
+        account: str = "default",
+        source: str = "gate",
+        payload: Mapping[str, Any] | None = None,
+    ) -> OrderRecord:
+        """Store an `OrderIntent` before it is sent (see `record_intent`); return its row."""
+        extra = {"reduce_only": intent.reduce_only, "intent_ts": intent.ts, **(payload or {})}
+        return self.record_intent(
+            client_order_id=intent.client_order_id,
+            venue=intent.venue,
+            symbol=intent.symbol,
+            side=intent.side,
+            order_type=intent.type,
+            qty=intent.qty,
+            price=intent.price,
+            account=account,
+            deployment=intent.deployment,
+            source=source,
+            payload=extra,
+        )
+
+    def update_order(
+        self,
+        client_order_id: str,
+        status: OrderStatus | str,
+        *,
+        venue_order_id: str | None = None,
+        filled_qty: Money | None = None,
+        avg_price: Money | None = None,
+        source: str = "broker",
+        payload: Mapping[str, Any] | None = None,
+    ) -> OrderRecord:
+        """Move an order to `status`, appending an order event; return the new row.
+
+        LedgerError for an unknown order, an illegal transition (out of a final state,
+        or backwards such as OPEN -> SENT), a filled qty that shrinks or exceeds qty.
+        Repeating the current status with nothing new is a no-op. FILLED without a
+        filled qty means the whole qty; OPEN with a filled qty > 0 is stored as PARTIALLY_FILLED.
+        """
+        new = parse_enum(OrderStatus, status, "order status")
+        with self._write() as c:
+            row = c.execute(
+                select(orders).where(orders.c.client_order_id == client_order_id).with_for_update()
+            ).first()
+            if row is None:
+                raise LedgerError(
+                    f"no order with client order id {client_order_id!r} in the ledger: record the intent first"
+                )
+            current = OrderStatus(row.status)
+            if filled_qty is not None:
+                filled = to_decimal(filled_qty)
+            else:
+                filled = row.qty if new is OrderStatus.FILLED else row.filled_qty
+            if filled < row.filled_qty or filled > row.qty:
+                raise LedgerError(
+                    f"filled qty of {client_order_id!r} cannot become {filled}: it is {row.filled_qty} "
+                    f"and may only grow up to qty {row.qty}"
+                )
+            if new is OrderStatus.OPEN and filled > 0:
+                # ccxt calls a working order with fills "open"; the ledger records it as partially filled
+                new = OrderStatus.PARTIALLY_FILLED
+            check_transition(client_order_id, current, new)
+            if venue_order_id and row.venue_order_id and venue_order_id != row.venue_order_id:
+                raise LedgerError(
+                    f"order {client_order_id!r} already has venue order id {row.venue_order_id!r}, "
+                    f"not {venue_order_id!r}: reconcile with the venue"
+                )
+            vid = venue_order_id or row.venue_order_id
+            avg = row.avg_price if avg_price is None else to_decimal(avg_price)
+            if (
+                new is current
+                and filled == row.filled_qty
+                and avg == row.avg_price
+                and vid == row.venue_order_id
+            ):
+                return to_order(row)
+            now = self._now()
+            c.execute(
+                orders.update()
+                .where(orders.c.id == row.id)
+                .values(
+                    status=new.value,
+                    filled_qty=filled,
+                    avg_price=avg,
+                    venue_order_id=vid,
+                    updated_at=now,
+                )
+            )
+            self._append_event(c, row.id, now, current, new, source, filled, avg, vid, payload)
+            return to_order(c.execute(select(orders).where(orders.c.id == row.id)).one())
+
+    @staticmethod
+    def _append_event(
+        c: Connection,
+        order_id: int,
+        ts: datetime,
+        old: OrderStatus | None,
+        new: OrderStatus,
+        source: str,
+        filled: Decimal,
+        avg: Money | None,
+        vid: str | None,
+        payload: Mapping[str, Any] | None,
+    ) -> None:
+        c.execute(
+            order_events.insert().values(
+                order_id=order_id,
+                ts=ts,
+                from_status=None if old is None else old.value,
+                to_status=new.value,
+                source=source,
+                filled_qty=filled,
+                avg_price=avg,
+                venue_order_id=vid,
+                payload=canonical_json(dict(payload or {})),
+            )
+        )
+
+    def order(self, client_order_id: str) -> OrderRecord | None:
+        """Return the order with this client order id, or None."""
+        with self._read() as c:
+            row = c.execute(
+                select(orders).where(orders.c.client_order_id == client_order_id)
+            ).first()
+        return None if row is None else to_order(row)
+
+    def order_by_venue_id(self, venue: str, venue_order_id: str) -> OrderRecord | None:
+        """Return the order the venue knows as `venue_order_id`, or None."""
+        with self._read() as c:
+            row = c.execute(
+                select(orders).where(
+                    orders.c.venue == venue, orders.c.venue_order_id == venue_order_id
+                )
+            ).first()
+        return None if row is None else to_order(row)
+
+    def order_history(self, client_order_id: str) -> list[OrderEventRecord]:
+        """Return every status transition of the order, oldest first."""
+        with self._read() as c:
+            rows = c.execute(
+                select(order_events)
+                .join(orders, orders.c.id == order_events.c.order_id)
+                .where(orders.c.client_order_id == client_order_id)
+                .order_by(order_events.c.id)
+            ).all()
+        return [to_event(r, client_order_id) for r in rows]
+
+    def orders(
+        self,
+        *,
+        venue: str | None = None,
+        account: str | None = None,
+        symbol: str | None = None,
+        deployment: str | None = None,
+        statuses: Sequence[OrderStatus | str] | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[OrderRecord]:
+        """Return orders matching every given filter, oldest first (newest `limit` if set)."""
+        query = select(orders)
+        for column, value in (
+            ("venue", venue),
+            ("account", account),
+            ("symbol", symbol),
+            ("deployment", deployment),
+        ):
+            if value is not None:
+                query = query.where(orders.c[column] == value)
+        if statuses is not None:
+            query = query.where(
+                orders.c.status.in_(
+                    [parse_enum(OrderStatus, s, "order status").value for s in statuses]
+                )
+            )
+        if since is not None:
+            query = query.where(orders.c.created_at >= since)
+        query = query.order_by(orders.c.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as c:
+            rows = c.execute(query).all()
+        return [to_order(r) for r in reversed(rows)]
+
+    def open_orders(
+        self, *, venue: str | None = None, symbol: str | None = None, deployment: str | None = None
+    ) -> list[OrderRecord]:
+        """Return orders the venue acknowledged and that are still working (OPEN, PARTIALLY_FILLED)."""
+        return self.orders(venue=venue, symbol=symbol, deployment=deployment, statuses=_OPEN)
+
+    def in_flight_orders(
+        self, *, venue: str | None = None, symbol: str | None = None, deployment: str | None = None
+    ) -> list[OrderRecord]:
+        """Return orders written but not acknowledged by the venue (PENDING, SENT).
+
+        PENDING counts as in flight because a crash between send and answer leaves the
+        order PENDING although the venue may have it: resolve these by lookup.
+        """
+        return self.orders(venue=venue, symbol=symbol, deployment=deployment, statuses=_IN_FLIGHT)
+
+
+def _check_same_order(client_order_id: str, row: Any, wanted: dict[str, Any]) -> None:
+    for key, value in wanted.items():
+        if getattr(row, key) != value:
+            raise LedgerError(
+                f"client order id {client_order_id!r} is already recorded with {key}={getattr(row, key)!r}, "
+                f"not {value!r}: derive a new client order id for a different order"
+            )

@@ -1,0 +1,207 @@
+"""Table definitions (SQLAlchemy Core). The migrations in `migrations/versions` create them.
+
+Keep this file and the migrations in step: `tests/ledger/test_migrations.py` compares them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from quantdesk.ledger._types import DecimalType, UtcDateTime
+
+__all__ = [
+    "accounts",
+    "audit_log",
+    "balance_snapshots",
+    "deployments",
+    "fills",
+    "metadata",
+    "order_events",
+    "orders",
+    "position_snapshots",
+    "risk_events",
+    "trading_states",
+    "venues",
+]
+
+# Named constraints so migrations can refer to them on both backends.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BIGINT on PostgreSQL; INTEGER on SQLite so the key aliases rowid and autoincrements.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+venues = Table(
+    "venues",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("venue", String(64), ForeignKey("venues.name"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("venue", "name"),
+)
+
+# A placeholder: the promotion issue extends it with a migration of its own.
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("strategy", String(256), nullable=True),
+    Column("stage", String(16), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("client_order_id", String(64), nullable=False, unique=True),
+    Column("venue", String(64), nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("symbol", String(64), nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("order_type", String(16), nullable=False),
+    Column("qty", DecimalType(), nullable=False),
+    Column("price", DecimalType(), nullable=True),
+    Column("status", String(24), nullable=False),
+    Column("venue_order_id", String(128), nullable=True),
+    Column("filled_qty", DecimalType(), nullable=False),
+    Column("avg_price", DecimalType(), nullable=True),
+    Column("external", Boolean(), nullable=False),
+    Column("deployment", String(128), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    ForeignKeyConstraint(["venue", "account"], ["accounts.venue", "accounts.name"]),
+    Index(None, "venue", "venue_order_id"),
+    Index(None, "status"),
+    Index(None, "symbol"),
+)
+
+order_events = Table(
+    "order_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("ts", UtcDateTime(), nullable=False),
+    Column("from_status", String(24), nullable=True),
+    Column("to_status", String(24), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("filled_qty", DecimalType(), nullable=False),
+    Column("avg_price", DecimalType(), nullable=True),
+    Column("venue_order_id", String(128), nullable=True),
+    Column("payload", Text(), nullable=False),
+)
+
+fills = Table(
+    "fills",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("venue", String(64), nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("trade_id", String(128), nullable=False),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=True, index=True),
+    Column("client_order_id", String(64), nullable=True),
+    Column("venue_order_id", String(128), nullable=True),
+    Column("symbol", String(64), nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("qty", DecimalType(), nullable=False),
+    Column("price", DecimalType(), nullable=False),
+    Column("fee", DecimalType(), nullable=False),
+    Column("fee_currency", String(32), nullable=True),
+    Column("ts", UtcDateTime(), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("venue", "trade_id"),
+    ForeignKeyConstraint(["venue", "account"], ["accounts.venue", "accounts.name"]),
+    Index(None, "symbol", "ts"),
+)
+
+position_snapshots = Table(
+    "position_snapshots",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("venue", String(64), nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("symbol", String(64), nullable=False),
+    Column("qty", DecimalType(), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("ts", UtcDateTime(), nullable=False),
+    Index(None, "venue", "account", "symbol", "ts"),
+)
+
+balance_snapshots = Table(
+    "balance_snapshots",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("venue", String(64), nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("asset", String(32), nullable=False),
+    Column("free", DecimalType(), nullable=True),
+    Column("used", DecimalType(), nullable=True),
+    Column("total", DecimalType(), nullable=False),
+    Column("ts", UtcDateTime(), nullable=False),
+    Index(None, "venue", "account", "asset", "ts"),
+)
+
+risk_events = Table(
+    "risk_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ts", UtcDateTime(), nullable=False),
+    Column("approved", Boolean(), nullable=False),
+    Column("code", String(64), nullable=False, index=True),
+    Column("detail", Text(), nullable=False),
+    Column("deployment", String(128), nullable=True),
+    Column("venue", String(64), nullable=True),
+    Column("symbol", String(64), nullable=True),
+    Column("intent", Text(), nullable=False),
+)
+
+trading_states = Table(
+    "trading_states",
+    metadata,
+    Column("scope", String(128), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("reason", Text(), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# Append-only: seq is assigned as last seq + 1 under a write lock, never by the database,
+# so a gap always means a deletion. Triggers refuse UPDATE and DELETE.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=False),
+    Column("ts", UtcDateTime(), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(128), nullable=False),
+    Column("payload", Text(), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+)

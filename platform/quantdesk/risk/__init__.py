@@ -1,0 +1,36 @@
+"""The risk gate (DESIGN.md, contract 6): every order intent passes it; decisions are values.
+
+Imports only `quantdesk.core`. Persistence of denials and of the trading state happens in
+the broker/CLI layer through the ledger (`TradingStateStore` is the seam).
+
+    gate = RiskGate(RiskConfig.from_settings(), clock, state_store)
+    decision = gate.check(intent, RiskContext(positions=..., last_prices=..., ...))
+    if not decision.approved: ledger.record_risk_event(...); notifier.notify(...)
+"""
+
+from quantdesk.risk.config import RiskConfig, RiskLimits
+from quantdesk.risk.context import RiskContext
+from quantdesk.risk.decision import DenialCode, RiskDecision, StateChange
+from quantdesk.risk.gate import RiskGate
+from quantdesk.risk.state import (
+    GLOBAL_SCOPE,
+    MemoryStateStore,
+    ScopeState,
+    TradingStateStore,
+    deployment_scope,
+)
+
+__all__ = [
+    "GLOBAL_SCOPE",
+    "DenialCode",
+    "MemoryStateStore",
+    "RiskConfig",
+    "RiskContext",
+    "RiskDecision",
+    "RiskGate",
+    "RiskLimits",
+    "ScopeState",
+    "StateChange",
+    "TradingStateStore",
+    "deployment_scope",
+]

@@ -1,0 +1,83 @@
+"""`quantdesk halt / resume / risk status` against the real ledger (SQLite under the test's home)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from quantdesk.cli import app
+from quantdesk.core import ManualClock, OrderIntent, OrderType, Side, TradingState
+from quantdesk.ledger import Ledger
+from quantdesk.risk import DenialCode, RiskConfig, RiskContext, RiskGate
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_halt_resume_status_are_audited_with_the_actor() -> None:
+    code, out, _ = invoke("halt", "--reason", "venue incident", "--actor", "alice", "--json")
+    assert code == 0, out
+    halted = json.loads(out)
+    assert (halted["scope"], halted["previous"], halted["state"], halted["actor"]) == (
+        "global", "ACTIVE", "HALTED", "alice")
+
+    code, out, _ = invoke("risk", "status", "--json")
+    assert code == 0
+    status = json.loads(out)
+    assert status["state"] == "HALTED"
+    assert status["scopes"][0]["reason"] == "venue incident"
+
+    code, out, _ = invoke("resume", "--deployment", "alpha", "--json")
+    assert code == 0 and json.loads(out)["scope"] == "deployment:alpha"
+    assert json.loads(out)["actor"]  # the OS user by default
+
+    with Ledger() as ledger:
+        assert ledger.get_trading_state("global") is TradingState.HALTED
+        assert ledger.get_trading_state("deployment:alpha") is TradingState.ACTIVE
+        entries = ledger.audit_log(action="trading_state.set")
+        assert [(e.actor, e.payload["state"]) for e in entries][0] == ("alice", "HALTED")
+        assert len(entries) == 2
+        assert ledger.verify_audit().ok
+
+    code, out, _ = invoke("resume", "--reason", "incident closed")
+    assert code == 0
+    code, out, _ = invoke("risk", "status")
+    assert code == 0 and "ACTIVE" in out
+
+
+def test_status_rejects_a_bad_risk_config_with_one_line(quantdesk_home: Path) -> None:
+    (quantdesk_home / "quantdesk.toml").write_text('[risk.symbols."BTC/USDT"]\nmax_orders_per_day = 5\n')
+    code, out, err = invoke("risk", "status", "--json")
+    assert code != 0 and out == ""
+    assert "max_orders_per_day is a deployment-wide limit" in err
+    assert len(err.strip().splitlines()) <= 2
+
+
+def test_a_running_gate_sees_a_cli_halt_through_the_ledger() -> None:
+    clock = ManualClock(datetime(2026, 1, 5, tzinfo=UTC))
+    with Ledger(clock=clock) as ledger:
+        gate = RiskGate(RiskConfig.from_dict({}), clock, ledger, state_refresh_ms=500)
+        order = OrderIntent(client_order_id="c1", deployment="alpha", venue="sim", symbol="BTC/USDT",
+                            side=Side.BUY, type=OrderType.MARKET, qty=Decimal(1), ts=clock.now())
+        context = RiskContext(last_prices={"BTC/USDT": Decimal(100)})
+        assert gate.check(order, context).approved
+        assert invoke("halt", "--reason", "drill")[0] == 0
+        clock.advance(500)
+        decision = gate.check(order, context)
+        assert decision.code is DenialCode.TRADING_HALTED and "drill" in decision.detail
+        # and a loss limit written by the gate lands in the ledger, audited as the gate
+        gate.resume(actor="bob")
+        gate2 = RiskGate(RiskConfig.from_dict({"default": {"max_drawdown_pct": 10}}), clock, ledger)
+        gate2.on_equity(Decimal(1000), deployment="alpha")
+        change = gate2.on_equity(Decimal(899), deployment="alpha")
+        assert change is not None and change.code is DenialCode.MAX_DRAWDOWN
+        assert ledger.get_trading_state("deployment:alpha") is TradingState.HALTED
+        assert ledger.audit_log(action="trading_state.set")[-1].actor == "risk-gate"

@@ -1,0 +1,74 @@
+"""Risk settings from quantdesk.toml: validation names the key, merge order is documented."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from quantdesk.core import RiskError, TradingState
+from quantdesk.risk import RiskConfig
+
+
+def test_settings_toml_is_read_and_merged(quantdesk_home: Path) -> None:
+    (quantdesk_home / "quantdesk.toml").write_text(
+        """
+[risk.default]
+max_notional_per_order = 10000
+max_orders_per_second = 5
+on_daily_loss = "HALTED"
+
+[risk.symbols."BTC/USDT"]
+max_position_qty = 2
+price_band_bps = 200
+
+[risk.deployments.alpha]
+max_notional_per_order = 500
+
+[risk.deployments.alpha.symbols."BTC/USDT"]
+max_position_qty = 0.5
+"""
+    )
+    config = RiskConfig.from_settings()
+    alpha_btc = config.limits_for("alpha", "BTC/USDT")
+    assert alpha_btc.max_position_qty == Decimal("0.5")
+    assert alpha_btc.max_notional_per_order == Decimal(500)
+    assert alpha_btc.price_band_bps == Decimal(200)
+    assert alpha_btc.max_orders_per_second == 5
+    assert alpha_btc.on_daily_loss is TradingState.HALTED
+    other = config.limits_for("beta", "ETH/USDT")
+    assert other.max_notional_per_order == Decimal(10000)
+    assert other.max_position_qty is None and other.price_band_bps is None
+    assert other.on_max_drawdown is TradingState.HALTED  # built-in default
+    assert config.limits_for("beta", "BTC/USDT").max_position_qty == Decimal(2)
+
+
+def test_float_limits_become_exact_decimals() -> None:
+    config = RiskConfig.from_dict({"default": {"max_notional_per_order": 0.1}})
+    assert config.limits_for("a", "X").max_notional_per_order == Decimal("0.1")
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        ({"default": {"max_qty_per_order": -1}}, "risk.default.max_qty_per_order = -1"),
+        ({"deployments": {"alpha": {"max_orders_per_second": "many"}}}, "risk.deployments.alpha.max_orders_per_second"),
+        ({"symbols": {"BTC/USDT": {"max_gross_exposure": 5}}}, "is a deployment-wide limit"),
+        ({"deployments": {"a": {"symbols": {"X": {"max_orders_per_day": 5}}}}}, "risk.deployments.a.symbols.X.max_orders_per_day"),
+        ({"default": {"max_notional_per_ordr": 5}}, "not a known risk setting"),
+        ({"default": {"on_daily_loss": "ACTIVE"}}, "risk.default.on_daily_loss"),
+        ({"default": {"max_drawdown_pct": 150}}, "risk.default.max_drawdown_pct"),
+        ({"colour": {}}, "risk.colour"),
+    ],
+)
+def test_invalid_settings_name_the_key(raw: dict, needle: str) -> None:
+    with pytest.raises(RiskError, match=None) as info:
+        RiskConfig.from_dict(raw)
+    assert needle in str(info.value)
+
+
+def test_empty_config_has_no_limits() -> None:
+    limits = RiskConfig.from_dict(None).limits_for("any", "ANY/USDT")
+    assert limits.max_qty_per_order is None and limits.max_active_orders is None
+    assert RiskConfig.from_dict({}).as_dict()["default"] == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import numpy as np
@@ -9,7 +10,7 @@ import polars as pl
 import pytest
 
 
-def make_candles(n: int = 400, *, seed: int = 0, start_price: float = 100.0, minutes: int = 60) -> pl.DataFrame:
+def _make_candles(n: int = 400, *, seed: int = 0, start_price: float = 100.0, minutes: int = 60) -> pl.DataFrame:
     """Return `n` random-walk candles (timeframe `minutes`) whose opens gap away from the last close."""
     rng = np.random.default_rng(seed)
     close = start_price * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
@@ -24,5 +25,11 @@ def make_candles(n: int = 400, *, seed: int = 0, start_price: float = 100.0, min
 
 
 @pytest.fixture
+def make_candles() -> Callable[..., pl.DataFrame]:
+    """Return the candle factory (a fixture, so test modules need not import conftest)."""
+    return _make_candles
+
+
+@pytest.fixture
 def candles() -> pl.DataFrame:
-    return make_candles()
+    return _make_candles()

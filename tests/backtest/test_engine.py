@@ -10,7 +10,6 @@ from quantdesk.backtest import backtest
 from quantdesk.backtest.engine import order_sizes
 from quantdesk.core import BacktestError, CostModel, MarketRules, StrategyError
 from quantdesk.strategies import Strategy, param
-from tests.backtest.conftest import make_candles
 
 
 class Scripted(Strategy):
@@ -49,7 +48,7 @@ def test_fills_use_the_next_bars_open_adjusted_by_slippage(candles: pl.DataFrame
     np.testing.assert_allclose(eq["equity"], eq["cash"] + pos * candles["close"].to_numpy(), rtol=1e-9)
 
 
-def test_last_bars_target_is_never_traded() -> None:
+def test_last_bars_target_is_never_traded(make_candles) -> None:
     n = 50
     candles = make_candles(n, seed=1)
     result = backtest(_scripted([0.0] * (n - 1) + [1.0]), candles, store=False, lookahead_samples=0)
@@ -57,7 +56,7 @@ def test_last_bars_target_is_never_traded() -> None:
     assert result.metrics.total_return == 0.0 and result.metrics.exposure == 0.0
 
 
-def test_always_long_buys_once_at_the_second_open_and_stays_open() -> None:
+def test_always_long_buys_once_at_the_second_open_and_stays_open(make_candles) -> None:
     candles = make_candles(60, seed=2)
     result = backtest(_scripted([1.0] * 60), candles, cost=CostModel(fee_bps=0), initial_cash=1000.0, store=False)
     assert result.orders["bar"].to_list() == [1]
@@ -70,13 +69,13 @@ def test_always_long_buys_once_at_the_second_open_and_stays_open() -> None:
     assert result.metrics.exposure == pytest.approx(59 / 60)
 
 
-def test_flip_closes_one_trade_and_opens_another_only_when_shorts_are_allowed() -> None:
+def test_flip_closes_one_trade_and_opens_another_only_when_shorts_are_allowed(make_candles) -> None:
     path = [0.0] * 5 + [1.0] * 10 + [-1.0] * 10 + [0.0] * 5
     candles = make_candles(len(path), seed=3)
     both = backtest(_scripted(path), candles, allow_short=True, store=False)
     assert both.trades["side"].to_list() == ["long", "short"]
     assert both.trades["status"].to_list() == ["closed", "closed"]
-    assert both.trades["entry_ts"][1] == both.trades["exit_ts"][0] == candles["ts"][15]
+    assert both.trades["entry_ts"][1] == both.trades["exit_ts"][0] == candles["ts"][16]
     assert both.metrics.trades == 2
     assert (both.positions["position_asset"].to_numpy()[16:25] < 0).all()
     long_only = backtest(_scripted(path), candles, allow_short=False, store=False)
@@ -97,7 +96,7 @@ def test_lot_step_and_min_qty_from_market_rules(candles: pl.DataFrame) -> None:
     assert none.orders.is_empty() and none.metrics.final_equity == 10_000.0
 
 
-def test_multi_asset_rotation_shares_one_cash_pool() -> None:
+def test_multi_asset_rotation_shares_one_cash_pool(make_candles) -> None:
     frames = {s: make_candles(300, seed=10 + i, start_price=p) for i, (s, p) in
               enumerate({"AAA/USDT": 100.0, "BBB/USDT": 5.0, "CCC/USDT": 2000.0}.items())}
     result = backtest("momentum_rotation", frames, params={"lookback": 20, "top": 2}, store=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -51,35 +50,38 @@ def venue() -> Iterator[SimulatedVenue]:
         yield v
 
 
-def _pg_url() -> str | None:
-    return os.environ.get("QUANTDESK_TEST_POSTGRES_URL")
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+
+
+def _pg_admin() -> tuple[Any, str | None]:
+    """Connect as a trust-auth superuser (`postgres` or `root`) on 127.0.0.1:5432, like tests/ledger."""
+    import psycopg
+
+    for user in ("postgres", "root"):
+        try:
+            return psycopg.connect(host=PG_HOST, port=PG_PORT, user=user, dbname="postgres",
+                                   autocommit=True, connect_timeout=3), user
+        except psycopg.Error:
+            continue
+    return None, None
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def ledger_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    """The real SQLite ledger file, and PostgreSQL where QUANTDESK_TEST_POSTGRES_URL points at one."""
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """The real SQLite ledger file, and a fresh PostgreSQL database where a server answers."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.db'}"
-    url = _pg_url()
-    if not url:
-        pytest.skip("PostgreSQL not configured: set QUANTDESK_TEST_POSTGRES_URL=postgresql+psycopg://... to run")
-    return _fresh_pg_schema(url)
-
-
-def _fresh_pg_schema(url: str) -> str:
-    """Create a throw-away database per test so parallel tests never share rows."""
-    import sqlalchemy as sa
-
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    admin, user = _pg_admin()
+    if admin is None:
+        pytest.skip(f"PostgreSQL not reachable at {PG_HOST}:{PG_PORT} with trust auth (user postgres or root)")
     name = f"qd_broker_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except Exception as e:  # unreachable server: skip with the reason
-        pytest.skip(f"PostgreSQL at QUANTDESK_TEST_POSTGRES_URL is not usable: {type(e).__name__}")
+        yield f"postgresql+psycopg://{user}@{PG_HOST}:{PG_PORT}/{name}"
     finally:
-        engine.dispose()
-    return url.rsplit("/", 1)[0] + "/" + name
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
 
 
 @pytest.fixture

@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantdesk.broker import Broker, PaperBroker, client_order_id_for, derive_client_order_id, is_valid_client_order_id
+from quantdesk.broker import (
+    Broker,
+    PaperBroker,
+    client_order_id_for,
+    derive_client_order_id,
+    is_valid_client_order_id,
+)
 from quantdesk.core import (
     CostModel,
     InsufficientFundsError,

@@ -121,7 +121,7 @@ def test_partial_fills_and_cancel_while_down(venue: SimulatedVenue, ledger: Ledg
 
     assert report.agreed, report.unresolved
     venue_trades = venue.trades(SYMBOL)
-    assert 0 < len(venue_trades)
+    assert len(venue_trades) > 0
     assert sorted(f.trade_id for f in ledger.fills(venue="sim")) == sorted(str(t.trade_id) for t in venue_trades)
     venue_qty = sum((t.qty if t.side == "BUY" else -t.qty for t in venue_trades), Decimal(0))
     assert 0 < venue_qty < Decimal("0.4")

@@ -10,9 +10,12 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from quantdesk.ledger import Ledger
+
+pytestmark = pytest.mark.slow
 
 WORKER = Path(__file__).with_name("_ledger_worker.py")
 

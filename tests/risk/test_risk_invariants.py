@@ -41,7 +41,7 @@ intents = st.builds(
     type=st.sampled_from(list(OrderType)),
     qty=decimals,
     price=st.decimals(min_value=Decimal(90), max_value=Decimal(110), places=1),
-    reduce_only=st.booleans(),
+    reduce_only=st.sampled_from([False, False, False, False, True]),
     wait_ms=st.integers(min_value=0, max_value=700),
 )
 books = st.fixed_dictionaries(

@@ -121,11 +121,17 @@ def _execute(state, target, price, fee, slippage, min_size, granularity, directi
 
 
 @njit(cache=True)
-def _ma_cross_segment(  # noqa: PLR0913
+def _ma_cross_segment(  # noqa: PLR0913, C901
     state, open_, close, ma_fast, ma_slow, start, hi, lo, a, b,
-    fee, slippage, min_size, granularity, direction, rebalance, equity_out,
+    fee, slippage, min_size, granularity, direction, rebalance, equity_out, prefix,
 ):  # noqa: ANN001, ANN202
-    """Advance one combination over bars [a, b); return (sum r, sum r^2) of the segment."""
+    """Advance one combination over bars [a, b); return (sum r, sum r^2) of the segment.
+
+    While a fully invested position is held (cash exactly 0, no order this bar) the bar
+    return is the close-to-close return, shared by all combinations: its sums over the
+    span come from `prefix` (cumulative r, r^2, min(r, 0)^2), so the per-bar work is one
+    multiply, the drawdown compares and the signal compare, with no division.
+    """
     pending = state[_PENDING]
     held = state[_HELD]
     prev_eq = state[_PREV_EQ]
@@ -141,53 +147,80 @@ def _ma_cross_segment(  # noqa: PLR0913
     pos = state[_POS]
     dd_floor = peak * (1.0 + mdd)
     record = equity_out.shape[0] > 0
-    for t in range(a, b):
+    t = a
+    while t < b:
+        traded = False
         if t > 0 and (pending != held or (rebalance and not math.isnan(pending))):
             held = pending
             _execute(state, pending, open_[t], fee, slippage, min_size, granularity, direction)
             cash = state[_CASH]
             pos = state[_POS]
+            traded = True
+        if pos != 0 and cash == 0.0 and not traded and not rebalance:
+            # Fast span: same position, equity = pos * close, returns from the shared prefix sums.
+            u = t
+            while u < b:
+                eq = pos * close[u]
+                if eq >= peak:
+                    if u - peak_t > mdd_dur and u - peak_t > 1:
+                        mdd_dur = u - peak_t
+                    peak = eq
+                    peak_t = u
+                    dd_floor = peak * (1.0 + mdd)
+                elif eq < dd_floor:
+                    mdd = eq / peak - 1.0
+                    dd_floor = peak * (1.0 + mdd)
+                if record:
+                    equity_out[u] = eq
+                f = ma_fast[u]
+                s = ma_slow[u]
+                if u < start:
+                    pending = 0.0
+                elif f > s:
+                    pending = hi
+                elif f < s:
+                    pending = lo
+                else:
+                    pending = 0.0
+                u += 1
+                if pending != held:
+                    break
+            sum_r += prefix[0, u] - prefix[0, t]
+            sum_r2 += prefix[1, u] - prefix[1, t]
+            sum_d2 += prefix[2, u] - prefix[2, t]
+            expo += u - t
+            prev_eq = pos * close[u - 1]
+            t = u
+            continue
         if pos != 0:
             eq = cash + pos * close[t]
             expo += 1.0
             r = eq / prev_eq - 1.0
             sum_r += r
-            r2 = r * r
-            sum_r2 += r2
-            if r < 0:
-                sum_d2 += r2
-            if eq >= peak:
-                # A peak right after a peak is no drawdown (span 1); only recoveries count.
-                if t - peak_t > mdd_dur and t - peak_t > 1:
-                    mdd_dur = t - peak_t
-                peak = eq
-                peak_t = t
-                dd_floor = peak * (1.0 + mdd)
-            elif eq < dd_floor:
-                mdd = eq / peak - 1.0
-                dd_floor = peak * (1.0 + mdd)
+            sum_r2 += r * r
+            d = min(r, 0.0)
+            sum_d2 += d * d
             prev_eq = eq
         else:
-            # Flat: equity is cash, the return is exactly zero; only a recovery can happen.
+            # Flat: equity is cash; the return is zero except right after a position closed.
             eq = cash
             if eq != prev_eq:
                 r = eq / prev_eq - 1.0
                 sum_r += r
-                r2 = r * r
-                sum_r2 += r2
-                if r < 0:
-                    sum_d2 += r2
+                sum_r2 += r * r
+                d = min(r, 0.0)
+                sum_d2 += d * d
                 prev_eq = eq
-            if eq >= peak:
-                # A peak right after a peak is no drawdown (span 1); only recoveries count.
-                if t - peak_t > mdd_dur and t - peak_t > 1:
-                    mdd_dur = t - peak_t
-                peak = eq
-                peak_t = t
-                dd_floor = peak * (1.0 + mdd)
-            elif eq < dd_floor:
-                mdd = eq / peak - 1.0
-                dd_floor = peak * (1.0 + mdd)
+        if eq >= peak:
+            # A peak right after a peak is no drawdown (span 1); only recoveries count.
+            if t - peak_t > mdd_dur and t - peak_t > 1:
+                mdd_dur = t - peak_t
+            peak = eq
+            peak_t = t
+            dd_floor = peak * (1.0 + mdd)
+        elif eq < dd_floor:
+            mdd = eq / peak - 1.0
+            dd_floor = peak * (1.0 + mdd)
         if record:
             equity_out[t] = eq
         # NaN (warm-up) compares false both ways and gives 0, as the strategies' fill_null(0) does.
@@ -201,6 +234,7 @@ def _ma_cross_segment(  # noqa: PLR0913
             pending = lo
         else:
             pending = 0.0
+        t += 1
     state[_PENDING] = pending
     state[_HELD] = held
     state[_PREV_EQ] = prev_eq
@@ -214,6 +248,20 @@ def _ma_cross_segment(  # noqa: PLR0913
     state[_N_OBS] += b - a
     state[_EXPO] += expo
     return sum_r, sum_r2
+
+
+@njit(cache=True)
+def _return_prefix(close):  # noqa: ANN001, ANN202
+    """Return (3, n+1) prefix sums of close-to-close returns r, r^2 and min(r, 0)^2."""
+    n = close.shape[0]
+    out = np.zeros((3, n + 1))
+    for t in range(1, n):
+        r = close[t] / close[t - 1] - 1.0
+        d = min(r, 0.0)
+        out[0, t + 1] = out[0, t] + r
+        out[1, t + 1] = out[1, t] + r * r
+        out[2, t + 1] = out[2, t] + d * d
+    return out
 
 
 @njit(cache=True)
@@ -233,6 +281,7 @@ def _ma_cross_sweep_nb(  # noqa: PLR0913
     open_, close, ma, fast_idx, slow_idx, start, hi, lo, bounds, seg_block, n_blocks,
     fee, slippage, min_size, granularity, direction, rebalance, init_cash, group_size,
 ):  # noqa: ANN001, ANN202
+    prefix = _return_prefix(close)
     n_combos = fast_idx.shape[0]
     n_segs = bounds.shape[0] - 1
     states = np.empty((n_combos, _N_STATE))
@@ -251,7 +300,7 @@ def _ma_cross_sweep_nb(  # noqa: PLR0913
             for c in range(c0, c1):
                 sr, sr2 = _ma_cross_segment(
                     states[c], open_, close, ma[fast_idx[c]], ma[slow_idx[c]], start[c], hi[c], lo[c],
-                    a, b, fee, slippage, min_size, granularity, direction, rebalance, no_record,
+                    a, b, fee, slippage, min_size, granularity, direction, rebalance, no_record, prefix,
                 )
                 block_stats[c, k, 0] += sr
                 block_stats[c, k, 1] += sr2
@@ -377,7 +426,7 @@ def _ma_cross_equity_nb(
     equity = np.empty(close.shape[0])
     _ma_cross_segment(
         state, open_, close, ma_fast, ma_slow, start, hi, lo, 0, close.shape[0],
-        fee, slippage, min_size, granularity, direction, rebalance, equity,
+        fee, slippage, min_size, granularity, direction, rebalance, equity, _return_prefix(close),
     )
     return equity, state
 

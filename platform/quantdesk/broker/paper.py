@@ -43,7 +43,8 @@ class PaperBroker:
     with `market_fill="next_open"` market orders wait for the next bar and fill at its open,
     exactly like the backtest (a target decided at bar t's close trades at t+1's open).
     Limit orders fill when marketable, else rest until a bar trades through their price.
-    `max_fill_ratio` < 1 fills at most that fraction of an order's quantity per price update.
+    `max_fill_ratio` < 1 fills at most that fraction of a limit order's quantity per price
+    update (market orders fill in full, as at the simulated venue).
     `balances` of None means an unlimited account (no funds check).
     """
 
@@ -202,7 +203,7 @@ class PaperBroker:
             slipped = to_decimal(self.cost_model.fill_price(float(reference), sign))
             price = min(order.price, slipped) if order.side is Side.BUY else max(order.price, slipped)
         qty = order.remaining_qty
-        if self.max_fill_ratio < 1:
+        if self.max_fill_ratio < 1 and order.order_type is OrderType.LIMIT:
             step = self.rules.get(order.symbol, MarketRules()).lot_step
             chunk = order.qty * to_decimal(self.max_fill_ratio)
             chunk = quantize_down(chunk, step) if step else chunk

@@ -168,9 +168,11 @@ def orders_command(
     if json_output:
         emit({"orders": views})
         return
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("client order id", "venue", "symbol", "side", "type", "qty", "price", "status", "filled", "ext")
+    # the id is what `quantdesk cancel` takes: never truncate it
+    table = Table(Column("client order id", no_wrap=True, min_width=35),
+                  "venue", "symbol", "side", "type", "qty", "price", "status", "filled", "ext")
     for v in views:
         table.add_row(v["client_order_id"], v["venue"], v["symbol"], str(v["side"]), str(v["type"]), str(v["qty"]),
                       "" if v["price"] is None else str(v["price"]), str(v["status"]), str(v["filled_qty"]),

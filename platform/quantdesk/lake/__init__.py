@@ -9,15 +9,13 @@ from quantdesk.lake.sample import SAMPLE_EXCHANGE, generate_candles, write_sampl
 from quantdesk.lake.store import Lake, WriteReport
 from quantdesk.lake.validation import QuarantineReason
 
-__all__ = sorted(
-    [
-        "Lake",
-        "QuarantineReason",
-        "SAMPLE_EXCHANGE",
-        "WriteReport",
-        "decode_symbol",
-        "encode_symbol",
-        "generate_candles",
-        "write_sample",
-    ]
-)
+__all__ = [
+    "SAMPLE_EXCHANGE",
+    "Lake",
+    "QuarantineReason",
+    "WriteReport",
+    "decode_symbol",
+    "encode_symbol",
+    "generate_candles",
+    "write_sample",
+]

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import numpy as np
 import polars as pl
 
+from quantdesk.core.errors import LakeError
 from quantdesk.lake.store import Lake, WriteReport
 
 __all__ = ["SAMPLE_EXCHANGE", "SAMPLE_START", "SAMPLE_SYMBOLS", "generate_candles", "write_sample"]
@@ -96,7 +97,8 @@ def generate_candles(
             "volume": np.round(volume[keep], 6),
         }
     )
-    return frame.with_columns(pl.from_epoch("ts", time_unit="ms").dt.cast_time_unit("ms").dt.replace_time_zone("UTC"))
+    ts_utc = pl.from_epoch("ts", time_unit="ms").dt.cast_time_unit("ms").dt.replace_time_zone("UTC")
+    return frame.with_columns(ts_utc)
 
 
 def write_sample(
@@ -110,12 +112,8 @@ def write_sample(
     """Write the synthetic sample (`exchange="synthetic"`, 1m) into `lake`; idempotent."""
     names = list(SAMPLE_SYMBOLS)
     if not 1 <= symbols <= len(names):
-        from quantdesk.core.errors import LakeError
-
         raise LakeError(f"--symbols {symbols} is out of range: the sample has 1 to {len(names)} symbols")
     if days < 1:
-        from quantdesk.core.errors import LakeError
-
         raise LakeError(f"--days {days} is out of range: ask for at least 1 day")
     reports: dict[str, WriteReport] = {}
     for index, symbol in enumerate(names[:symbols]):

@@ -116,8 +116,11 @@ class Lake:
         periods = layout.split_periods(ts_ms, layout.uses_month_files(timeframe))
         with series_lock(folder):
             jobs = [(folder / f"{stem}.parquet", good.slice(lo, hi - lo)) for stem, lo, hi in periods]
-            with ThreadPoolExecutor(max_workers=min(4, len(jobs))) as pool:
-                results = list(pool.map(lambda job: self._upsert_file(*job), jobs))
+            if len(jobs) == 1:
+                results = [self._upsert_file(*jobs[0])]
+            else:  # polars releases the GIL while encoding, so months are written in parallel
+                with ThreadPoolExecutor(max_workers=min(4, len(jobs))) as pool:
+                    results = list(pool.map(lambda job: self._upsert_file(*job), jobs))
         self._listings.pop(folder, None)
         report = WriteReport(quarantined=bad.height)
         for result in results:

@@ -31,12 +31,15 @@ def binance_client(
     api_key: str | None = None,
     api_secret: str | None = None,
     timeout_ms: int = 10_000,
+    rate_limit: bool = False,
     options: dict[str, Any] | None = None,
 ) -> Any:
     """Return a `ccxt.binance` spot client talking to `venue` (a running venue or its URL).
 
     Credentials default to the venue's own (the test key); spot markets only, and no
     `sapi` currency lookups, so `load_markets()` costs one `exchangeInfo` request.
+    ccxt's own throttle is off unless `rate_limit=True` (tests stay fast; the venue's
+    429/418 faults test the caller's own back-off).
     """
     import ccxt
 
@@ -46,7 +49,7 @@ def binance_client(
         api_secret = venue.api.api_secret if api_secret is None else api_secret
     config: dict[str, Any] = {
         "timeout": timeout_ms,
-        "enableRateLimit": False,
+        "enableRateLimit": rate_limit,
         "options": {
             "defaultType": "spot",
             "fetchMarkets": {"types": ["spot"]},

@@ -158,20 +158,29 @@ class CandleBook:
                 f"interval {interval_ms} ms is not a multiple of the stored {self.timeframe_ms} ms"
             )
         visible = self.visible_end(now_ms)
-        ts = self.ts[:visible]
-        buckets = ts - ts % interval_ms
         upper_ts = min(now_ms, end_ms) if end_ms is not None else now_ms
+        # each non-empty bucket holds 1..ratio rows, so `limit` buckets lie within limit*ratio rows
+        window = limit * (interval_ms // self.timeframe_ms)
         if start_ms is not None:
-            first = int(np.searchsorted(buckets, start_ms, side="left"))
-            starts = np.unique(buckets[first:])[:limit]
+            first_bucket = -(-start_ms // interval_ms) * interval_ms
+            lo = int(np.searchsorted(self.ts, first_bucket, side="left"))
+            ts = self.ts[lo : min(visible, lo + window)]
+            starts = np.unique(ts - ts % interval_ms)[:limit]
         else:
-            last = int(np.searchsorted(buckets, upper_ts, side="right"))
-            starts = np.unique(buckets[:last])[-limit:]
+            last_bucket = upper_ts - upper_ts % interval_ms
+            last = min(
+                visible, int(np.searchsorted(self.ts, last_bucket + interval_ms, side="left"))
+            )
+            lo = max(0, last - window)
+            ts = self.ts[lo:last]
+            starts = np.unique(ts - ts % interval_ms)[-limit:]
         starts = starts[starts <= upper_ts]
+        buckets_all = self.ts[:visible]
         if len(starts) == 0:
             return []
-        lo = int(np.searchsorted(buckets, starts[0], side="left"))
-        hi = int(np.searchsorted(buckets, starts[-1], side="right"))
+        lo = int(np.searchsorted(buckets_all, starts[0], side="left"))
+        hi = int(np.searchsorted(buckets_all, starts[-1] + interval_ms, side="left"))
+        buckets = buckets_all[lo:hi] - buckets_all[lo:hi] % interval_ms
         o, h, lo_, c, v = (
             a[lo:hi].copy() for a in (self.open, self.high, self.low, self.close, self.volume)
         )
@@ -179,7 +188,7 @@ class CandleBook:
         if hi == visible and hi > 0 and now_ms < self.ts[hi - 1] + self.timeframe_ms:
             h[-1] = lo_[-1] = c[-1] = o[-1]
             v[-1] = 0.0
-        group_starts = np.searchsorted(buckets[lo:hi], starts, side="left")
+        group_starts = np.searchsorted(buckets, starts, side="left")
         group_ends = np.append(group_starts[1:], hi - lo) - 1
         highs = np.maximum.reduceat(h, group_starts)
         lows = np.minimum.reduceat(lo_, group_starts)

@@ -20,7 +20,10 @@ def decimal_text(value: Decimal) -> str:
 
 def float_text(value: float) -> str:
     """Format a candle float positionally with the shortest text that round-trips."""
-    return np.format_float_positional(value, unique=True, trim="-")
+    text = repr(value)  # shortest round-trip text; positional unless tiny or huge
+    if "e" in text or "n" in text:
+        return np.format_float_positional(value, unique=True, trim="-")
+    return text.removesuffix(".0")
 
 
 def market_info(spec: MarketSpec) -> dict[str, Any]:

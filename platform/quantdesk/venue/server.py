@@ -1,7 +1,13 @@
 """HTTP glue of the simulated venue: stdlib ThreadingHTTPServer, faults, request log, admin.
 
 One thread per connection, so a request that sleeps (a timeout fault) never blocks the
-others. The admin endpoints under `/_admin/` let a CLI-run venue be driven from outside.
+others. The admin endpoints let a CLI-run venue be driven from outside (JSON bodies):
+
+    POST   /_admin/faults   {"kind": "rate_limit", "endpoint": "klines", "times": 2, "retry_after_s": 5}
+    DELETE /_admin/faults   disarm all
+    POST   /_admin/advance  {"to_ms": 1704067200000} or {"by_ms": 60000}
+    GET    /_admin/requests counts per "METHOD /path"
+    GET    /_admin/state    market time, balances, order and trade counts
 """
 
 from __future__ import annotations

@@ -129,3 +129,59 @@ def test_derived_client_order_ids_are_valid_and_stable(deployment: str, key: str
 def test_invalid_client_order_id_is_refused() -> None:
     with pytest.raises(ValueError):
         client_order_id_for(make_intent("has space", Side.BUY, "1"))
+
+
+def test_paper_broker_behind_the_gate(tmp_path) -> None:
+    from quantdesk.broker import GatedBroker
+    from quantdesk.ledger import Ledger
+    from quantdesk.risk import RiskConfig, RiskGate
+
+    clock = ManualClock(T0)
+    paper = PaperBroker(name="paper", clock=clock, cost_model=CostModel(fee_bps=10))
+    paper.update_price("BTC/USDT", 100)
+    with Ledger(f"sqlite:///{tmp_path / 'l.db'}", clock=clock, migrate=True) as ledger:
+        gated = GatedBroker(paper, ledger, RiskGate(RiskConfig.from_dict({}), clock, ledger), clock=clock)
+        gated.start()
+        assert gated.submit(make_intent("g1", Side.BUY, "0.5")).status is OrderStatus.FILLED
+        assert gated.submit(make_intent("g2", Side.BUY, "0.5", "90")).status is OrderStatus.OPEN
+        paper.update_bar("BTC/USDT", open=95, high=96, low=89, close=91)  # fills g2 while nobody watches
+        report = gated.reconcile()
+        assert report.agreed and report.corrected_orders == ("g2",)
+        assert ledger.position("BTC/USDT", venue="paper") == Decimal("1.0")
+        assert [f.fee for f in ledger.fills(venue="paper")] == [f.fee for f in paper.fills_since(None)]
+
+
+def test_loss_limit_trips_through_the_gated_broker(tmp_path) -> None:
+    """A daily loss past the limit moves the deployment to REDUCING: stored, notified, enforced."""
+    from quantdesk.broker import GatedBroker
+    from quantdesk.core import TradingState
+    from quantdesk.ledger import Ledger
+    from quantdesk.risk import RiskConfig, RiskGate
+
+    class Inbox:
+        def __init__(self) -> None:
+            self.events: list = []
+
+        def notify(self, event) -> bool:
+            self.events.append(event)
+            return True
+
+    clock = ManualClock(T0)
+    paper = PaperBroker(name="paper", clock=clock, cost_model=CostModel(fee_bps=10), balances={"USDT": 10_000})
+    paper.update_price("BTC/USDT", 100)
+    config = RiskConfig.from_dict({"default": {"daily_loss_limit_pct": 3, "on_daily_loss": "REDUCING"}})
+    inbox = Inbox()
+    with Ledger(f"sqlite:///{tmp_path / 'l.db'}", clock=clock, migrate=True) as ledger:
+        gated = GatedBroker(paper, ledger, RiskGate(config, clock, ledger), clock=clock, notifier=inbox)
+        gated.start()
+        assert gated.submit(make_intent("l1", Side.BUY, "1"), equity=Decimal(10_000)).status is OrderStatus.FILLED
+        assert gated.record_equity(Decimal(9_800), deployment="dep") is None  # -2 %: within the limit
+        change = gated.record_equity(Decimal(9_690), deployment="dep")  # -3.1 %: past it
+        assert change is not None and change.state is TradingState.REDUCING
+        events = ledger.risk_events()
+        assert [e.code for e in events] == ["DAILY_LOSS_LIMIT"]
+        assert any("REDUCING" in n.title for n in inbox.events)
+        # REDUCING: a buy that grows the position is denied, a sell that shrinks it passes
+        denied = gated.submit(make_intent("l2", Side.BUY, "0.1"), equity=Decimal(9_690))
+        assert not denied.approved and denied.code == "REDUCING_ONLY"
+        assert gated.submit(make_intent("l3", Side.SELL, "0.5"), equity=Decimal(9_690)).status is OrderStatus.FILLED

@@ -35,3 +35,24 @@ def test_timeout_after_accept_leaves_exactly_one_order(venue: SimulatedVenue, le
     assert again.code == "ALREADY_SUBMITTED"
     assert len(venue_orders(venue, "qd-timeout-1")) == 1
     assert venue.request_count("order", "POST") == 1
+
+
+def test_unanswered_order_stays_in_flight_until_a_lookup_resolves_it(
+    venue: SimulatedVenue, ledger: Ledger, broker_clock: ManualClock
+) -> None:
+    gated = make_gated(venue, ledger, broker_clock)
+    gated.start()
+    venue.inject(FaultKind.ACCEPT_THEN_TIMEOUT, "order", method="POST", delay_s=2.0)
+    venue.inject(FaultKind.SERVER_ERROR, "order", method="GET", status=502, times=3)
+
+    outcome = gated.submit(intent("qd-flight-1", price="95"))
+
+    assert outcome.status is OrderStatus.SENT and "in flight" in (outcome.error or "")
+    assert [o.client_order_id for o in ledger.in_flight_orders(venue="sim")] == ["qd-flight-1"]
+    assert venue.request_count("order", "POST") == 1  # unknown is never a reason to send again
+    # a new intent counts the in-flight one as active (the gate sees it)
+    assert gated._context(intent("qd-flight-2", price="95")).active_orders["BTC/USDT"] == 1
+
+    (resolved,) = gated.resolve_in_flight()
+    assert resolved.status is OrderStatus.OPEN and not ledger.in_flight_orders(venue="sim")
+    assert len(venue_orders(venue, "qd-flight-1")) == 1

@@ -100,7 +100,7 @@ def test_trading_commands_end_to_end(venue: SimulatedVenue) -> None:
 
     with Ledger() as ledger:
         actions = {e.action for e in ledger.audit_log()}
-        assert {"broker.reconcile", "order.submitted", "order.cancel"} <= actions
+        assert {"broker.reconcile", "order.submitted", "order.cancel", "order.denied"} <= actions
         assert ledger.verify_audit().ok
         assert len(ledger.risk_events(code="QTY_EXCEEDS_MAX_PER_ORDER")) == 1
     joined = "\n".join(outputs)

@@ -41,6 +41,7 @@ _STATUS = {
     "rejected": OrderStatus.REJECTED,
 }
 _CCXT_LOGGER = "ccxt.base.exchange"
+_LOG_FILTER = SecretRedactingFilter()
 
 
 class _Uncertain(Exception):
@@ -82,7 +83,10 @@ class CcxtBroker:
         exchange.enableLastResponseHeaders = True
         exchange.options["warnOnFetchOpenOrdersWithoutSymbol"] = False
         # ccxt logs request headers (with the API key) at DEBUG: scrub them at the source
-        logging.getLogger(_CCXT_LOGGER).addFilter(SecretRedactingFilter(self._secrets))
+        _LOG_FILTER.add_secrets(self._secrets)
+        ccxt_logger = logging.getLogger(_CCXT_LOGGER)
+        if _LOG_FILTER not in ccxt_logger.filters:
+            ccxt_logger.addFilter(_LOG_FILTER)
 
     # -- the Broker protocol ----------------------------------------------------------------
     def create_order(self, intent: Any) -> BrokerOrder:

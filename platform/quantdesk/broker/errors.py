@@ -80,9 +80,16 @@ def map_ccxt_error(
 class SecretRedactingFilter(logging.Filter):
     """A logging filter that removes the given secrets from every record it sees."""
 
-    def __init__(self, secrets: Iterable[str | None]) -> None:
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         super().__init__()
-        self._secrets = [s for s in secrets if s]
+        self._secrets: list[str] = []
+        self.add_secrets(secrets)
+
+    def add_secrets(self, secrets: Iterable[str | None]) -> None:
+        """Redact these too (one filter serves every broker in the process)."""
+        for secret in secrets:
+            if secret and secret not in self._secrets:
+                self._secrets.append(secret)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:

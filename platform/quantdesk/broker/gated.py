@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from quantdesk.broker.reconcile import ReconcileReport, reconcile
@@ -114,8 +115,12 @@ class GatedBroker:
             )
 
     # -- orders ------------------------------------------------------------------------------
-    def submit(self, intent: Any) -> OrderOutcome:
-        """Pass `intent` through the gate to the venue; return what happened (denials are values)."""
+    def submit(self, intent: Any, *, equity: Decimal | None = None) -> OrderOutcome:
+        """Pass `intent` through the gate to the venue; return what happened (denials are values).
+
+        `equity` (quote currency), when the caller knows it, lets the gate evaluate the daily
+        loss and drawdown limits as part of the check.
+        """
         self._require_agreement()
         cid = client_order_id_for(intent)
         existing = self.ledger.order(cid)
@@ -126,7 +131,8 @@ class GatedBroker:
                 existing = self.ledger.order(cid)
             return OrderOutcome(client_order_id=cid, approved=True, code="ALREADY_SUBMITTED",
                                 detail="this intent was submitted before", status=existing.status, order=existing)
-        decision: RiskDecision = self.gate.check(intent, self._context(intent))
+        decision: RiskDecision = self.gate.check(intent, self._context(intent, equity))
+        self._record_state_changes()
         if not decision.approved:
             return self._deny(intent, cid, decision)
         self.ledger.record_intent(
@@ -157,6 +163,26 @@ class GatedBroker:
                      f"{intent.side} {intent.qty} {intent.symbol} on {self.venue}: {row.status}")
         return OrderOutcome(client_order_id=cid, approved=True, code=decision.code, detail=decision.detail,
                             status=row.status, order=row)
+
+    def record_equity(self, equity: Decimal, *, deployment: str) -> Any:
+        """Tell the gate the deployment's equity; a tripped loss limit is stored and notified.
+
+        Return the state change (REDUCING/HALTED) or None. The live runner calls this every bar.
+        """
+        change = self.gate.on_equity(equity, deployment=deployment)
+        self._record_state_changes()
+        return change
+
+    def _record_state_changes(self) -> None:
+        pop = getattr(self.gate, "pop_state_changes", None)
+        for change in pop() if pop is not None else ():
+            deployment = change.scope.split(":", 1)[1] if change.scope.startswith("deployment:") else None
+            self.ledger.record_risk_event(
+                code=str(change.code), detail=change.reason, deployment=deployment, venue=self.venue,
+                intent={"scope": change.scope, "previous": str(change.previous), "state": str(change.state)},
+                approved=False,
+            )
+            self._notify(NotificationLevel.ERROR, f"trading state {change.scope} -> {change.state}", change.reason)
 
     def cancel(self, client_order_id: str) -> OrderOutcome:
         """Cancel an order through the gate's cancel-rate limits; allowed in every trading state."""
@@ -247,7 +273,7 @@ class GatedBroker:
                 row = self.ledger.order(answer.client_order_id)
                 on_fill(deployment=(row.deployment if row else None) or "manual", symbol=fill.symbol)
 
-    def _context(self, intent: Any) -> RiskContext:
+    def _context(self, intent: Any, equity: Decimal | None = None) -> RiskContext:
         positions = {p.symbol: p.qty for p in self.ledger.positions(venue=self.venue, account=self.account)}
         active: dict[str, int] = {}
         for o in self.ledger.open_orders(venue=self.venue) + self.ledger.in_flight_orders(venue=self.venue):
@@ -267,13 +293,14 @@ class GatedBroker:
             # without market data the gate decides on what it has (it denies what needs a price)
             log.warning("market data for %s unavailable: %s", intent.symbol, e)
         return RiskContext(positions=positions, last_prices=prices, mark_prices=prices,
-                           active_orders=active, market_rules=rules)
+                           active_orders=active, market_rules=rules, equity=equity)
 
     def _deny(self, intent: Any, cid: str, decision: RiskDecision) -> OrderOutcome:
         self.ledger.record_risk_event(
             code=str(decision.code), detail=decision.detail, intent=_intent_dict(intent, cid),
             approved=False, deployment=intent.deployment, venue=self.venue, symbol=intent.symbol,
         )
+        self._audit("order.denied", intent, cid, code=str(decision.code), detail=decision.detail)
         self._notify(NotificationLevel.WARNING, f"order denied: {decision.code}",
                      f"{intent.side} {intent.qty} {intent.symbol} on {self.venue}: {decision.detail}")
         return OrderOutcome(client_order_id=cid, approved=False, code=str(decision.code), detail=decision.detail)

@@ -45,7 +45,9 @@ _COMMAND_MODULES = (
     "ledger",  # audit verify, db upgrade (issue 4)
     "risk",  # halt, resume, risk status (issue 4)
     "trading",  # order, orders, positions, cancel, reconcile (issue 4)
-    "promotion",  # promote, deployments, run, parity (issue 5)
+    "promotion",  # promote, approve, deployments, users (issue 5)
+    "live",  # run (live, paper, replay) (issue 5)
+    "parity",  # parity, drift (issue 5)
 )
 
 for _name in _COMMAND_MODULES:

@@ -32,8 +32,10 @@ __all__ = [
     "order_events",
     "orders",
     "position_snapshots",
+    "promotions",
     "risk_events",
     "trading_states",
+    "users",
     "venues",
 ]
 
@@ -67,13 +69,66 @@ accounts = Table(
     UniqueConstraint("venue", "name"),
 )
 
-# A placeholder: the promotion issue extends it with a migration of its own.
+# Created by 0001; migration 0002 (the promotion registry) adds every column after created_at.
+# The added columns are nullable because SQLite adds columns to an existing table only so.
 deployments = Table(
     "deployments",
     metadata,
     Column("id", String(128), primary_key=True),
     Column("strategy", String(256), nullable=True),
     Column("stage", String(16), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("strategy_ref", Text(), nullable=True),
+    Column("params", Text(), nullable=True),
+    Column("symbols", Text(), nullable=True),
+    Column("timeframe", String(16), nullable=True),
+    Column("exchange", String(64), nullable=True),
+    Column("venue", String(64), nullable=True),
+    Column("account", String(64), nullable=True),
+    Column("risk", Text(), nullable=True),
+    Column("capital", DecimalType(), nullable=True),
+    Column("settings", Text(), nullable=True),
+    Column("code_hash", String(64), nullable=True),
+    Column("run_id", String(128), nullable=True),
+    Column("walkforward_run_id", String(128), nullable=True),
+    Column("state", String(16), nullable=True),
+    Column("state_detail", Text(), nullable=True),
+    Column("created_by", String(128), nullable=True),
+    Column("approved_by", String(128), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=True),
+    Column("stage_since", UtcDateTime(), nullable=True),
+    Column("first_bar_ts", UtcDateTime(), nullable=True),
+    Column("last_bar_ts", UtcDateTime(), nullable=True),
+    Column("pnl", DecimalType(), nullable=True),
+)
+
+# Promotion requests (0002): evidence, gate results and the decision (approval or refusal).
+promotions = Table(
+    "promotions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("deployment", String(128), nullable=False, index=True),
+    Column("from_stage", String(16), nullable=True),
+    Column("to_stage", String(16), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("requested_by", String(128), nullable=False),
+    Column("requested_at", UtcDateTime(), nullable=False),
+    Column("code_hash", String(64), nullable=True),
+    Column("run_id", String(128), nullable=True),
+    Column("evidence", Text(), nullable=False),
+    Column("gates", Text(), nullable=False),
+    Column("decided_by", String(128), nullable=True),
+    Column("decided_at", UtcDateTime(), nullable=True),
+    Column("reason", Text(), nullable=True),
+)
+
+# Users and their roles (0002): admin, trader, researcher, viewer.
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("created_by", String(128), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
 )
 

@@ -15,7 +15,7 @@ from quantdesk.core.errors import StrategyError
 from quantdesk.indicators import ema, momentum, rolling_max, rolling_min, rsi
 from quantdesk.strategies.base import Strategy, param
 
-__all__ = ["DonchianBreakout", "EmaCross", "MomentumRotation", "RsiReversion", "SmaCross"]
+__all__ = ["BuyAndHold", "DonchianBreakout", "EmaCross", "MomentumRotation", "RsiReversion", "SmaCross"]
 
 
 def _hold(events: pl.Series) -> pl.Series:
@@ -191,3 +191,16 @@ class MomentumRotation(Strategy):
         held = (ranks < self.top) & (score > self.min_return) & np.isfinite(score)
         weights = held / float(self.top)
         return {s: pl.Series(s, weights[:, i], dtype=pl.Float64) for i, s in enumerate(symbols)}
+
+
+class BuyAndHold(Strategy):
+    """Fully long from the first bar on: the benchmark every other strategy should beat."""
+
+    name = "buy_and_hold"
+
+    @property
+    def warmup(self) -> int:
+        return 1
+
+    def target(self, candles: pl.DataFrame) -> pl.Series:
+        return pl.Series("target", [1.0] * len(candles), dtype=pl.Float64)

@@ -1,0 +1,118 @@
+"""Drift report: real fills from a ledger against a backtest of the same window."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from quantdesk.core.clock import ManualClock
+from quantdesk.core.costs import CostModel
+from quantdesk.lake import generate_candles
+from quantdesk.ledger import Ledger
+from quantdesk.live.spec import RunSpec
+from quantdesk.parity import drift_report
+from quantdesk.parity._window import window_backtest
+
+SYMBOL = "BTC/USDT"
+
+
+@pytest.fixture(scope="module")
+def candles() -> pl.DataFrame:
+    frame = generate_candles(SYMBOL, minutes=1_500, seed=11)
+    # A gap-free stretch, so bar numbers and times agree.
+    return frame.head(1_200)
+
+
+def _spec(**overrides: object) -> RunSpec:
+    values: dict[str, object] = dict(
+        name="paper-sma", strategy="sma_cross", params={"fast": 5, "slow": 20}, symbols=(SYMBOL,),
+        timeframe="1m", capital=10_000.0, cost=CostModel(fee_bps=10.0, slippage_bps=0.0),
+    )
+    values.update(overrides)
+    return RunSpec(**values)  # type: ignore[arg-type]
+
+
+def _write_history(ledger: Ledger, clock: ManualClock, orders: pl.DataFrame, spec: RunSpec, *,
+                   slippage_bps: float, skip: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+    """Write the backtest's orders as a paper deployment's fills, each `slippage_bps` worse."""
+    for i, row in enumerate(orders.iter_rows(named=True)):
+        if i in skip:
+            continue
+        sign = 1 if row["side"] == "buy" else -1
+        price = row["price"] * (1 + sign * slippage_bps / 1e4)
+        fill_ts = row["ts"] + timedelta(seconds=1)  # filled just after the bar opened
+        clock.set(row["ts"])
+        cid = f"qd-{spec.name}-{i}"
+        ledger.record_intent(client_order_id=cid, venue=spec.venue, symbol=SYMBOL, side=row["side"],
+                             order_type="market", qty=f"{row['qty']:.10f}", deployment=spec.name)
+        ledger.record_fill(venue=spec.venue, trade_id=f"t{i}", symbol=SYMBOL, side=row["side"],
+                           qty=f"{row['qty']:.10f}", price=f"{price:.10f}", ts=fill_ts,
+                           fee=f"{row['qty'] * price * spec.cost.fee_rate:.10f}", client_order_id=cid)
+
+
+def _ledger(tmp_path: Path) -> tuple[Ledger, ManualClock]:
+    clock = ManualClock(0)
+    return Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", clock=clock), clock
+
+
+def test_injected_slippage_is_the_summary_figure(tmp_path: Path, candles: pl.DataFrame) -> None:
+    spec = _spec()
+    expected = window_backtest(spec, {SYMBOL: candles}).orders
+    assert len(expected) >= 6, "the window must trade for the test to mean anything"
+    ledger, clock = _ledger(tmp_path)
+    _write_history(ledger, clock, expected, spec, slippage_bps=5.0)
+    denied_at = expected["ts"][2]
+    ledger.record_risk_event(code="NOTIONAL_EXCEEDS_MAX_PER_ORDER", detail="too big", deployment=spec.name,
+                             symbol=SYMBOL, ts=denied_at)
+    ledger.record_risk_event(code="OTHER_DEPLOYMENT", detail="not ours", deployment="other", ts=denied_at)
+
+    report = drift_report(ledger, spec, candles={SYMBOL: candles})
+
+    assert report.matched_trades == len(expected)
+    assert report.missed_trades == 0 and report.extra_trades == 0
+    assert report.drift_bps == pytest.approx(5.0, rel=1e-6)
+    assert report.mean_slippage_bps == pytest.approx(5.0, rel=1e-6)
+    assert all(t.slippage_bps == pytest.approx(5.0, rel=1e-6) for t in report.trades)
+    assert [d.code for d in report.denied] == ["NOTIONAL_EXCEEDS_MAX_PER_ORDER"]
+    assert report.within(6.0) and not report.within(4.0)
+    # Paying 5 bps more on every trade costs money; the equity curves drift apart.
+    assert report.actual_pnl < report.backtest_pnl
+    assert report.equity_tracking_error_bps is not None and report.equity_tracking_error_bps > 0
+    first = report.trades[0]
+    assert first.signal_ts == expected["ts"][0] - timedelta(minutes=1)
+
+
+def test_faithful_history_has_no_drift(tmp_path: Path, candles: pl.DataFrame) -> None:
+    spec = _spec()
+    expected = window_backtest(spec, {SYMBOL: candles}).orders
+    ledger, clock = _ledger(tmp_path)
+    _write_history(ledger, clock, expected, spec, slippage_bps=0.0)
+    report = drift_report(ledger, spec, start=candles["ts"][0], end=candles["ts"][-1] + timedelta(minutes=1),
+                          candles={SYMBOL: candles})
+    assert report.drift_bps == pytest.approx(0.0, abs=1e-6)
+    assert report.equity_tracking_error_bps == pytest.approx(0.0, abs=1e-3)
+    assert report.actual_pnl == pytest.approx(report.backtest_pnl, rel=1e-6)
+    assert report.actual_fees == pytest.approx(report.backtest_fees, rel=1e-6)
+
+
+def test_a_missed_order_is_counted(tmp_path: Path, candles: pl.DataFrame) -> None:
+    spec = _spec()
+    expected = window_backtest(spec, {SYMBOL: candles}).orders
+    ledger, clock = _ledger(tmp_path)
+    _write_history(ledger, clock, expected, spec, slippage_bps=2.0, skip={3})
+    report = drift_report(ledger, spec, start=candles["ts"][0], end=candles["ts"][-1] + timedelta(minutes=1),
+                          candles={SYMBOL: candles})
+    assert report.missed_trades >= 1
+    missed = [t for t in report.trades if t.qty is None]
+    assert missed[0].signal_ts == expected["ts"][3] - timedelta(minutes=1)
+
+
+def test_no_history_is_an_actionable_error(tmp_path: Path, candles: pl.DataFrame) -> None:
+    from quantdesk.core.errors import DataError
+
+    ledger, _ = _ledger(tmp_path)
+    with pytest.raises(DataError, match="no filled orders"):
+        drift_report(ledger, _spec(), candles={SYMBOL: candles})

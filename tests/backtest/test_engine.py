@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from quantdesk.backtest import backtest
 from quantdesk.backtest.engine import order_sizes
@@ -48,7 +52,7 @@ def test_fills_use_the_next_bars_open_adjusted_by_slippage(candles: pl.DataFrame
     np.testing.assert_allclose(eq["equity"], eq["cash"] + pos * candles["close"].to_numpy(), rtol=1e-9)
 
 
-def test_last_bars_target_is_never_traded(make_candles) -> None:
+def test_last_bars_target_is_never_traded(make_candles: Callable[..., pl.DataFrame]) -> None:
     n = 50
     candles = make_candles(n, seed=1)
     result = backtest(_scripted([0.0] * (n - 1) + [1.0]), candles, store=False, lookahead_samples=0)
@@ -56,7 +60,7 @@ def test_last_bars_target_is_never_traded(make_candles) -> None:
     assert result.metrics.total_return == 0.0 and result.metrics.exposure == 0.0
 
 
-def test_always_long_buys_once_at_the_second_open_and_stays_open(make_candles) -> None:
+def test_always_long_buys_once_at_the_second_open_and_stays_open(make_candles: Callable[..., pl.DataFrame]) -> None:
     candles = make_candles(60, seed=2)
     result = backtest(_scripted([1.0] * 60), candles, cost=CostModel(fee_bps=0), initial_cash=1000.0, store=False)
     assert result.orders["bar"].to_list() == [1]
@@ -69,7 +73,7 @@ def test_always_long_buys_once_at_the_second_open_and_stays_open(make_candles) -
     assert result.metrics.exposure == pytest.approx(59 / 60)
 
 
-def test_flip_closes_one_trade_and_opens_another_only_when_shorts_are_allowed(make_candles) -> None:
+def test_flip_closes_one_trade_and_opens_another_only_when_shorts_are_allowed(make_candles: Callable[..., pl.DataFrame]) -> None:
     path = [0.0] * 5 + [1.0] * 10 + [-1.0] * 10 + [0.0] * 5
     candles = make_candles(len(path), seed=3)
     both = backtest(_scripted(path), candles, allow_short=True, store=False)
@@ -96,7 +100,7 @@ def test_lot_step_and_min_qty_from_market_rules(candles: pl.DataFrame) -> None:
     assert none.orders.is_empty() and none.metrics.final_equity == 10_000.0
 
 
-def test_multi_asset_rotation_shares_one_cash_pool(make_candles) -> None:
+def test_multi_asset_rotation_shares_one_cash_pool(make_candles: Callable[..., pl.DataFrame]) -> None:
     frames = {s: make_candles(300, seed=10 + i, start_price=p) for i, (s, p) in
               enumerate({"AAA/USDT": 100.0, "BBB/USDT": 5.0, "CCC/USDT": 2000.0}.items())}
     result = backtest("momentum_rotation", frames, params={"lookback": 20, "top": 2}, store=False)
@@ -124,3 +128,30 @@ def test_bad_inputs_raise_typed_errors(candles: pl.DataFrame) -> None:
         backtest("sma_cross", candles, initial_cash=0.0, store=False)
     with pytest.raises(StrategyError, match="outside"):
         backtest(_scripted([2.0] * len(candles)), candles, store=False)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    path=st.lists(st.sampled_from([-1.0, -0.5, 0.0, 0.5, 1.0]), min_size=3, max_size=60),
+    seed=st.integers(0, 1000),
+    slippage_bps=st.sampled_from([0.0, 3.0, 25.0]),
+    allow_short=st.booleans(),
+)
+def test_any_target_path_fills_at_the_next_open(path: list[float], seed: int, slippage_bps: float,
+                                                allow_short: bool, make_candles: Callable[..., pl.DataFrame]) -> None:
+    candles = make_candles(len(path), seed=seed)
+    result = backtest(_scripted(path), candles, cost=CostModel(fee_bps=10, slippage_bps=slippage_bps),
+                      allow_short=allow_short, store=False, lookahead_samples=0)
+    opens = candles["open"].to_numpy()
+    target = result.positions["target_asset"].to_numpy()
+    for bar, side, price in result.orders.select("bar", "side", "price").iter_rows():
+        sign = 1 if side == "buy" else -1
+        assert 1 <= bar < len(path)
+        assert price == pytest.approx(opens[bar] * (1 + sign * slippage_bps / 1e4), rel=1e-12)
+        assert target[bar - 1] != (target[bar - 2] if bar >= 2 else None)
+    position = result.positions["position_asset"].to_numpy()
+    assert position[0] == 0.0
+    if not allow_short:
+        assert (position >= 0).all()
+    eq = result.equity
+    np.testing.assert_allclose(eq["equity"], eq["cash"] + position * candles["close"].to_numpy(), rtol=1e-9)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 import pytest
@@ -11,7 +13,8 @@ from quantdesk.backtest.lookahead import sample_params
 from quantdesk.core import LookaheadError
 from quantdesk.strategies import Strategy, load_strategy, param, registry
 
-SINGLE = ["sma_cross", "ema_cross", "rsi_reversion", "donchian_breakout"]
+SINGLE = ["sma_cross", "ema_cross", "rsi_reversion", "donchian_breakout", "bollinger_breakout",
+          "buy_and_hold"]
 
 
 class PeeksAhead(Strategy):
@@ -25,7 +28,7 @@ class PeeksAhead(Strategy):
 
 
 @pytest.mark.parametrize("name", SINGLE)
-def test_builtins_pass_on_every_bar(name: str, make_candles) -> None:
+def test_builtins_pass_on_every_bar(name: str, make_candles: Callable[..., pl.DataFrame]) -> None:
     candles = make_candles(160, seed=4)
     cls = load_strategy(name)
     for values in [{}, *sample_params(cls, 2, seed=1)]:
@@ -35,7 +38,7 @@ def test_builtins_pass_on_every_bar(name: str, make_candles) -> None:
         assert len(verdict.checked_bars) == len(candles) - 1
 
 
-def test_multi_asset_rotation_passes(make_candles) -> None:
+def test_multi_asset_rotation_passes(make_candles: Callable[..., pl.DataFrame]) -> None:
     frames = {s: make_candles(120, seed=20 + i) for i, s in enumerate(["A", "B", "C"])}
     verdict = check_lookahead(load_strategy("momentum_rotation")(lookback=10, top=2), frames, samples=None)
     assert verdict.passed
@@ -46,7 +49,7 @@ def test_every_registered_builtin_is_checked() -> None:
     assert set(SINGLE) | {"momentum_rotation"} <= set(registry())
 
 
-def test_planted_shift_fails_naming_the_first_offending_bar(make_candles) -> None:
+def test_planted_shift_fails_naming_the_first_offending_bar(make_candles: Callable[..., pl.DataFrame]) -> None:
     candles = make_candles(80, seed=5)
     close = candles["close"].to_numpy()
     expected = int(np.argmax(close[1:] > close[:-1]))  # first bar whose target uses a rise to come
@@ -60,7 +63,7 @@ def test_planted_shift_fails_naming_the_first_offending_bar(make_candles) -> Non
         assert_no_lookahead(PeeksAhead(window=4), candles, samples=None)
 
 
-def test_sampled_check_also_catches_it_and_backtests_record_the_verdict(make_candles) -> None:
+def test_sampled_check_also_catches_it_and_backtests_record_the_verdict(make_candles: Callable[..., pl.DataFrame]) -> None:
     candles = make_candles(200, seed=6)
     result = backtest(PeeksAhead(), candles, lookahead_samples=8, store=False)
     assert result.lookahead is not None and not result.lookahead.passed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -14,7 +15,7 @@ from quantdesk.strategies import strategy_source_hash
 from quantdesk.strategies.builtin import SmaCross
 
 
-def test_backtest_is_stored_with_everything_needed_to_reproduce_it(quantdesk_home: Path, make_candles) -> None:
+def test_backtest_is_stored_with_everything_needed_to_reproduce_it(quantdesk_home: Path, make_candles: Callable[..., pl.DataFrame]) -> None:
     candles = make_candles(300, seed=8)
     result = backtest("sma_cross", candles, params={"fast": 5, "slow": 21},
                       cost=CostModel(fee_bps=12, slippage_bps=3))
@@ -36,7 +37,7 @@ def test_backtest_is_stored_with_everything_needed_to_reproduce_it(quantdesk_hom
     assert rep.matches and rep.code_hash_matches and rep.data_matches, rep.differences
 
 
-def test_reproduce_notices_changed_candles(make_candles) -> None:
+def test_reproduce_notices_changed_candles(make_candles: Callable[..., pl.DataFrame]) -> None:
     result = backtest("sma_cross", make_candles(200, seed=9), params={"fast": 5, "slow": 21})
     run = load_run(result.run_id)
     candles = run.table("candles")
@@ -61,7 +62,7 @@ def test_other_run_kinds_and_missing_runs() -> None:
         reproduce(run_id)
 
 
-def test_report_is_a_self_contained_tearsheet(quantdesk_home: Path, make_candles) -> None:
+def test_report_is_a_self_contained_tearsheet(quantdesk_home: Path, make_candles: Callable[..., pl.DataFrame]) -> None:
     candles = make_candles(24 * 70, seed=11)  # 70 days of hourly bars: three months
     result = backtest("sma_cross", candles, params={"fast": 10, "slow": 50})
     path = write_report(result.run_id)

@@ -13,7 +13,8 @@ import quantdesk.indicators as ind
 from quantdesk.core import StrategyError
 from quantdesk.strategies import load_strategy
 
-SINGLE = ["sma_cross", "ema_cross", "rsi_reversion", "donchian_breakout"]
+SINGLE = ["sma_cross", "ema_cross", "rsi_reversion", "donchian_breakout", "bollinger_breakout",
+          "buy_and_hold"]
 
 
 @st.composite

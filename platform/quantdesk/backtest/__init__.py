@@ -23,26 +23,26 @@ _LAZY: dict[str, str] = {
     "write_report": "quantdesk.backtest.report",
 }
 
-__all__ = sorted(
-    [
-        "BacktestResult",
-        "DataSnapshot",
-        "LakeQuery",
-        "LookaheadVerdict",
-        "Metrics",
-        "Reproduction",
-        "StoredRun",
-        "assert_no_lookahead",
-        "backtest",
-        "check_lookahead",
-        "compute_metrics",
-        "list_runs",
-        "load_run",
-        "reproduce",
-        "save_run",
-        *_LAZY,
-    ]
-)
+__all__ = [
+    "BacktestResult",
+    "DataSnapshot",
+    "LakeQuery",
+    "LookaheadVerdict",
+    "Metrics",
+    "Reproduction",
+    "StoredRun",
+    "assert_no_lookahead",
+    "backtest",
+    "check_lookahead",
+    "compute_metrics",
+    "list_runs",
+    "load_run",
+    "reproduce",
+    "save_run",
+    "sweep",  # noqa: F822 - lazy, see _LAZY
+    "walk_forward",  # noqa: F822
+    "write_report",  # noqa: F822
+]
 
 
 def __getattr__(name: str) -> Any:

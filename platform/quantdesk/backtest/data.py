@@ -80,7 +80,7 @@ def infer_timeframe(frame: pl.DataFrame) -> str:
     if len(frame) < 2:
         raise BacktestError("cannot infer the timeframe from fewer than 2 candles; pass timeframe=")
     diffs = frame["ts"].dt.epoch("ms").diff().drop_nulls()
-    step = int(diffs.mode().min())
+    step = int(diffs.mode().min())  # type: ignore[arg-type]
     if step in _TF_NAMES:
         return _TF_NAMES[step]
     for unit, ms in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)):
@@ -95,7 +95,15 @@ def _check_frame(symbol: str, frame: pl.DataFrame) -> pl.DataFrame:
         raise DataError(f"candles for {symbol} lack columns {missing}; need ts, open, high, low, close, volume")
     if frame.is_empty():
         raise DataError(f"no candles for {symbol} in the requested range; widen --start/--end or ingest data")
-    out = frame.select("ts", *[pl.col(c).cast(pl.Float64) for c in CANDLE_COLUMNS]).sort("ts")
+    ts = pl.col("ts")
+    dtype = frame.schema["ts"]
+    if not isinstance(dtype, pl.Datetime):
+        raise DataError(f"candles for {symbol} have ts of type {dtype}; need a UTC Datetime (open time)")
+    # The candle contract: ms resolution, UTC; naive times are taken to be UTC.
+    ts = ts.dt.replace_time_zone("UTC") if dtype.time_zone is None else ts.dt.convert_time_zone("UTC")
+    out = frame.select(
+        ts.cast(pl.Datetime("ms", "UTC")), *[pl.col(c).cast(pl.Float64) for c in CANDLE_COLUMNS]
+    ).sort("ts")
     if out["ts"].is_duplicated().any():
         raise DataError(f"candles for {symbol} have duplicate timestamps; deduplicate them first")
     return out
@@ -141,13 +149,18 @@ def resolve_data(
             from quantdesk.lake import Lake
 
             lake = Lake()
+        exchange = data.exchange
+        if exchange is None:
+            # Pin the exchange the lake chose, so a reproduction reads the same candles.
+            held = lake.exchanges(data.symbols[0])
+            exchange = held[0] if len(held) == 1 else None
         frames = {
-            s: lake.candles(s, data.timeframe, start=data.start, end=data.end, exchange=data.exchange)
+            s: lake.candles(s, data.timeframe, start=data.start, end=data.end, exchange=exchange)
             for s in data.symbols
         }
-        timeframe, exchange, source, start, end = data.timeframe, data.exchange, "lake", data.start, data.end
+        timeframe, source, start, end = data.timeframe, "lake", data.start, data.end
         query = {"symbols": list(data.symbols), "timeframe": data.timeframe, "start": data.start,
-                 "end": data.end, "exchange": data.exchange}
+                 "end": data.end, "exchange": exchange}
     elif isinstance(data, pl.DataFrame):
         name = "asset"
         if "symbol" in data.columns and data["symbol"].n_unique() == 1:

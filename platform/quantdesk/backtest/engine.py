@@ -11,6 +11,8 @@ t-1 (the size is NaN otherwise), so a held target is not rebalanced every bar; p
 and the last bar's target is never traded (no bar after it). Equity is marked at each
 bar's close. Without `allow_short`, negative targets are clipped to 0. Several symbols share
 one cash pool (vectorbt group with cash_sharing, sells before buys within a bar).
+`MarketRules.min_notional` and `tick_size` are not applied here (vectorbt sizes in units);
+the paper broker enforces them.
 """
 
 from __future__ import annotations
@@ -156,7 +158,6 @@ def _utc(values: Any) -> pl.Series:
 def _extract(pf: Any, frames: dict[str, pl.DataFrame], targets: np.ndarray) -> dict[str, Any]:
     symbols = list(frames)
     ts = next(iter(frames.values()))["ts"]
-    grouped = len(symbols) > 1
     value = np.asarray(pf.value().to_numpy(), dtype=np.float64).reshape(len(ts), -1)[:, 0]
     cash = np.asarray(pf.cash().to_numpy(), dtype=np.float64).reshape(len(ts), -1)[:, 0]
     assets = np.asarray(pf.assets().to_numpy(), dtype=np.float64).reshape(len(ts), -1)
@@ -196,8 +197,7 @@ def _extract(pf: Any, frames: dict[str, pl.DataFrame], targets: np.ndarray) -> d
     trades = trades.with_columns(
         pl.when(pl.col("status") == "open").then(None).otherwise(pl.col("exit_ts")).alias("exit_ts"),
         pl.when(pl.col("status") == "open").then(None).otherwise(pl.col("exit_price")).alias("exit_price"),
-    ).sort("entry_ts", "symbol")
-    del grouped
+    ).sort("entry_ts", "symbol").select(TRADE_COLUMNS)
     return {"equity": equity, "positions": positions, "orders": orders, "trades": trades, "assets": assets}
 
 

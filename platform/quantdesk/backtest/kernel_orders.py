@@ -22,7 +22,7 @@ _REL_TOL = 1e-9  # vectorbt.utils.math_.rel_tol
 _ABS_TOL = 1e-12  # vectorbt.utils.math_.abs_tol
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _is_close(a: float, b: float) -> bool:
     if np.isnan(a) or np.isnan(b) or np.isinf(a) or np.isinf(b):
         return False
@@ -31,14 +31,14 @@ def _is_close(a: float, b: float) -> bool:
     return abs(a - b) <= max(_REL_TOL * max(abs(a), abs(b)), _ABS_TOL)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _is_less(a: float, b: float) -> bool:
     if _is_close(a, b):
         return False
     return a < b
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _add(a: float, b: float) -> float:
     if np.sign(a) != np.sign(b):
         zero = _is_close(abs(a), abs(b))
@@ -49,12 +49,12 @@ def _add(a: float, b: float) -> float:
     return a + b
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _snap(x: float) -> float:
     return 0.0 if _is_close(x, 0.0) else x
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _buy(cash, pos, debt, free, size, price, direction, fees, slippage, min_size, granularity):  # noqa: ANN001, ANN202
     adj_price = price * (1 + slippage)
     cash_limit = min(cash, cash)
@@ -104,7 +104,7 @@ def _buy(cash, pos, debt, free, size, price, direction, fees, slippage, min_size
     return True, new_cash, new_pos, new_debt, new_free, final_size, adj_price, fees_paid
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _sell(cash, pos, debt, free, size, price, direction, fees, slippage, min_size, granularity):  # noqa: ANN001, ANN202
     adj_price = price * (1 - slippage)
     if direction == LONG_ONLY:
@@ -137,7 +137,7 @@ def _sell(cash, pos, debt, free, size, price, direction, fees, slippage, min_siz
     return True, new_cash, new_pos, new_debt, new_free, size_limit, adj_price, fees_paid
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def target_percent_order(cash, pos, debt, free, target, price, direction, fees, slippage, min_size, granularity):  # noqa: ANN001, ANN201
     """Trade towards `target` x equity at `price` (also the valuation price).
 

@@ -81,7 +81,7 @@ def segment_bounds(n_bars: int, n_blocks: int, segment_bars: int = 2048) -> tupl
     return np.asarray(bounds, dtype=np.int64), np.asarray(blocks, dtype=np.int64)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _execute(state, target, price, fee, slippage, min_size, granularity, direction):  # noqa: ANN001, ANN202
     """Trade towards `target` (fraction of equity) at `price` exactly as vectorbt's from_orders does."""
     cash = state[_CASH]
@@ -190,6 +190,35 @@ def _ma_cross_segment(  # noqa: PLR0913, C901
             sum_d2 += prefix[2, u] - prefix[2, t]
             expo += u - t
             prev_eq = pos * close[u - 1]
+            t = u
+            continue
+        if pos == 0 and not traded and not rebalance and t > 0:
+            # Flat span: equity stays `cash` (== prev_eq), returns are 0; only the signal moves.
+            u = t
+            while u < b:
+                f = ma_fast[u]
+                s = ma_slow[u]
+                if u < start:
+                    pending = 0.0
+                elif f > s:
+                    pending = hi
+                elif f < s:
+                    pending = lo
+                else:
+                    pending = 0.0
+                u += 1
+                if pending != held:
+                    break
+            if cash >= peak:
+                # Every flat bar sits at the peak; the first may end a drawdown.
+                if t - peak_t > mdd_dur and t - peak_t > 1:
+                    mdd_dur = t - peak_t
+                peak = cash
+                peak_t = u - 1
+                dd_floor = peak * (1.0 + mdd)
+            if record:
+                equity_out[t:u] = cash
+            prev_eq = cash
             t = u
             continue
         if pos != 0:

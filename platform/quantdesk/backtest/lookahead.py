@@ -7,7 +7,7 @@ sampled bars and compare the whole truncated output with the full one over the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -153,7 +153,7 @@ def check_lookahead(
             first = (int(rows[0]), int(cols[0]), t)
             if worst is None or first[0] < worst[0]:
                 worst = first
-    base = {"strategy": strategy.name, "params": strategy.values, "checked_bars": tuple(bars)}
+    base: dict[str, Any] = {"strategy": strategy.name, "params": strategy.values, "checked_bars": tuple(bars)}
     if worst is None:
         return LookaheadVerdict(passed=True, **base)
     bar, col, at = worst
@@ -169,11 +169,7 @@ def check_lookahead(
         truncated_at=at,
         **base,
     )
-    return LookaheadVerdict(**{**_fields(verdict), "detail": verdict.message()})
-
-
-def _fields(verdict: LookaheadVerdict) -> dict[str, Any]:
-    return {name: getattr(verdict, name) for name in verdict.__dataclass_fields__}  # type: ignore[attr-defined]
+    return replace(verdict, detail=verdict.message())
 
 
 def assert_no_lookahead(strategy: Strategy, frames: dict[str, pl.DataFrame] | pl.DataFrame, **kwargs: Any) -> LookaheadVerdict:

@@ -100,7 +100,8 @@ class Metrics:
     def from_json(cls, data: dict[str, Any]) -> Metrics:
         """Rebuild metrics stored with `to_json` (None becomes NaN)."""
         names = cls.__dataclass_fields__  # type: ignore[attr-defined]
-        return cls(**{k: (math.nan if v is None else v) for k, v in data.items() if k in names})
+        values: dict[str, Any] = {k: (math.nan if v is None else v) for k, v in data.items() if k in names}
+        return cls(**values)
 
 
 def annualization(timeframe_ms: int) -> float:

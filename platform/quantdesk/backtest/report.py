@@ -6,6 +6,7 @@ mailed or archived next to the run.
 
 from __future__ import annotations
 
+import calendar
 import html
 import math
 from pathlib import Path
@@ -96,7 +97,9 @@ def _page(run: StoredRun) -> str:
         f"<tr><th>{html.escape(k)}</th><td>{_fmt(k, v)}</td></tr>" for k, v in rec["metrics"].items()
     )
     monthly = monthly_returns(equity, float(rec["initial_cash"]))
-    month_head = "<tr><th>year</th>" + "".join(f"<th>{c}</th>" for c in monthly.columns[1:]) + "</tr>"
+    month_head = "<tr><th>year</th>" + "".join(
+        f"<th>{calendar.month_abbr[int(c)]}</th>" for c in monthly.columns[1:]
+    ) + "</tr>"
     month_rows = "".join(
         f"<tr><th>{row[0]}</th>{''.join(_heat(v) for v in row[1:])}</tr>" for row in monthly.iter_rows()
     )

@@ -76,7 +76,7 @@ def bbands(series: Any, period: int = 20, num_std: float = 2.0) -> Bands:
         timeperiod=_check_period("bbands", period, 2),
         nbdevup=float(num_std),
         nbdevdn=float(num_std),
-        matype=0,
+        matype=talib.MA_Type.SMA,
     )
     return Bands(_series(upper, name), _series(middle, name), _series(lower, name))
 

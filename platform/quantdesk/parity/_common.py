@@ -13,7 +13,7 @@ from quantdesk.core.timeframes import parse_time, timeframe_ms
 if TYPE_CHECKING:
     from quantdesk.live.spec import RunSpec
 
-__all__ = ["floor_time", "load_window", "resolve_deployment", "to_utc", "window_bars"]
+__all__ = ["align", "floor_time", "load_window", "resolve_deployment", "to_utc", "window_bars"]
 
 
 def resolve_deployment(ledger: Any, deployment: Any) -> RunSpec:
@@ -58,6 +58,16 @@ def floor_time(value: datetime, timeframe: str) -> datetime:
     return parse_time(epoch - epoch % ms)  # type: ignore[return-value]
 
 
+def align(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """Keep only the bar times every symbol has (the backtest and the replay need one clock)."""
+    common: set[Any] | None = None
+    for frame in frames.values():
+        ts = set(frame["ts"].to_list())
+        common = ts if common is None else common & ts
+    keep = pl.Series("ts", sorted(common or ()), dtype=next(iter(frames.values()))["ts"].dtype)
+    return {s: f.filter(pl.col("ts").is_in(keep.implode())).sort("ts") for s, f in frames.items()}
+
+
 def load_window(
     lake: Any, view: RunSpec, start: datetime, end: datetime, *, lookback_bars: int = 0
 ) -> dict[str, pl.DataFrame]:
@@ -81,11 +91,7 @@ def load_window(
                     raise
         assert frame is not None
         frames[symbol] = frame.select("ts", "open", "high", "low", "close", "volume")
-    common = None
-    for frame in frames.values():
-        ts = set(frame["ts"].to_list())
-        common = ts if common is None else common & ts
-    frames = {s: f.filter(pl.col("ts").is_in(sorted(common or ()))) for s, f in frames.items()}
+    frames = align(frames)
     bars = len(next(iter(frames.values())))
     if bars < 2:
         raise DataError(

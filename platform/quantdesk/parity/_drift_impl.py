@@ -33,15 +33,18 @@ def real_orders(ledger: Any, view: RunSpec) -> pl.DataFrame:
         row["notional"] += float(f.qty * f.price)
         row["fee"] += float(f.fee)
         row["fill_ts"] = min(row["fill_ts"], f.ts)
-    schema = {"cid": pl.String, "symbol": pl.String, "side": pl.String, "qty": pl.Float64, "notional": pl.Float64,
+    schema: dict[str, Any] = {"cid": pl.String, "symbol": pl.String, "side": pl.String, "qty": pl.Float64, "notional": pl.Float64,
               "fee": pl.Float64, "fill_ts": pl.Datetime("us", "UTC"), "created_at": pl.Datetime("us", "UTC")}
     frame = pl.DataFrame(list(rows.values()), schema=schema, orient="row")
     return frame.with_columns((pl.col("notional") / pl.col("qty")).alias("price")).sort("fill_ts")
 
 
-def _window(view: RunSpec, real: pl.DataFrame, start: Any, end: Any, progress: Any) -> tuple[datetime, datetime]:
+def _window(view: RunSpec, real: pl.DataFrame, start: Any, end: Any, deployment: Any) -> tuple[datetime, datetime]:
     tf = timedelta(milliseconds=timeframe_ms(view.timeframe))
     first, last = parse_time(start), parse_time(end)
+    began, progress = getattr(deployment, "first_bar_ts", None), getattr(deployment, "last_bar_ts", None)
+    if first is None and isinstance(began, datetime):
+        first = floor_time(began, view.timeframe)  # the runner's first bar: the book was flat there
     if first is None:
         if real.is_empty():
             raise DataError(f"deployment {view.name!r} has no filled orders yet; give --start and --end")
@@ -94,7 +97,7 @@ def build_drift_report(
         deployment = get_deployment(ledger, deployment)
     view = resolve_deployment(ledger, deployment)
     real_all = real_orders(ledger, view)
-    first, last = _window(view, real_all, start, end, getattr(deployment, "last_bar_ts", None))
+    first, last = _window(view, real_all, start, end, deployment)
     if candles is None:
         frames = load_window(lake, view, first, last, lookback_bars=window_bars(view))
     else:
@@ -127,8 +130,11 @@ def build_drift_report(
     tracking = float(np.sqrt(np.mean((actual / expected - 1.0) ** 2)) * 1e4) if len(expected) else None
     s, w = np.asarray(slips, dtype=np.float64), np.asarray(weights, dtype=np.float64)
     mean_abs = _weighted(np.abs(s), w)
-    first_activity = real["created_at"].min() if not real.is_empty() else None
-    since = max(first, first_activity) if isinstance(first_activity, datetime) else first
+    # Paper days count from the runner's first bar (else the first order) inside the window.
+    began = getattr(deployment, "first_bar_ts", None)
+    if not isinstance(began, datetime):
+        began = real["created_at"].min() if not real.is_empty() else None
+    since = max(first, began) if isinstance(began, datetime) else first
     return DriftReport(
         deployment=view.name, stage=str(view.stage), start=first, end=last, bars=len(expected),
         days=max(0.0, (last - since).total_seconds() / 86_400), trades=tuple(trades), denied=denied,

@@ -60,7 +60,7 @@ class DriftReport:
     start: datetime
     end: datetime
     bars: int
-    days: float  # span of the deployment's real trading in the window (first to last order), days
+    days: float  # days from the runner's first bar (else first order) in the window to its end
     trades: tuple[DriftTrade, ...]
     denied: tuple[DeniedOrder, ...]
     matched_trades: int
@@ -91,9 +91,14 @@ def drift_report(
 ) -> DriftReport:
     """Compare `deployment`'s real fills in [start, end) with a backtest over the same candles.
 
-    `deployment` is a `quantdesk.promotion.Deployment` or its name (looked up in `ledger`).
-    The window defaults to the deployment's first order to now; candles come from `lake`
-    (default: the installation's lake) unless given as `{symbol: frame}`.
+    `deployment` is a `quantdesk.promotion.Deployment`, a `quantdesk.live.RunSpec` or a
+    deployment name (looked up in `ledger`). The window defaults to the runner's first bar
+    (else the bar that decided its first order) up to its last processed bar or fill; start
+    it where the deployment's book was flat, since the backtest starts flat with its capital.
+    Targets see `window_bars` of history before the window, as the runner's do. Candles
+    come from `lake` (default: the installation's lake) unless given as `{symbol: frame}`.
+    Raise DataError when there is nothing to compare.
+    Example: `drift_report(ledger, "btc-sma").drift_bps`.
     """
     from quantdesk.parity._drift_impl import build_drift_report
 

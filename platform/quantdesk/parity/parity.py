@@ -80,13 +80,20 @@ def parity_report(
     strict: bool = False,
     lake: Any = None,
     rel_tol: float = 1e-9,
+    frames: dict[str, Any] | None = None,
+    replay_overrides: dict[str, Any] | None = None,
 ) -> ParityReport:
     """Replay `deployment` over [start, end) and compare it with a backtest of the same candles.
 
     `deployment` is a `quantdesk.promotion.Deployment` or its name (looked up in `ledger`);
     the replay never touches the deployment's real ledger history (it runs on a scratch
     ledger). `strict=True` replays with per-bar recomputation of targets, as live does.
+    `frames` ({symbol: candles}) replaces the lake for both runs. `replay_overrides` changes
+    RunSpec fields of the replay only (e.g. `{"cost": CostModel(fee_bps=12)}`), to see what
+    a difference in the live path does to parity.
+    Example: `parity_report(ledger, "btc-sma", "2024-01-01", "2024-02-01").ok`.
     """
     from quantdesk.parity._parity_impl import build_parity_report
 
-    return build_parity_report(ledger, deployment, start, end, strict=strict, lake=lake, rel_tol=rel_tol)
+    return build_parity_report(ledger, deployment, start, end, strict=strict, lake=lake, rel_tol=rel_tol,
+                               frames=frames, replay_overrides=replay_overrides)

@@ -21,11 +21,17 @@ from quantdesk.core.errors import LedgerError, PromotionError
 from quantdesk.core.types import Stage
 from quantdesk.ledger import Ledger
 from quantdesk.ledger._types import canonical_json, jsonable
-from quantdesk.ledger.registry import deployment_row, deployment_rows, update_deployment
+from quantdesk.ledger.registry import (
+    deployment_row,
+    deployment_rows,
+    insert_deployment,
+    update_deployment,
+)
 
 __all__ = [
     "Deployment",
     "DeploymentState",
+    "create_deployment",
     "deployment_values",
     "find_deployment",
     "get_deployment",
@@ -228,6 +234,58 @@ def list_deployments(ledger: Ledger, *, stage: Stage | str | None = None) -> lis
     wanted = None if stage is None else Stage(stage)
     out = [_from_row(r) for r in deployment_rows(ledger)]
     return [d for d in out if wanted is None or d.stage is wanted]
+
+
+def create_deployment(
+    ledger: Ledger,
+    name: str,
+    *,
+    strategy: str,
+    symbols: tuple[str, ...] | list[str],
+    timeframe: str,
+    actor: str,
+    params: dict[str, Any] | None = None,
+    venue: str = "paper",
+    account: str = "default",
+    exchange: str | None = None,
+    capital: Decimal | float | int | str = Decimal(10_000),
+    risk_profile: str | None = None,
+    risk_overrides: dict[str, Any] | None = None,
+    cost: CostModel | None = None,
+) -> Deployment:
+    """Register a deployment at the research stage (no evidence yet; it cannot run until promoted).
+
+    The strategy is loaded and its parameters validated now; the code hash is today's source.
+    """
+    from quantdesk.core.timeframes import timeframe_ms
+    from quantdesk.strategies import load_strategy, strategy_source_hash
+
+    validate_name(name)
+    if not symbols:
+        raise PromotionError(f"deployment {name!r} needs at least one symbol, e.g. BTC/USDT")
+    timeframe_ms(timeframe)  # ConfigError names a bad timeframe
+    cls = load_strategy(strategy)
+    instance = cls(**(params or {}))
+    money = Decimal(str(capital))
+    if not money > 0:
+        raise PromotionError(f"capital must be a positive amount, got {money}")
+    now = ledger._now()
+    deployment = Deployment(
+        name=name, strategy=strategy, strategy_name=cls.name, params=dict(instance.values),
+        symbols=tuple(symbols), timeframe=timeframe, venue=venue, account=account, exchange=exchange,
+        risk_profile=risk_profile, risk_overrides=dict(risk_overrides or {}), capital=money,
+        stage=Stage.RESEARCH, code_hash=strategy_source_hash(cls), cost=cost or CostModel(),
+        rules={s: MarketRules() for s in symbols}, created_by=actor, created_at=now, updated_at=now,
+        stage_since=now,
+    )
+    values = deployment_values(deployment)
+    payload = {"deployment": name, "strategy": strategy, "stage": Stage.RESEARCH.value,
+               "code_hash": deployment.code_hash}
+    try:
+        row = insert_deployment(ledger, {"id": name, **values}, audit=(actor, "deployment.create", payload))
+    except LedgerError as e:
+        raise PromotionError(str(e)) from e
+    return _from_row(row)
 
 
 def record_runner_progress(

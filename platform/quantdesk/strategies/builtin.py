@@ -12,10 +12,10 @@ import numpy as np
 import polars as pl
 
 from quantdesk.core.errors import StrategyError
-from quantdesk.indicators import ema, momentum, rolling_max, rolling_min, rsi
+from quantdesk.indicators import bbands, ema, momentum, rolling_max, rolling_min, rsi
 from quantdesk.strategies.base import Strategy, param
 
-__all__ = ["BuyAndHold", "DonchianBreakout", "EmaCross", "MomentumRotation", "RsiReversion", "SmaCross"]
+__all__ = ["BollingerBreakout", "BuyAndHold", "DonchianBreakout", "EmaCross", "MomentumRotation", "RsiReversion", "SmaCross"]
 
 
 def _hold(events: pl.Series) -> pl.Series:
@@ -151,6 +151,37 @@ class DonchianBreakout(Strategy):
             return _hold(events)
         events = pl.select(
             pl.when(close > upper).then(1.0).when(close < exit_low).then(0.0).otherwise(None).alias("e")
+        )["e"]
+        return _hold(events)
+
+
+class BollingerBreakout(Strategy):
+    """Long when the close breaks above the upper Bollinger band; exit when it falls below the middle.
+
+    With `short`, the mirror image below the lower band.
+    """
+
+    name = "bollinger_breakout"
+    period = param(20, min=2, max=500, doc="band window, bars")
+    num_std = param(2.0, min=0.5, max=5.0, doc="band width in standard deviations")
+    short = param(False, doc="trade downside breakouts short")
+
+    @property
+    def warmup(self) -> int:
+        return self.period
+
+    def target(self, candles: pl.DataFrame) -> pl.Series:
+        close = candles["close"]
+        bands = bbands(close, self.period, self.num_std)
+        below = -1.0 if self.short else 0.0
+        # Entries win over exits; between the bands the last decision holds.
+        events = pl.select(
+            pl.when(close > bands.upper).then(1.0)
+            .when(close < bands.lower).then(below)
+            .when((close - bands.middle).sign() != (close.shift(1) - bands.middle.shift(1)).sign())
+            .then(0.0)
+            .otherwise(None)
+            .alias("e")
         )["e"]
         return _hold(events)
 

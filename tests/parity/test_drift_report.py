@@ -7,23 +7,19 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from parity_helpers import SYMBOL, write_history
 
 from quantdesk.core.clock import ManualClock
 from quantdesk.core.costs import CostModel
-from quantdesk.lake import generate_candles
 from quantdesk.ledger import Ledger
 from quantdesk.live.spec import RunSpec
 from quantdesk.parity import drift_report
 from quantdesk.parity._window import window_backtest
 
-SYMBOL = "BTC/USDT"
 
-
-@pytest.fixture(scope="module")
-def candles() -> pl.DataFrame:
-    frame = generate_candles(SYMBOL, minutes=1_500, seed=11)
-    # A gap-free stretch, so bar numbers and times agree.
-    return frame.head(1_200)
+@pytest.fixture
+def candles(synthetic_candles: pl.DataFrame) -> pl.DataFrame:
+    return synthetic_candles
 
 
 def _spec(**overrides: object) -> RunSpec:
@@ -36,21 +32,9 @@ def _spec(**overrides: object) -> RunSpec:
 
 
 def _write_history(ledger: Ledger, clock: ManualClock, orders: pl.DataFrame, spec: RunSpec, *,
-                   slippage_bps: float, skip: set[int] = frozenset()) -> None:  # type: ignore[assignment]
-    """Write the backtest's orders as a paper deployment's fills, each `slippage_bps` worse."""
-    for i, row in enumerate(orders.iter_rows(named=True)):
-        if i in skip:
-            continue
-        sign = 1 if row["side"] == "buy" else -1
-        price = row["price"] * (1 + sign * slippage_bps / 1e4)
-        fill_ts = row["ts"] + timedelta(seconds=1)  # filled just after the bar opened
-        clock.set(row["ts"])
-        cid = f"qd-{spec.name}-{i}"
-        ledger.record_intent(client_order_id=cid, venue=spec.venue, symbol=SYMBOL, side=row["side"],
-                             order_type="market", qty=f"{row['qty']:.10f}", deployment=spec.name)
-        ledger.record_fill(venue=spec.venue, trade_id=f"t{i}", symbol=SYMBOL, side=row["side"],
-                           qty=f"{row['qty']:.10f}", price=f"{price:.10f}", ts=fill_ts,
-                           fee=f"{row['qty'] * price * spec.cost.fee_rate:.10f}", client_order_id=cid)
+                   slippage_bps: float, skip: frozenset[int] = frozenset()) -> None:
+    write_history(ledger, clock, orders, deployment=spec.name, venue=spec.venue, fee_rate=spec.cost.fee_rate,
+                  slippage_bps=slippage_bps, skip=skip)
 
 
 def _ledger(tmp_path: Path) -> tuple[Ledger, ManualClock]:
@@ -102,7 +86,7 @@ def test_a_missed_order_is_counted(tmp_path: Path, candles: pl.DataFrame) -> Non
     spec = _spec()
     expected = window_backtest(spec, {SYMBOL: candles}).orders
     ledger, clock = _ledger(tmp_path)
-    _write_history(ledger, clock, expected, spec, slippage_bps=2.0, skip={3})
+    _write_history(ledger, clock, expected, spec, slippage_bps=2.0, skip=frozenset({3}))
     report = drift_report(ledger, spec, start=candles["ts"][0], end=candles["ts"][-1] + timedelta(minutes=1),
                           candles={SYMBOL: candles})
     assert report.missed_trades >= 1

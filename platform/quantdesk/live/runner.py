@@ -1,0 +1,327 @@
+"""The live runner: on each bar close, target -> order intents -> gated broker -> ledger.
+
+One bar (`Runner.step`): bring the lake up to date, compute `target()` on the trailing
+window with the backtest's Strategy class, size orders against the deployment's book
+(ledger fills + capital) exactly as the backtest's vectorbt does, send them through the
+`GatedBroker`, follow them to a final state and record progress. It fails closed: stale
+or missing data, a raising strategy or a ledger/venue disagreement place no order, are
+stored as a risk event, notified and audited. Client order ids come from
+(deployment, bar, symbol), so a restarted runner that re-derives an intent reuses its id.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+from quantdesk.backtest.lookahead import target_matrix
+from quantdesk.backtest.engine import resolve_strategy
+from quantdesk.broker.types import derive_client_order_id
+from quantdesk.core.clock import Clock
+from quantdesk.core.costs import MarketRules
+from quantdesk.core.errors import QuantdeskError, ReconciliationError
+from quantdesk.core.orders import OrderIntent
+from quantdesk.core.timeframes import timeframe_ms
+from quantdesk.core.types import OrderType, Side
+from quantdesk.live.schedule import BarScheduler
+from quantdesk.live.sizing import Account, size_order, to_intent_qty
+from quantdesk.live.spec import RunSpec
+from quantdesk.notify import Notification, NotificationLevel
+
+__all__ = ["BarOutcome", "Runner", "SkipCode", "bar_client_order_id"]
+
+log = logging.getLogger(__name__)
+
+
+class SkipCode(StrEnum):
+    """Why the runner placed no order for a bar (stored as the risk event code)."""
+
+    STALE_DATA = "RUNNER_STALE_DATA"
+    STRATEGY_ERROR = "RUNNER_STRATEGY_ERROR"
+    RECONCILIATION = "RUNNER_RECONCILIATION_MISMATCH"
+    CODE_CHANGED = "RUNNER_CODE_HASH_CHANGED"
+    VENUE_ERROR = "RUNNER_VENUE_ERROR"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BarOutcome:
+    """What the runner did at one bar close: targets, orders sent (gate outcomes), or why it skipped."""
+
+    bar_ts: datetime
+    targets: dict[str, float] = field(default_factory=dict)
+    orders: tuple[Any, ...] = ()
+    skipped: SkipCode | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.skipped is None
+
+
+def bar_client_order_id(deployment: str, bar_ms: int, symbol: str) -> str:
+    """Return the client order id of the order a deployment derives at one bar for one symbol."""
+    return derive_client_order_id(deployment, f"bar:{bar_ms}:{symbol}")
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+class Runner:
+    """Run one deployment bar by bar through `gated` (a started-or-not `GatedBroker`).
+
+    `market` supplies candles (`refresh(bar_ms)`, `window(bar_ms, bars)`); `pin_check`
+    raises when the deployment's code hash no longer matches; `progress(**fields)` records
+    last bar, PnL and state (the promotion registry's `record_runner_progress`).
+    """
+
+    def __init__(
+        self,
+        spec: RunSpec,
+        *,
+        ledger: Any,
+        gated: Any,
+        market: Any,
+        clock: Clock,
+        notifier: Any = None,
+        pin_check: Callable[[], None] | None = None,
+        progress: Callable[..., Any] | None = None,
+        actor: str = "runner",
+        reconcile_every_bar: bool = True,
+        follow_timeout_s: float = 10.0,
+        max_staleness_bars: int = 1,
+        resync_tolerance: float = 0.01,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.spec = spec
+        self.ledger = ledger
+        self.gated = gated
+        self.market = market
+        self.clock = clock
+        self.notifier = notifier
+        self.pin_check = pin_check
+        self.progress = progress
+        self.actor = actor
+        self.reconcile_every_bar = reconcile_every_bar
+        self.follow_timeout_s = follow_timeout_s
+        self.max_staleness_bars = max_staleness_bars
+        self.resync_tolerance = resync_tolerance
+        self._sleep = sleep
+        self.step_ms = timeframe_ms(spec.timeframe)
+        self.strategy, _ = resolve_strategy(spec.strategy, dict(spec.params))
+        warmup = int(self.strategy.warmup)
+        self.window_bars = int(spec.window_bars or max(2 * warmup + 10, 50))
+        self.rules = {s: spec.rules.get(s, MarketRules()) for s in spec.symbols}
+        self.last_bar_ms: int | None = None
+        self.started = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> Any:
+        """Check the code pin, then reconcile with the venue before anything else; fail closed."""
+        if self.pin_check is not None:
+            try:
+                self.pin_check()
+            except QuantdeskError as e:
+                self._fail_closed(SkipCode.CODE_CHANGED, str(e), None)
+                raise
+        try:
+            report = self.gated.start()
+        except ReconciliationError as e:
+            self._fail_closed(SkipCode.RECONCILIATION, str(e), None)
+            raise
+        self.started = True
+        self.ledger.audit(self.actor, "runner.start", {"deployment": self.spec.name, "venue": self.spec.venue})
+        return report
+
+    def run(self, *, once: bool = False, stop: threading.Event | None = None,
+            scheduler: BarScheduler | None = None, resume_after_ms: int | None = None) -> list[BarOutcome]:
+        """Process each new bar close until `stop` is set (after finishing the current bar); `once`: one bar."""
+        if not self.started:
+            self.start()
+        scheduler = scheduler or BarScheduler(self.clock, self.spec.timeframe, sleep=self._sleep)
+        outcomes: list[BarOutcome] = []
+        after = resume_after_ms
+        while stop is None or not stop.is_set():
+            bar_ms = scheduler.last_closed() if once else scheduler.wait_after(after, stop)
+            if bar_ms is None:
+                break
+            if after is not None and bar_ms <= after and once:
+                break  # this bar was processed before a restart
+            outcomes.append(self.step(bar_ms))
+            after = bar_ms
+            if once:
+                break
+        return outcomes
+
+    # -- one bar -----------------------------------------------------------------------------
+    def step(self, bar_ms: int, *, prices: dict[str, float] | None = None, account: Account | None = None,
+             trade: bool = True) -> BarOutcome:
+        """Decide and trade at the close of the bar opened at `bar_ms`.
+
+        Orders are sized at `prices` (default: this bar's closes, the best live estimate of
+        the next open; a replay passes the next bar's opens, where the backtest fills) against
+        `account` (default: the deployment's book from the ledger). `trade=False` decides only.
+        """
+        bar_ts = _dt(bar_ms)
+        if self.pin_check is not None:
+            try:
+                self.pin_check()
+            except QuantdeskError as e:
+                return self._fail_closed(SkipCode.CODE_CHANGED, str(e), bar_ts)
+        try:
+            self.market.refresh(bar_ms)
+        except QuantdeskError as e:
+            log.warning("refreshing candles failed: %s", e)  # the staleness check below decides
+        frames = self.market.window(bar_ms, self.window_bars)
+        stale = [s for s, f in frames.items() if f.is_empty() or _last_ms(f) != bar_ms]
+        if stale:
+            have = {s: (None if frames[s].is_empty() else _dt(_last_ms(frames[s])).isoformat()) for s in stale}
+            return self._fail_closed(SkipCode.STALE_DATA,
+                                     f"no candle for bar {bar_ts.isoformat()} of {stale} (newest: {have})", bar_ts)
+        n = min(len(f) for f in frames.values())
+        frames = {s: f.tail(n) for s, f in frames.items()}
+        try:
+            matrix = target_matrix(self.strategy, frames)
+        except Exception as e:  # noqa: BLE001 - any strategy failure must fail closed, not crash the loop
+            return self._fail_closed(SkipCode.STRATEGY_ERROR, f"{self.strategy.name}.target raised "
+                                     f"{type(e).__name__}: {e}", bar_ts)
+        if not self.spec.allow_short:
+            matrix = np.clip(matrix, 0.0, 1.0)
+        current = {s: float(matrix[-1, i]) for i, s in enumerate(self.spec.symbols)}
+        previous = {s: float(matrix[-2, i]) for i, s in enumerate(self.spec.symbols)} if n >= 2 else None
+        if self.reconcile_every_bar:
+            report = self.gated.reconcile()
+            if not report.agreed:
+                return self._fail_closed(SkipCode.RECONCILIATION, "; ".join(report.unresolved[:3]), bar_ts)
+        resync = self.last_bar_ms is None or self.last_bar_ms != bar_ms - self.step_ms
+        if self.spec.rebalance or previous is None or resync:
+            changed = dict(current)
+        else:  # as the backtest: a symbol trades only when its target moved
+            changed = {s: v for s, v in current.items() if v != previous[s]}
+        closes = {s: float(frames[s]["close"][-1]) for s in self.spec.symbols}
+        prices = prices or closes
+        outcomes: tuple[Any, ...] = ()
+        if changed and trade:
+            try:
+                account = account if account is not None else self.account()
+                tolerance = self.resync_tolerance if (resync and previous is not None and current == previous) else 0.0
+                outcomes = tuple(self.execute(bar_ms, changed, prices, account, tolerance=tolerance, follow=True))
+            except QuantdeskError as e:
+                return self._fail_closed(SkipCode.VENUE_ERROR, f"{type(e).__name__}: {e}", bar_ts)
+        self.last_bar_ms = bar_ms
+        self._record_progress(bar_ts, closes)
+        return BarOutcome(bar_ts=bar_ts, targets=current, orders=outcomes)
+
+    def execute(self, bar_ms: int, targets: dict[str, float], prices: dict[str, float], account: Account,
+                *, tolerance: float = 0.0, follow: bool = False) -> list[Any]:
+        """Size and send the orders that move `account` to `targets` at `prices`; book fills into it.
+
+        `prices` covers every symbol (equity is marked with all of them, once, before the
+        orders); `targets` only the symbols to trade. With several symbols sells go first,
+        as in the backtest's cash-sharing group, and each order is sized on the cash left.
+        """
+        value = account.value(prices)
+        symbols = [s for s in self.spec.symbols if s in targets]
+        if len(symbols) > 1:
+            symbols.sort(key=lambda s: targets[s] * value - account.position(s) * prices[s])
+        feed = getattr(self.gated.broker, "update_price", None)
+        outcomes = []
+        for symbol in symbols:
+            order = size_order(symbol=symbol, target=targets[symbol], position=account.position(symbol),
+                               cash=account.cash, value=value, price=prices[symbol], cost=self.spec.cost,
+                               rules=self.rules[symbol], allow_short=self.spec.allow_short)
+            if not order.is_order or abs(order.qty) * order.price < tolerance * value:
+                continue
+            if feed is not None:
+                feed(symbol, prices[symbol])
+            intent = OrderIntent(
+                client_order_id=bar_client_order_id(self.spec.name, bar_ms, symbol),
+                deployment=self.spec.name, venue=self.spec.venue, symbol=symbol,
+                side=Side.BUY if order.qty > 0 else Side.SELL, type=OrderType.MARKET,
+                qty=to_intent_qty(order.qty, self.rules[symbol]), ts=self.clock.now(),
+            )
+            outcome = self.gated.submit(intent)
+            if follow and outcome.approved and outcome.code != "ALREADY_SUBMITTED":
+                outcome = self._follow(outcome)
+            if outcome.approved and outcome.code != "ALREADY_SUBMITTED":
+                self._book(account, intent.client_order_id, sized=order.qty, qty=intent.qty)
+            outcomes.append(outcome)
+        return outcomes
+
+    # -- book keeping --------------------------------------------------------------------------
+    def account(self) -> Account:
+        """Return the deployment's book from the ledger: capital plus every fill of its orders."""
+        mine = {o.client_order_id for o in self.ledger.orders(deployment=self.spec.name, venue=self.spec.venue)}
+        account = Account(cash=float(self.spec.capital))
+        for fill in self.ledger.fills(venue=self.spec.venue, account=self.spec.account):
+            if fill.client_order_id in mine:
+                account.apply_fill(fill.symbol, float(fill.signed_qty), float(fill.price), float(fill.fee))
+        return account
+
+    def _book(self, account: Account, client_order_id: str, *, sized: float, qty: Any) -> None:
+        fills = self.ledger.fills(client_order_id=client_order_id)
+        if len(fills) == 1 and fills[0].qty == qty:
+            # filled in full: book the float size itself, so the float book follows vectorbt's bit for bit
+            f = fills[0]
+            account.apply_fill(f.symbol, sized, float(f.price), float(f.fee))
+            return
+        for f in fills:
+            account.apply_fill(f.symbol, float(f.signed_qty), float(f.price), float(f.fee))
+
+    def _follow(self, outcome: Any) -> Any:
+        """Poll until the order is final (market orders fill at once; a venue may lag)."""
+        deadline = time.monotonic() + self.follow_timeout_s
+        row = outcome.order
+        while (row is None or not row.status.is_final) and time.monotonic() < deadline:
+            self._sleep(0.05)
+            self.gated.reconcile()
+            row = self.ledger.order(outcome.client_order_id)
+        if row is None or not row.status.is_final:
+            self._alert(NotificationLevel.WARNING, f"order {outcome.client_order_id} not final",
+                        f"still {None if row is None else row.status} after {self.follow_timeout_s}s; "
+                        "reconciliation will resolve it")
+            return outcome
+        from dataclasses import replace
+
+        return replace(outcome, status=row.status, order=row)
+
+    def _record_progress(self, bar_ts: datetime, prices: dict[str, float], state: str | None = None,
+                         detail: str | None = None) -> None:
+        if self.progress is None:
+            return
+        try:
+            pnl = self.account().value(prices) - float(self.spec.capital) if prices else None
+            self.progress(last_bar_ts=bar_ts, pnl=None if pnl is None else round(pnl, 8), state=state, detail=detail)
+        except QuantdeskError as e:
+            log.warning("recording progress of %s failed: %s", self.spec.name, e)
+
+    def _fail_closed(self, code: SkipCode, detail: str, bar_ts: datetime | None) -> BarOutcome:
+        """Place nothing; store, audit and notify why."""
+        where = f" at bar {bar_ts.isoformat()}" if bar_ts is not None else " at start"
+        log.warning("%s%s: %s: %s", self.spec.name, where, code, detail)
+        self.ledger.record_risk_event(code=str(code), detail=detail, deployment=self.spec.name,
+                                      venue=self.spec.venue, approved=False)
+        self.ledger.audit(self.actor, "runner.skip", {"deployment": self.spec.name, "code": str(code),
+                                                      "detail": detail,
+                                                      "bar_ts": None if bar_ts is None else bar_ts.isoformat()})
+        self._alert(NotificationLevel.ERROR, f"{self.spec.name}: no orders{where} ({code})", detail)
+        return BarOutcome(bar_ts=bar_ts or self.clock.now(), skipped=code, detail=detail)
+
+    def _alert(self, level: NotificationLevel, title: str, body: str) -> None:
+        if self.notifier is not None:
+            self.notifier.notify(Notification(level=level, title=title, body=body))
+
+
+def _last_ms(frame: Any) -> int:
+    import polars as pl
+
+    return int(frame["ts"].cast(pl.Datetime("ms", "UTC")).cast(pl.Int64)[-1])
+

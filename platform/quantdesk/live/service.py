@@ -1,0 +1,152 @@
+"""Build and run the runner of a registered deployment (what `quantdesk run` does).
+
+Paper deployments trade the `PaperBroker` on live data (candles from the configured venue
+when there is one, else the lake as it is); live deployments trade the `CcxtBroker` of the
+venue named in quantdesk.toml. Both go through the `GatedBroker` with the deployment's risk
+configuration; progress and state go to the promotion registry; SIGTERM stops after the
+current bar.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from quantdesk.core.clock import Clock
+from quantdesk.core.costs import MarketRules
+from quantdesk.core.errors import ConfigError, PromotionError, QuantdeskError
+from quantdesk.core.timeframes import timeframe_ms
+from quantdesk.core.types import Stage
+from quantdesk.live.market import LakeMarket, ingest_updater
+from quantdesk.live.runner import BarOutcome, Runner
+from quantdesk.live.schedule import BarScheduler, clock_from_env
+from quantdesk.live.spec import RunSpec
+
+__all__ = ["build_runner", "run_deployment"]
+
+
+def _ms(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp() * 1000)
+
+
+def build_runner(ledger: Any, name: str, *, clock: Clock | None = None, notifier: Any = None,
+                 lake: Any = None, exchange: Any = None, settings: Any = None) -> Runner:
+    """Return a ready (not started) `Runner` for deployment `name`; PromotionError when it may not run.
+
+    `exchange` (a ccxt client) overrides the venue configured in quantdesk.toml.
+    """
+    from quantdesk.broker import CcxtBroker, GatedBroker, PaperBroker
+    from quantdesk.core.settings import get_settings
+    from quantdesk.notify import Notifier
+    from quantdesk.promotion import check_pinned, get_deployment, record_runner_progress, risk_config_for
+    from quantdesk.risk import RiskGate
+
+    settings = settings or get_settings()
+    clock = clock or clock_from_env()
+    deployment = get_deployment(ledger, name)
+    if deployment.stage not in (Stage.PAPER, Stage.LIVE):
+        raise PromotionError(
+            f"deployment {name!r} is at stage {deployment.stage.value}; only paper and live deployments run "
+            f"(promote it with `quantdesk promote ... --to paper --name {name}`)")
+    venue_config = settings.venues.get(deployment.venue)
+    if exchange is None and venue_config is not None:
+        from quantdesk.ingest import make_exchange
+
+        exchange = make_exchange(venue_config)
+    if deployment.stage is Stage.LIVE:
+        if exchange is None:
+            raise ConfigError(f"live deployment {name!r} trades on venue {deployment.venue!r}, which is not in "
+                              "quantdesk.toml; add it with `quantdesk venue add`")
+        broker: Any = CcxtBroker(exchange, name=deployment.venue, clock=clock, symbols=deployment.symbols)
+    else:
+        broker = PaperBroker(name=deployment.venue, clock=clock, cost_model=deployment.cost,
+                             rules=dict(deployment.rules))
+    spec = RunSpec.from_deployment(deployment)
+    rules = dict(spec.rules)
+    if isinstance(broker, CcxtBroker):
+        for symbol in spec.symbols:
+            if rules.get(symbol, MarketRules()) == MarketRules():
+                found = broker.market_rules(symbol)
+                if found is not None:
+                    rules[symbol] = found
+        spec = replace(spec, rules=rules)
+    if lake is None:
+        from quantdesk.lake import Lake
+
+        lake = Lake()
+    notifier = notifier if notifier is not None else Notifier.from_settings(settings)
+    gate = RiskGate(risk_config_for(deployment, settings), clock, ledger)
+    gated = GatedBroker(broker, ledger, gate, venue=deployment.venue, account=deployment.account,
+                        notifier=notifier, clock=clock, actor=f"runner:{name}", market_rules=rules)
+    updater = None
+    if exchange is not None:
+        updater = ingest_updater(exchange, lake, lake_exchange=spec.data_exchange, symbols=spec.symbols,
+                                 timeframe=spec.timeframe, clock=clock, history_bars=4 * _window(spec) + 10)
+    market = LakeMarket(lake, exchange=spec.data_exchange, symbols=spec.symbols, timeframe=spec.timeframe,
+                        updater=updater)
+
+    def progress(**fields: Any) -> None:
+        record_runner_progress(ledger, name, actor=f"runner:{name}", **fields)
+
+    return Runner(spec, ledger=ledger, gated=gated, market=market, clock=clock, notifier=notifier,
+                  pin_check=lambda: check_pinned(get_deployment(ledger, name)), progress=progress,
+                  actor=f"runner:{name}")
+
+
+def _window(spec: RunSpec) -> int:
+    return int(spec.window_bars or 100)
+
+
+def run_deployment(ledger: Any, name: str, *, once: bool = False, stop: threading.Event | None = None,
+                   handle_sigterm: bool = True, on_bar: Any = None, **build: Any) -> list[BarOutcome]:
+    """Start deployment `name` (reconcile first), process bar closes until stopped, record the state.
+
+    With `handle_sigterm`, SIGTERM sets the stop flag: the current bar finishes, then this returns.
+    """
+    from quantdesk.promotion import DeploymentState, get_deployment, record_runner_progress
+
+    stop = stop or threading.Event()
+    previous = None
+    if handle_sigterm and threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    actor = f"runner:{name}"
+    try:
+        runner = build_runner(ledger, name, **build)
+        try:
+            runner.start()
+        except QuantdeskError as e:
+            record_runner_progress(ledger, name, state=DeploymentState.FAILED, detail=str(e)[:500], actor=actor)
+            raise
+        record_runner_progress(ledger, name, state=DeploymentState.RUNNING, detail="", actor=actor)
+        resume = _ms(get_deployment(ledger, name).last_bar_ts)
+        runner.last_bar_ms = None  # the first bar after a start re-syncs the book with the target
+        scheduler = BarScheduler(runner.clock, runner.spec.timeframe)
+        outcomes: list[BarOutcome] = []
+        after = resume
+        while not stop.is_set():
+            bar = scheduler.last_closed() if once else scheduler.wait_after(after, stop)
+            if bar is None:
+                break
+            if after is None or bar > after:
+                outcome = runner.step(bar)
+                outcomes.append(outcome)
+                if on_bar is not None:
+                    on_bar(outcome)
+            after = bar if after is None else max(after, bar)
+            if once:
+                break
+        record_runner_progress(ledger, name, state=DeploymentState.STOPPED,
+                               detail="stopped after --once" if once else "stopped (SIGTERM or stop request)",
+                               actor=actor)
+        return outcomes
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def bars_between(start: datetime, end: datetime, timeframe: str) -> int:
+    """Return how many bars of `timeframe` fit in [start, end) (for progress bars)."""
+    return max(0, (_ms(end) - _ms(start)) // timeframe_ms(timeframe))  # type: ignore[operator]

@@ -1,0 +1,113 @@
+"""Crash safety: the runner PROCESS is SIGKILLed at random moments against the simulated venue.
+
+Market time runs 60x faster than the wall clock (a 1m bar per second) on a scaled clock
+shared with the runner process through QUANTDESK_CLOCK. After at least 20 kills and a
+final SIGTERM (graceful: exit 0), the ledger must equal the venue: the same orders, no
+duplicate client order ids, every venue trade recorded once, position = sum of fills.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.live.conftest import candles, make_deployment
+
+KEY, SECRET = "kill-test-key", "kill-test-secret"
+SPEED = 60.0
+KILLS = 20
+QUANTDESK = str(Path(sys.executable).with_name("quantdesk"))
+
+
+def _config(home: Path, url: str) -> None:
+    (home / "quantdesk.toml").write_text(f"""
+[venues.sim]
+exchange = "binance"
+api_url = "{url}"
+key_env = "QD_KILL_KEY"
+secret_env = "QD_KILL_SECRET"
+options = {{ defaultType = "spot", fetchCurrencies = false, fetchMargins = false }}
+""")
+
+
+def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen([QUANTDESK, "run", "flip-kill"], env=env, stdout=out, stderr=out)
+
+
+def test_sigkilled_runner_leaves_ledger_equal_to_venue(flip_strategy: str, quantdesk_home: Path,
+                                                       tmp_path: Path) -> None:
+    from quantdesk.core.clock import ManualClock
+    from quantdesk.ledger import Ledger
+    from quantdesk.live.schedule import ScaledClock
+    from quantdesk.venue import SimulatedVenue
+
+    frame = candles(1200)
+    start_ms = int(frame["ts"][300].timestamp() * 1000)
+    scaled = ScaledClock(start_ms, int(time.time() * 1000), SPEED)
+    venue_clock = ManualClock(start_ms)
+    stop = threading.Event()
+    rng = random.Random(5)
+    with SimulatedVenue({"BTC/USDT": frame}, clock=venue_clock, api_key=KEY, api_secret=SECRET) as venue:
+
+        def tick() -> None:  # the venue's market time follows the scaled clock
+            while not stop.is_set():
+                venue.advance(to=max(scaled.now_ms(), venue_clock.now_ms()))
+                time.sleep(0.02)
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        _config(quantdesk_home, venue.url)
+        with Ledger() as ledger:
+            make_deployment(ledger, "flip-kill", strategy=flip_strategy, stage="live", venue="sim", exchange="sim",
+                            params={"period": 2})
+        env = {**os.environ, "QD_KILL_KEY": KEY, "QD_KILL_SECRET": SECRET, "QUANTDESK_CLOCK": scaled.spec()}
+        log = tmp_path / "runner.log"
+        try:
+            for _ in range(KILLS):
+                proc = _start(env, log)
+                time.sleep(rng.uniform(1.0, 4.0))
+                proc.send_signal(signal.SIGKILL)
+                assert proc.wait(timeout=30) == -signal.SIGKILL
+            proc = _start(env, log)
+            time.sleep(6.0)
+            proc.send_signal(signal.SIGTERM)  # graceful: finish the bar, record STOPPED, exit 0
+            assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+        finally:
+            stop.set()
+            ticker.join(timeout=5)
+            if proc.poll() is None:
+                proc.kill()
+
+        with Ledger() as ledger:
+            from quantdesk.promotion import get_deployment
+
+            assert get_deployment(ledger, "flip-kill").state.value == "stopped"
+            venue_orders = venue.orders()
+            ids = [o.client_order_id for o in venue_orders]
+            assert len(ids) == len(set(ids)), "duplicate client order ids at the venue"
+            assert len(ids) >= 5, log.read_text()[-3000:]
+            mine = {o.client_order_id: o for o in ledger.orders(deployment="flip-kill")}
+            sent = {cid for cid, o in mine.items() if o.venue_order_id is not None}
+            assert sent == set(ids)
+            for o in venue_orders:  # statuses and fills agree order by order
+                row = mine[o.client_order_id]
+                assert row.status.is_final and row.filled_qty == o.filled_qty
+            venue_trades = {str(t.trade_id): t for t in venue.trades()}
+            fills = ledger.fills(venue="sim")
+            assert len(fills) == len({f.trade_id for f in fills}), "a fill was recorded twice"
+            assert {f.trade_id for f in fills} == set(venue_trades), "fills lost or invented"
+            position = ledger.position("BTC/USDT", venue="sim")
+            assert position == sum((f.signed_qty for f in fills), Decimal(0))
+            free, locked = venue.balances().get("BTC", (Decimal(0), Decimal(0)))
+            assert position == free + locked

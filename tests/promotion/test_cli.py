@@ -1,0 +1,103 @@
+"""The CLI: user add/list, promote, approve, deployments, deployment create/show/retire (with --json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from quantdesk.cli import app
+
+from .conftest import StoredEvidence
+
+runner = CliRunner()
+
+LENIENT_TOML = (
+    "[promotion]\nmin_oos_sharpe = -10.0\nmax_drawdown = 1.0\nmin_trades = 1\nmin_deflated_sharpe = 0.0\n"
+)
+
+
+def _ok(*args: str) -> object:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout) if "--json" in args else result.stdout
+
+
+@pytest.fixture
+def users(quantdesk_home: Path) -> None:
+    _ok("user", "add", "alice", "--role", "admin", "--as", "alice")
+    _ok("user", "add", "rita", "--role", "researcher", "--as", "alice")
+    _ok("user", "add", "bob", "--role", "trader", "--as", "alice")
+
+
+def test_user_commands(users: None) -> None:
+    listed = _ok("user", "list", "--json")
+    assert [(u["name"], u["role"]) for u in listed] == [("alice", "admin"), ("bob", "trader"), ("rita", "researcher")]
+    denied = runner.invoke(app, ["user", "add", "eve", "--role", "admin", "--as", "rita"])
+    assert denied.exit_code != 0
+    assert "may not add users" in denied.output
+
+
+def test_a_refused_promotion_prints_every_failing_gate_as_json(
+    users: None, evidence: StoredEvidence, quantdesk_home: Path
+) -> None:
+    (quantdesk_home / "quantdesk.toml").write_text("[promotion]\nmin_trades = 100000\n")
+    result = runner.invoke(app, ["promote", evidence.ref, "--run", evidence.bare_run_id, "--to", "paper",
+                                 "--name", "mom", "--as", "rita", "--json"])
+    assert result.exit_code == 3
+    payload = json.loads(result.stdout)
+    assert payload["status"] == "refused"
+    assert {"lookahead", "min_trades"} <= set(payload["failing_gates"])
+    assert {g["name"] for g in payload["gates"]} == {
+        "code_hash", "lookahead", "oos_sharpe", "max_drawdown", "min_trades", "deflated_sharpe"}
+    assert all({"name", "passed", "figure", "threshold"} <= set(g) for g in payload["gates"])
+    assert "refused" in result.stderr and "lookahead" in result.stderr and "min_trades" in result.stderr
+
+
+def test_promote_approve_and_list_through_the_cli(
+    users: None, evidence: StoredEvidence, quantdesk_home: Path
+) -> None:
+    (quantdesk_home / "quantdesk.toml").write_text(LENIENT_TOML)
+    promoted = _ok("promote", evidence.ref, "--run", evidence.run_id, "--to", "paper", "--name", "mom",
+                   "--capital", "3000", "--as", "rita", "--json")
+    assert promoted["status"] == "approved" and promoted["to_stage"] == "paper"
+    assert promoted["evidence"]["walkforward_run_id"] == evidence.walkforward_run_id
+
+    listed = _ok("deployments", "--json")
+    assert [(d["name"], d["stage"], d["state"], d["capital"], d["pnl"], d["last_bar_ts"]) for d in listed] == [
+        ("mom", "paper", "idle", "3000", None, None)
+    ]
+    assert "mom" in _ok("deployments")
+
+    # Live needs paper days and drift: without paper history the request is refused, and says why.
+    live = runner.invoke(app, ["promote", evidence.ref, "--run", evidence.run_id, "--to", "live",
+                               "--name", "mom", "--as", "bob"])
+    assert live.exit_code == 3
+    assert "paper_days" in live.stderr and "drift_bps" in live.stderr
+
+    denied = runner.invoke(app, ["approve", "mom", "--as", "bob"])
+    assert denied.exit_code != 0 and "no live promotion" in denied.stderr
+
+    shown = _ok("deployment", "show", "mom", "--json")
+    assert shown["stage"] == "paper"
+    assert [p["status"] for p in shown["promotions"]] == ["approved", "refused"]
+
+
+def test_deployment_create_show_and_retire(users: None) -> None:
+    created = _ok("deployment", "create", "sma-btc", "--strategy", "sma_cross", "--symbols", "BTC/USDT",
+                  "--timeframe", "1h", "--param", "fast=5", "--param", "slow=20", "--as", "rita", "--json")
+    assert created["stage"] == "research" and created["params"] == {"fast": 5, "slow": 20}
+    retired = _ok("deployment", "retire", "sma-btc", "--reason", "done", "--as", "bob", "--json")
+    assert retired["stage"] == "retired"
+    missing = runner.invoke(app, ["deployment", "show", "nope"])
+    assert missing.exit_code != 0 and "no deployment named 'nope'" in missing.stderr
+
+
+def test_every_command_has_an_example_in_its_help() -> None:
+    for command in (["promote"], ["approve"], ["deployments"], ["deployment", "create"], ["deployment", "show"],
+                    ["deployment", "retire"], ["user", "add"], ["user", "list"]):
+        result = runner.invoke(app, [*command, "--help"])
+        assert result.exit_code == 0
+        assert "Example:" in result.stdout and "--json" in result.stdout

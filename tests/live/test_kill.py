@@ -17,10 +17,8 @@ import threading
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
-
 from tests.live.conftest import candles, make_deployment
 
 KEY, SECRET = "kill-test-key", "kill-test-secret"
@@ -45,6 +43,19 @@ def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen([QUANTDESK, "run", "flip-kill"], env=env, stdout=out, stderr=out)
 
 
+def _wait_for_bar(log: Path, proc: subprocess.Popen[bytes], timeout_s: float = 40.0) -> None:
+    """Wait until the runner process reports one more bar in its log."""
+    seen = log.read_text().count("targets")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        if log.read_text().count("targets") > seen:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the runner reported no bar within {timeout_s}s: {log.read_text()[-2000:]}")
+
+
+@pytest.mark.integration
+@pytest.mark.slow
 def test_sigkilled_runner_leaves_ledger_equal_to_venue(flip_strategy: str, quantdesk_home: Path,
                                                        tmp_path: Path) -> None:
     from quantdesk.core.clock import ManualClock
@@ -71,16 +82,21 @@ def test_sigkilled_runner_leaves_ledger_equal_to_venue(flip_strategy: str, quant
         with Ledger() as ledger:
             make_deployment(ledger, "flip-kill", strategy=flip_strategy, stage="live", venue="sim", exchange="sim",
                             params={"period": 2})
-        env = {**os.environ, "QD_KILL_KEY": KEY, "QD_KILL_SECRET": SECRET, "QUANTDESK_CLOCK": scaled.spec()}
+        env = {**os.environ, "QD_KILL_KEY": KEY, "QD_KILL_SECRET": SECRET, "QUANTDESK_CLOCK": scaled.spec(),
+               "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
         log = tmp_path / "runner.log"
         try:
-            for _ in range(KILLS):
+            for k in range(KILLS):
                 proc = _start(env, log)
-                time.sleep(rng.uniform(1.0, 4.0))
+                if k % 3 == 1:  # a third of the kills land while it trades: after it reported a bar
+                    _wait_for_bar(log, proc)
+                    time.sleep(rng.uniform(0.0, 1.5))
+                else:  # the others anywhere from start-up on
+                    time.sleep(rng.uniform(0.5, 4.0))
                 proc.send_signal(signal.SIGKILL)
                 assert proc.wait(timeout=30) == -signal.SIGKILL
             proc = _start(env, log)
-            time.sleep(6.0)
+            _wait_for_bar(log, proc)
             proc.send_signal(signal.SIGTERM)  # graceful: finish the bar, record STOPPED, exit 0
             assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
         finally:
@@ -102,7 +118,7 @@ def test_sigkilled_runner_leaves_ledger_equal_to_venue(flip_strategy: str, quant
             assert sent == set(ids)
             for o in venue_orders:  # statuses and fills agree order by order
                 row = mine[o.client_order_id]
-                assert row.status.is_final and row.filled_qty == o.filled_qty
+                assert row.status.is_final and row.filled_qty == o.executed_qty
             venue_trades = {str(t.trade_id): t for t in venue.trades()}
             fills = ledger.fills(venue="sim")
             assert len(fills) == len({f.trade_id for f in fills}), "a fill was recorded twice"

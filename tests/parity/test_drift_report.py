@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from parity_helpers import SYMBOL, write_history
 
 from quantdesk.core.clock import ManualClock
 from quantdesk.core.costs import CostModel
+from quantdesk.lake import generate_candles
 from quantdesk.ledger import Ledger
 from quantdesk.live.spec import RunSpec
 from quantdesk.parity import drift_report
+from quantdesk.parity._common import align
 from quantdesk.parity._window import window_backtest
 
 
@@ -100,3 +105,37 @@ def test_no_history_is_an_actionable_error(tmp_path: Path, candles: pl.DataFrame
     ledger, _ = _ledger(tmp_path)
     with pytest.raises(DataError, match="no filled orders"):
         drift_report(ledger, _spec(), candles={SYMBOL: candles})
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(slippage_bps=st.floats(0.0, 50.0))
+def test_uniform_slippage_is_recovered_exactly(candles: pl.DataFrame, slippage_bps: float) -> None:
+    spec = _spec()
+    expected = window_backtest(spec, {SYMBOL: candles}).orders
+    with tempfile.TemporaryDirectory() as folder:
+        ledger, clock = _ledger(Path(folder))
+        _write_history(ledger, clock, expected, spec, slippage_bps=slippage_bps)
+        report = drift_report(ledger, spec, candles={SYMBOL: candles})
+        ledger.close()
+    assert report.drift_bps == pytest.approx(slippage_bps, rel=1e-6, abs=1e-6)
+    assert report.mean_slippage_bps == pytest.approx(slippage_bps, rel=1e-6, abs=1e-6)
+    assert report.actual_pnl <= report.backtest_pnl + 1e-6
+
+
+def test_drift_of_a_multi_asset_paper_history(tmp_path: Path) -> None:
+    """Momentum rotation over three symbols: every real order is matched per symbol and side."""
+    from quantdesk.live import replay
+
+    symbols = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
+    frames = align({s: generate_candles(s, minutes=700, seed=5, index=i) for i, s in enumerate(symbols)})
+    spec = _spec(name="paper-rotation", strategy="momentum_rotation", params={"lookback": 20}, symbols=symbols,
+                 cost=CostModel(fee_bps=10.0, slippage_bps=1.0))
+    url = f"sqlite:///{tmp_path / 'paper.db'}"
+    first = next(iter(frames.values()))["ts"]
+    replay(RunSpec.from_deployment(spec, cost=CostModel(fee_bps=10.0, slippage_bps=4.0)), first[0],
+           first[-1] + timedelta(minutes=1), frames=frames, ledger_url=url)
+    with Ledger(url) as ledger:
+        report = drift_report(ledger, spec, candles=frames)
+    assert report.matched_trades > 10 and report.missed_trades == 0 and report.extra_trades == 0
+    assert {t.symbol for t in report.trades} == set(symbols)
+    assert report.drift_bps == pytest.approx(3.0, rel=1e-3)

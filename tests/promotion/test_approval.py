@@ -131,3 +131,19 @@ def test_a_new_live_request_supersedes_the_pending_one(
     assert statuses[second.id] is PromotionStatus.PENDING
     approve(ledger, "mom", actor="bob")  # bob did not ask for the live request that counts
     assert get_deployment(ledger, "mom").approved_by == "bob"
+
+
+def test_a_running_paper_deployment_is_stopped_before_it_goes_live(
+    ledger: Ledger, evidence: StoredEvidence, fake_drift: Callable[..., Callable[..., object]]
+) -> None:
+    from quantdesk.promotion import record_runner_progress
+
+    _paper(ledger, evidence)
+    record_runner_progress(ledger, "mom", state="running")
+    _request_live(ledger, evidence, fake_drift())  # paper keeps running while the request waits
+    with pytest.raises(PromotionError, match="is running on paper: stop its runner"):
+        approve(ledger, "mom", actor="tess")
+    record_runner_progress(ledger, "mom", state="stopped")
+    approve(ledger, "mom", actor="tess")
+    live = get_deployment(ledger, "mom")
+    assert (live.stage, live.state) == (Stage.LIVE, "idle")

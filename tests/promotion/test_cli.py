@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from typer.testing import CliRunner
 
 from quantdesk.cli import app
 
-from .conftest import StoredEvidence
+from .conftest import LENIENT, StoredEvidence
 
 runner = CliRunner()
 
@@ -101,3 +102,49 @@ def test_every_command_has_an_example_in_its_help() -> None:
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0
         assert "Example:" in result.stdout and "--json" in result.stdout
+
+
+def _pending_live_request(evidence: StoredEvidence, fake_drift: Callable[..., Callable[..., object]]) -> None:
+    from quantdesk.ledger import Ledger
+    from quantdesk.promotion import promote
+
+    with Ledger() as ledger:
+        promote(ledger, evidence.ref, run_id=evidence.run_id, to="paper", actor="rita", name="mom", gates=LENIENT)
+        promote(ledger, evidence.ref, run_id=evidence.run_id, to="live", actor="bob", name="mom", gates=LENIENT,
+                drift=fake_drift())
+
+
+def test_approve_through_the_cli_refuses_the_requester_then_accepts_another_trader(
+    users: None, evidence: StoredEvidence, fake_drift: Callable[..., Callable[..., object]]
+) -> None:
+    _ok("user", "add", "tess", "--role", "trader", "--as", "alice")
+    _pending_live_request(evidence, fake_drift)
+    listed = _ok("deployments", "--json")
+    assert listed[0]["stage"] == "paper"
+    assert listed[0]["pending_promotion"]["to_stage"] == "live"
+    assert listed[0]["pending_promotion"]["requested_by"] == "bob"
+
+    own = runner.invoke(app, ["approve", "mom", "--as", "bob", "--json"])
+    assert own.exit_code != 0 and "cannot approve it" in own.stderr
+
+    approved = _ok("approve", "mom", "--as", "tess", "--json")
+    assert (approved["status"], approved["decided_by"], approved["to_stage"]) == ("approved", "tess", "live")
+    listed = _ok("deployments", "--json")
+    assert (listed[0]["stage"], listed[0]["approved_by"], listed[0]["pending_promotion"]) == ("live", "tess", None)
+
+
+def test_a_pending_live_promotion_can_be_rejected_with_a_reason(
+    users: None, evidence: StoredEvidence, fake_drift: Callable[..., Callable[..., object]]
+) -> None:
+    _pending_live_request(evidence, fake_drift)
+    no_reason = runner.invoke(app, ["approve", "mom", "--reject", "--as", "alice"])
+    assert no_reason.exit_code != 0 and "--reason" in no_reason.stderr
+    rejected = _ok("approve", "mom", "--reject", "--reason", "drift too young", "--as", "alice", "--json")
+    assert (rejected["status"], rejected["decided_by"], rejected["reason"]) == ("refused", "alice", "drift too young")
+    shown = _ok("deployment", "show", "mom", "--json")
+    assert shown["stage"] == "paper"
+    from quantdesk.ledger import Ledger
+
+    with Ledger() as ledger:
+        entry = ledger.audit_log(action="promotion.reject")[-1]
+    assert entry.actor == "alice" and entry.payload["requested_by"] == "bob"

@@ -131,3 +131,11 @@ def test_a_gate_fails_exactly_when_its_figure_misses_the_threshold(
     assert results == expected
     paper = {g.name for g in evaluate_gates(ev, gates, Stage.PAPER)}
     assert "paper_days" not in paper and "drift_bps" not in paper
+
+
+def test_a_deployment_name_keeps_its_strategy(ledger: Ledger, evidence: StoredEvidence) -> None:
+    from quantdesk.promotion import create_deployment
+
+    create_deployment(ledger, "taken", strategy="sma_cross", symbols=["BTC/USDT"], timeframe="1h", actor="rita")
+    with pytest.raises(PromotionError, match="runs strategy 'sma_cross', not 'momentum_file'"):
+        promote(ledger, evidence.ref, run_id=evidence.run_id, to="paper", actor="rita", name="taken", gates=LENIENT)

@@ -18,6 +18,9 @@ from quantdesk.backtest.store import StoredRun, list_runs, load_run, save_run
 
 # name -> module, for the sweep/walk-forward layer (engineer "sweep"); loaded on first use.
 _LAZY: dict[str, str] = {
+    "OverfittingReport": "quantdesk.backtest.overfitting",
+    "SweepResult": "quantdesk.backtest.sweep",
+    "WalkForwardResult": "quantdesk.backtest.walkforward",
     "sweep": "quantdesk.backtest.sweep",
     "walk_forward": "quantdesk.backtest.walkforward",
     "write_report": "quantdesk.backtest.report",
@@ -29,8 +32,11 @@ __all__ = [
     "LakeQuery",
     "LookaheadVerdict",
     "Metrics",
+    "OverfittingReport",  # noqa: F822 - lazy, see _LAZY
     "Reproduction",
     "StoredRun",
+    "SweepResult",  # noqa: F822
+    "WalkForwardResult",  # noqa: F822
     "assert_no_lookahead",
     "backtest",
     "check_lookahead",

@@ -40,13 +40,8 @@ def _is_less(a: float, b: float) -> bool:
 
 @njit(cache=True, inline="always")
 def _add(a: float, b: float) -> float:
-    if np.sign(a) != np.sign(b):
-        zero = _is_close(abs(a), abs(b))
-    else:
-        zero = _is_close(a + b, 0.0)
-    if zero:
-        return 0.0
-    return a + b
+    zero = _is_close(abs(a), abs(b)) if np.sign(a) != np.sign(b) else _is_close(a + b, 0.0)
+    return 0.0 if zero else a + b
 
 
 @njit(cache=True, inline="always")
@@ -143,14 +138,15 @@ def target_percent_order(cash, pos, debt, free, target, price, direction, fees, 
 
     Return (filled, cash, position, debt, free_cash, size, fill_price, fees) after the order.
     """
-    cash = _snap(cash)
-    pos = _snap(pos)
-    debt = _snap(debt)
-    free = _snap(free)
+    # from_orders values the portfolio before execute_order_nb snaps near-zero balances.
     value = cash
     if pos != 0:
         value += pos * price
     value = _snap(value)
+    cash = _snap(cash)
+    pos = _snap(pos)
+    debt = _snap(debt)
+    free = _snap(free)
     if np.isnan(target) or np.isnan(value) or value <= 0:
         return False, cash, pos, debt, free, 0.0, 0.0, 0.0
     order_size = target

@@ -10,6 +10,8 @@ so memory stays bounded however wide the grid.
 from __future__ import annotations
 
 import math
+import sys
+import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -20,7 +22,11 @@ import polars as pl
 from quantdesk.backtest.data import DataSnapshot, LakeQuery, resolve_data
 from quantdesk.backtest.grid import expand_grid, parse_grid
 from quantdesk.backtest.metrics import annualization, bar_returns
-from quantdesk.backtest.overfitting import OverfittingReport, block_stats_from_returns, overfitting_report
+from quantdesk.backtest.overfitting import (
+    OverfittingReport,
+    block_stats_from_returns,
+    overfitting_report,
+)
 from quantdesk.backtest.sweep_fast import FastPath, fast_path_for
 from quantdesk.core.clock import Clock
 from quantdesk.core.costs import CostModel, MarketRules
@@ -238,3 +244,17 @@ def _store(result: SweepResult, strategy_cls: type[Strategy], *, grid: Mapping[s
     }
     sweep_id = save_run("sweep", record, {"results": result.results}, clock=clock)
     return replace(result, sweep_id=sweep_id)
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as `sweep(...)`.
+
+    The function shares the module's name, and importing the submodule rebinds
+    `quantdesk.backtest.sweep` to the module; calling it still runs the sweep.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> SweepResult:
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

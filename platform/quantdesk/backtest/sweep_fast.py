@@ -80,7 +80,7 @@ class FastPath:
         timeframe_ms: int,
         n_blocks: int = 16,
         chunk_size: int = 1024,
-        max_windows: int = 64,
+        table_bytes: int = 768 * 2**20,
         bars: slice | None = None,
         on_progress: Callable[[int], None] | None = None,
     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -92,20 +92,26 @@ class FastPath:
         fast, slow = self._windows(combos)
         hi, lo = self._levels(combos, allow_short)
         sl = bars or slice(0, len(self.close))
-        # Sorting by windows keeps each chunk's distinct windows (its moving-average table) few.
+        # One moving-average table (a row per window) within a memory budget, filled as
+        # chunks need windows; sorting by windows keeps each chunk's distinct windows few.
+        n_bars = len(range(*sl.indices(len(self.close))))
+        n_windows = len(set(fast) | set(slow))
+        max_windows = max(2, min(n_windows, table_bytes // max(8 * n_bars, 1)))
+        table = np.empty((max_windows, n_bars))
+        slots: dict[int, int] = {}
         order = np.lexsort((slow, fast))
         metrics: dict[str, np.ndarray] = {}
         blocks = np.empty((len(combos), n_blocks, 2))
-        cache: dict[int, np.ndarray] = {}
         for chunk in _chunks(order, fast, slow, chunk_size, max_windows):
-            windows = sorted(set(fast[chunk]) | set(slow[chunk]))
-            cache = {w: cache[w] if w in cache else self.spec.indicator(self.close_series, int(w))[sl]
-                     for w in windows}
-            table = np.vstack([cache[w] for w in windows])
-            row = {w: i for i, w in enumerate(windows)}
+            needed = {int(w) for w in fast[chunk]} | {int(w) for w in slow[chunk]}
+            slots = {w: i for w, i in slots.items() if w in needed}
+            free = sorted(set(range(max_windows)) - set(slots.values()))
+            for w in sorted(needed - set(slots)):
+                slots[w] = free.pop(0)
+                table[slots[w]] = self.spec.indicator(self.close_series, w)[sl]
             out, blk = ma_cross_sweep(
                 self.open_[sl], self.close[sl], table,
-                np.array([row[w] for w in fast[chunk]]), np.array([row[w] for w in slow[chunk]]),
+                np.array([slots[int(w)] for w in fast[chunk]]), np.array([slots[int(w)] for w in slow[chunk]]),
                 np.zeros(len(chunk), dtype=np.int64), hi[chunk], lo[chunk],
                 fee=cost.fee_rate, slippage=cost.slippage_rate,
                 min_size=rules.min_qty, granularity=rules.lot_step if rules.lot_step > 0 else np.nan,

@@ -75,14 +75,16 @@ def window_bounds(ts_ms: np.ndarray, train_ms: int, test_ms: int, *, anchored: b
     """Return (train_start, test_start, test_end) bar indices of every complete walk-forward window."""
     if len(ts_ms) == 0:
         return []
-    first, last = int(ts_ms[0]), int(ts_ms[-1])
+    first = int(ts_ms[0])
+    # The last bar covers [last, last + bar); a window may end exactly there.
+    last = int(ts_ms[-1]) + (int(np.diff(ts_ms).min()) if len(ts_ms) > 1 else 0)
     out = []
     k = 0
     while True:
         train_start_ms = first if anchored else first + k * test_ms
         test_start_ms = first + train_ms + k * test_ms
         test_end_ms = test_start_ms + test_ms
-        if test_end_ms > last + 1:
+        if test_end_ms > last:
             break
         a, b, c = np.searchsorted(ts_ms, [train_start_ms, test_start_ms, test_end_ms])
         if b - a >= 2 and c - b >= 1:

@@ -54,6 +54,13 @@ def _deployment_view(d: Any) -> dict[str, Any]:
     }
 
 
+def _pending(request: Any | None) -> dict[str, Any] | None:
+    if request is None:
+        return None
+    return {"id": request.id, "to_stage": request.to_stage, "requested_by": request.requested_by,
+            "requested_at": request.requested_at}
+
+
 def _print_gates(request: Any) -> None:
     for gate in request.gates:
         mark = "[green]pass[/]" if gate.passed else "[red]FAIL[/]"
@@ -109,28 +116,34 @@ def promote_command(
             f"another trader or admin must run `quantdesk approve {request.deployment}`"
         )
     else:
-        console.print(f"{request.deployment} is now at stage {request.to_stage.value}, pinned to {request.code_hash[:12]}")
+        console.print(f"{request.deployment} is now at stage {request.to_stage.value}, pinned to {(request.code_hash or '')[:12]}")
 
 
 @app.command("approve")
 @handle_errors
 def approve_command(
     deployment: Annotated[str, typer.Argument(help="Deployment whose live promotion to approve.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why (stored with the approval).")] = "",
+    reason: Annotated[str, typer.Option("--reason", help="Why (stored with the decision; required with --reject).")] = "",
+    reject_: Annotated[bool, typer.Option("--reject", help="Refuse the request instead of approving it.")] = False,
     actor: AsOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Approve a pending live promotion (by a trader or admin other than the requester).
+    """Approve (or --reject) a pending live promotion; approvers are traders or admins other than the requester.
 
     Example: quantdesk approve sma-btc --as carol
     """
-    from quantdesk.promotion import approve, resolve_actor
+    from quantdesk.promotion import approve, reject, resolve_actor
 
     who = resolve_actor(actor)
     with _open() as ledger:
-        request = approve(ledger, deployment, actor=who, reason=reason)
+        if reject_:
+            request = reject(ledger, deployment, actor=who, reason=reason)
+        else:
+            request = approve(ledger, deployment, actor=who, reason=reason)
     if json_output:
         emit(_request_view(request))
+    elif reject_:
+        console.print(f"live promotion of {deployment} rejected by {who}: {reason}")
     else:
         console.print(f"{deployment} is live: approved by {who}, requested by {request.requested_by}")
 
@@ -147,19 +160,24 @@ def deployments_command(
     """
     from rich.table import Table
 
-    from quantdesk.promotion import list_deployments
+    from quantdesk.promotion import list_deployments, list_promotions
 
     with _open() as ledger:
         rows = list_deployments(ledger, stage=stage)
+        pending = {r.deployment: r for r in list_promotions(ledger, status="pending_approval")}
+    views = [{**_deployment_view(d), "pending_promotion": _pending(pending.get(d.name))} for d in rows]
     if json_output:
-        emit([_deployment_view(d) for d in rows])
+        emit(views)
         return
-    table = Table("name", "strategy", "stage", "state", "symbols", "tf", "venue", "capital", "pnl", "last bar")
+    table = Table("name", "strategy", "stage", "state", "symbols", "tf", "venue", "capital", "pnl", "last bar",
+                  "pending")
     for d in rows:
+        waiting = pending.get(d.name)
         table.add_row(
             d.name, d.strategy_name, d.stage.value, d.state.value, ",".join(d.symbols), d.timeframe, d.venue,
             str(d.capital), "" if d.pnl is None else str(d.pnl),
             "" if d.last_bar_ts is None else d.last_bar_ts.strftime("%Y-%m-%d %H:%M"),
+            "" if waiting is None else f"-> {waiting.to_stage.value} (by {waiting.requested_by})",
         )
     console.print(table if rows else "no deployments yet: `quantdesk promote STRATEGY --run RUN_ID --to paper`")
 

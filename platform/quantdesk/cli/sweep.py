@@ -87,7 +87,8 @@ def sweep_command(
         return
     console.print(f"sweep [bold]{result.sweep_id}[/]  {result.strategy}: {result.n_combinations} combinations "
                   f"({result.skipped} skipped), engine {result.engine}, ranked by {metric}")
-    _table(payload["top"])
+    shown = ("rank", *result.param_names, "sharpe", "total_return", "max_drawdown", "trades", "win_rate")
+    _table([{k: row[k] for k in shown} for row in payload["top"]])
     of = result.overfitting
     if of is not None:
         pbo = "–" if of.pbo is None else f"{of.pbo:.2f}"
@@ -133,5 +134,7 @@ def walkforward_command(
         return
     console.print(f"walk-forward [bold]{result.run_id}[/]  {result.strategy}: {len(result.windows)} windows "
                   f"({'anchored' if anchored else 'rolling'} train {train}, test {test}), chosen by {metric}")
-    _table(result.windows.to_dicts())
-    _table([{k: v for k, v in result.metrics.items()}])
+    shown = [c for c in result.windows.columns if c not in ("train_start", "train_end", "test_end")]
+    _table(result.windows.select(shown).to_dicts())
+    keys = ("total_return", "sharpe", "sortino", "max_drawdown", "calmar", "trades", "fees_paid")
+    _table([{k: result.metrics[k] for k in keys}])

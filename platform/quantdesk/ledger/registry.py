@@ -119,7 +119,9 @@ def insert_promotion(
                 c.execute(deployments.insert().values(id=name, **dep_values))
             else:
                 c.execute(deployments.update().where(deployments.c.id == name).values(**dep_values))
-        pid = c.execute(promotions.insert().values(**values)).inserted_primary_key[0]
+        key = c.execute(promotions.insert().values(**values)).inserted_primary_key
+        assert key is not None  # an INSERT always reports its key
+        pid = key[0]
         _audit(ledger, c, audit)
         return _as_dict(c.execute(select(promotions).where(promotions.c.id == pid)).one())
 

@@ -35,6 +35,7 @@ class LakeMarket:
         self.timeframe = timeframe
         self.step_ms = timeframe_ms(timeframe)
         self.updater = updater
+        self._cache: dict[str, pl.DataFrame] = {}
 
     def refresh(self, bar_ms: int) -> None:
         """Bring the lake up to the bar opened at `bar_ms` (no-op without an updater)."""
@@ -42,17 +43,46 @@ class LakeMarket:
             self.updater(bar_ms)
 
     def window(self, bar_ms: int, bars: int) -> dict[str, pl.DataFrame]:
-        """Return up to `bars` candles per symbol ending with the bar opened at `bar_ms` (inclusive)."""
+        """Return up to `bars` candles per symbol ending with the bar opened at `bar_ms` (inclusive).
+
+        Closed bars do not change, so the previous window is kept and only newer bars are read.
+        """
         start = bar_ms - (bars - 1) * self.step_ms
         out = {}
         for symbol in self.symbols:
+            cached = self._cache.get(symbol)
+            first = start
+            if cached is not None and not cached.is_empty() and _first_ms(cached) <= start <= _last_ms(cached):
+                first = _last_ms(cached) + self.step_ms
+            else:
+                cached = None
             try:
-                frame = self.lake.candles(symbol, self.timeframe, start=start, end=bar_ms + self.step_ms,
-                                          exchange=self.exchange)
+                fresh = self.lake.candles(symbol, self.timeframe, start=first, end=bar_ms + self.step_ms,
+                                          exchange=self.exchange) if first <= bar_ms else None
             except DataError:
+                fresh = None
+            frame = cached if fresh is None else (fresh if cached is None else pl.concat([cached, fresh],
+                                                                                        how="vertical_relaxed"))
+            if frame is None:
                 frame = pl.DataFrame()
+            elif not frame.is_empty():
+                ts = _ts_ms(frame)
+                frame = frame.filter((ts >= start) & (ts <= bar_ms))
+            self._cache[symbol] = frame
             out[symbol] = frame
         return out
+
+
+def _ts_ms(frame: pl.DataFrame) -> pl.Series:
+    return frame["ts"].cast(pl.Datetime("ms", "UTC")).cast(pl.Int64)
+
+
+def _first_ms(frame: pl.DataFrame) -> int:
+    return int(_ts_ms(frame)[0])
+
+
+def _last_ms(frame: pl.DataFrame) -> int:
+    return int(_ts_ms(frame)[-1])
 
 
 def ingest_updater(exchange: Any, lake: Any, *, lake_exchange: str, symbols: Sequence[str], timeframe: str,

@@ -159,7 +159,9 @@ def replay(
     ledger = ScratchLedger(ledger_url, clock=clock)
     if risk is None:
         risk = _risk_for(deployment_or_spec, spec)
-    gate = RiskGate(risk if isinstance(risk, RiskConfig) else RiskConfig.from_dict(risk), clock, ledger)
+    # nobody halts a replay from another process: read the trading state once, not per order
+    gate = RiskGate(risk if isinstance(risk, RiskConfig) else RiskConfig.from_dict(risk), clock, ledger,
+                    state_refresh_ms=2**62)
     paper = PaperBroker(name=spec.venue, clock=clock, cost_model=spec.cost, rules=dict(spec.rules))
     gated = GatedBroker(paper, ledger, gate, venue=spec.venue, account=spec.account, clock=clock,
                         actor="replay", market_rules=dict(spec.rules))

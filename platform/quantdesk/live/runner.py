@@ -12,6 +12,7 @@ stored as a risk event, notified and audited. Client order ids come from
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -20,14 +21,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-import numpy as np
+import polars as pl
 
-from quantdesk.backtest.lookahead import target_matrix
 from quantdesk.backtest.engine import resolve_strategy
 from quantdesk.broker.types import derive_client_order_id
 from quantdesk.core.clock import Clock
 from quantdesk.core.costs import MarketRules
-from quantdesk.core.errors import QuantdeskError, ReconciliationError
+from quantdesk.core.errors import QuantdeskError, ReconciliationError, StrategyError
 from quantdesk.core.orders import OrderIntent
 from quantdesk.core.timeframes import timeframe_ms
 from quantdesk.core.types import OrderType, Side
@@ -97,7 +97,8 @@ class Runner:
         actor: str = "runner",
         reconcile_every_bar: bool = True,
         follow_timeout_s: float = 10.0,
-        max_staleness_bars: int = 1,
+        stale_retries: int = 3,
+        stale_retry_s: float = 0.25,
         resync_tolerance: float = 0.01,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -112,7 +113,8 @@ class Runner:
         self.actor = actor
         self.reconcile_every_bar = reconcile_every_bar
         self.follow_timeout_s = follow_timeout_s
-        self.max_staleness_bars = max_staleness_bars
+        self.stale_retries = stale_retries
+        self.stale_retry_s = stale_retry_s
         self.resync_tolerance = resync_tolerance
         self._sleep = sleep
         self.step_ms = timeframe_ms(spec.timeframe)
@@ -142,8 +144,13 @@ class Runner:
         return report
 
     def run(self, *, once: bool = False, stop: threading.Event | None = None,
-            scheduler: BarScheduler | None = None, resume_after_ms: int | None = None) -> list[BarOutcome]:
-        """Process each new bar close until `stop` is set (after finishing the current bar); `once`: one bar."""
+            scheduler: BarScheduler | None = None, resume_after_ms: int | None = None,
+            on_bar: Callable[[BarOutcome], None] | None = None) -> list[BarOutcome]:
+        """Process each new bar close until `stop` is set (the current bar finishes first).
+
+        `once`: only the newest closed bar. `resume_after_ms`: the last bar processed before a
+        restart (it is not processed again). Call `start()` first (or let this call it).
+        """
         if not self.started:
             self.start()
         scheduler = scheduler or BarScheduler(self.clock, self.spec.timeframe, sleep=self._sleep)
@@ -153,10 +160,12 @@ class Runner:
             bar_ms = scheduler.last_closed() if once else scheduler.wait_after(after, stop)
             if bar_ms is None:
                 break
-            if after is not None and bar_ms <= after and once:
-                break  # this bar was processed before a restart
-            outcomes.append(self.step(bar_ms))
-            after = bar_ms
+            if after is None or bar_ms > after:
+                outcome = self.step(bar_ms)
+                outcomes.append(outcome)
+                if on_bar is not None:
+                    on_bar(outcome)
+                after = bar_ms
             if once:
                 break
         return outcomes
@@ -176,12 +185,18 @@ class Runner:
                 self.pin_check()
             except QuantdeskError as e:
                 return self._fail_closed(SkipCode.CODE_CHANGED, str(e), bar_ts)
-        try:
-            self.market.refresh(bar_ms)
-        except QuantdeskError as e:
-            log.warning("refreshing candles failed: %s", e)  # the staleness check below decides
-        frames = self.market.window(bar_ms, self.window_bars)
-        stale = [s for s, f in frames.items() if f.is_empty() or _last_ms(f) != bar_ms]
+        # the venue may publish a closed bar a moment late: retry a few times before failing closed
+        retries = self.stale_retries if getattr(self.market, "updater", None) is not None else 0
+        for attempt in range(retries + 1):
+            try:
+                self.market.refresh(bar_ms)
+            except QuantdeskError as e:
+                log.warning("refreshing candles failed: %s", e)  # the staleness check below decides
+            frames = self.market.window(bar_ms, self.window_bars)
+            stale = [s for s, f in frames.items() if f.is_empty() or _last_ms(f) != bar_ms]
+            if not stale or attempt == retries:
+                break
+            self._sleep(self.stale_retry_s)
         if stale:
             have = {s: (None if frames[s].is_empty() else _dt(_last_ms(frames[s])).isoformat()) for s in stale}
             return self._fail_closed(SkipCode.STALE_DATA,
@@ -189,18 +204,10 @@ class Runner:
         n = min(len(f) for f in frames.values())
         frames = {s: f.tail(n) for s, f in frames.items()}
         try:
-            matrix = target_matrix(self.strategy, frames)
+            current, previous = self._last_targets(frames, n)
         except Exception as e:  # noqa: BLE001 - any strategy failure must fail closed, not crash the loop
             return self._fail_closed(SkipCode.STRATEGY_ERROR, f"{self.strategy.name}.target raised "
                                      f"{type(e).__name__}: {e}", bar_ts)
-        if not self.spec.allow_short:
-            matrix = np.clip(matrix, 0.0, 1.0)
-        current = {s: float(matrix[-1, i]) for i, s in enumerate(self.spec.symbols)}
-        previous = {s: float(matrix[-2, i]) for i, s in enumerate(self.spec.symbols)} if n >= 2 else None
-        if self.reconcile_every_bar:
-            report = self.gated.reconcile()
-            if not report.agreed:
-                return self._fail_closed(SkipCode.RECONCILIATION, "; ".join(report.unresolved[:3]), bar_ts)
         resync = self.last_bar_ms is None or self.last_bar_ms != bar_ms - self.step_ms
         if self.spec.rebalance or previous is None or resync:
             changed = dict(current)
@@ -211,6 +218,10 @@ class Runner:
         outcomes: tuple[Any, ...] = ()
         if changed and trade:
             try:
+                if self.reconcile_every_bar:  # before trading, the ledger must still agree with the venue
+                    report = self.gated.reconcile()
+                    if not report.agreed:
+                        return self._fail_closed(SkipCode.RECONCILIATION, "; ".join(report.unresolved[:3]), bar_ts)
                 account = account if account is not None else self.account()
                 tolerance = self.resync_tolerance if (resync and previous is not None and current == previous) else 0.0
                 outcomes = tuple(self.execute(bar_ms, changed, prices, account, tolerance=tolerance, follow=True))
@@ -219,6 +230,40 @@ class Runner:
         self.last_bar_ms = bar_ms
         self._record_progress(bar_ts, closes)
         return BarOutcome(bar_ts=bar_ts, targets=current, orders=outcomes)
+
+    def _last_targets(self, frames: dict[str, Any], n: int) -> tuple[dict[str, float], dict[str, float] | None]:
+        """Return the targets at this bar and the bar before, checked as the backtest checks them.
+
+        Only the last two values matter here, so only they are converted (`target_matrix`
+        converts the whole column, which costs more than the decision itself on long windows).
+        """
+        strategy, symbols = self.strategy, self.spec.symbols
+        if strategy.multi_asset:
+            out = strategy.target(frames)
+            if isinstance(out, pl.DataFrame):
+                out = {c: out[c] for c in out.columns}
+            if not isinstance(out, dict) or any(s not in out for s in symbols):
+                raise StrategyError(f"{strategy.name} is multi-asset and must return a target series per symbol")
+            columns = [out[s] for s in symbols]
+        else:
+            if len(symbols) != 1:
+                raise StrategyError(f"{strategy.name} is single-asset; give it one symbol, not {list(symbols)}")
+            columns = [strategy.target(frames[symbols[0]])]
+        last: list[list[float]] = []
+        for symbol, column in zip(symbols, columns, strict=True):
+            series = column if isinstance(column, pl.Series) else pl.Series(column)
+            if len(series) != n:
+                raise StrategyError(f"{strategy.name} returned {len(series)} targets for {n} bars of {symbol}")
+            values = [0.0 if v is None else float(v) for v in series.tail(2).to_list()]
+            for v in values:
+                if math.isnan(v) or abs(v) > 1.0 + 1e-12:
+                    raise StrategyError(f"{strategy.name} returned target {v} for {symbol}; give a number in [-1, 1]")
+            if not self.spec.allow_short:
+                values = [min(max(v, 0.0), 1.0) for v in values]
+            last.append(values)
+        current = {s: v[-1] for s, v in zip(symbols, last, strict=True)}
+        previous = {s: v[-2] for s, v in zip(symbols, last, strict=True)} if n >= 2 else None
+        return current, previous
 
     def execute(self, bar_ms: int, targets: dict[str, float], prices: dict[str, float], account: Account,
                 *, tolerance: float = 0.0, follow: bool = False) -> list[Any]:

@@ -18,11 +18,10 @@ from typing import Any
 from quantdesk.core.clock import Clock
 from quantdesk.core.costs import MarketRules
 from quantdesk.core.errors import ConfigError, PromotionError, QuantdeskError
-from quantdesk.core.timeframes import timeframe_ms
 from quantdesk.core.types import Stage
 from quantdesk.live.market import LakeMarket, ingest_updater
 from quantdesk.live.runner import BarOutcome, Runner
-from quantdesk.live.schedule import BarScheduler, clock_from_env
+from quantdesk.live.schedule import clock_from_env
 from quantdesk.live.spec import RunSpec
 
 __all__ = ["build_runner", "run_deployment"]
@@ -41,7 +40,12 @@ def build_runner(ledger: Any, name: str, *, clock: Clock | None = None, notifier
     from quantdesk.broker import CcxtBroker, GatedBroker, PaperBroker
     from quantdesk.core.settings import get_settings
     from quantdesk.notify import Notifier
-    from quantdesk.promotion import check_pinned, get_deployment, record_runner_progress, risk_config_for
+    from quantdesk.promotion import (
+        check_pinned,
+        get_deployment,
+        record_runner_progress,
+        risk_config_for,
+    )
     from quantdesk.risk import RiskGate
 
     settings = settings or get_settings()
@@ -122,22 +126,7 @@ def run_deployment(ledger: Any, name: str, *, once: bool = False, stop: threadin
             raise
         record_runner_progress(ledger, name, state=DeploymentState.RUNNING, detail="", actor=actor)
         resume = _ms(get_deployment(ledger, name).last_bar_ts)
-        runner.last_bar_ms = None  # the first bar after a start re-syncs the book with the target
-        scheduler = BarScheduler(runner.clock, runner.spec.timeframe)
-        outcomes: list[BarOutcome] = []
-        after = resume
-        while not stop.is_set():
-            bar = scheduler.last_closed() if once else scheduler.wait_after(after, stop)
-            if bar is None:
-                break
-            if after is None or bar > after:
-                outcome = runner.step(bar)
-                outcomes.append(outcome)
-                if on_bar is not None:
-                    on_bar(outcome)
-            after = bar if after is None else max(after, bar)
-            if once:
-                break
+        outcomes = runner.run(once=once, stop=stop, resume_after_ms=resume, on_bar=on_bar)
         record_runner_progress(ledger, name, state=DeploymentState.STOPPED,
                                detail="stopped after --once" if once else "stopped (SIGTERM or stop request)",
                                actor=actor)
@@ -146,7 +135,3 @@ def run_deployment(ledger: Any, name: str, *, once: bool = False, stop: threadin
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
-
-def bars_between(start: datetime, end: datetime, timeframe: str) -> int:
-    """Return how many bars of `timeframe` fit in [start, end) (for progress bars)."""
-    return max(0, (_ms(end) - _ms(start)) // timeframe_ms(timeframe))  # type: ignore[operator]

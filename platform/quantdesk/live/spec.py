@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from quantdesk.core.costs import CostModel, MarketRules
@@ -20,9 +19,7 @@ __all__ = ["RunSpec"]
 
 
 def _float(value: Any, default: float) -> float:
-    if value is None:
-        return default
-    return float(value) if not isinstance(value, Decimal) else float(value)
+    return default if value is None else float(value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

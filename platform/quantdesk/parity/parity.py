@@ -50,7 +50,12 @@ class ParityReport:
         head = (f"{verdict} - {self.deployment} ({self.strategy}, {self.mode} replay) "
                 f"{', '.join(self.symbols)} {self.timeframe}, {self.bars} bars, "
                 f"{self.backtest_orders} backtest orders, {self.replay_fills} replay fills")
-        out = [head] + [d.describe() for d in self.differences[:limit]]
+        out = [head]
+        denied = self.extra.get("denied") or []
+        if denied:
+            codes = sorted({d["code"] for d in denied})
+            out.append(f"{len(denied)} replayed order(s) denied by the risk gate ({', '.join(codes)})")
+        out += [d.describe() for d in self.differences[:limit]]
         if len(self.differences) > limit:
             out.append(f"... and {len(self.differences) - limit} more (all of them with --json)")
         return out
@@ -85,9 +90,9 @@ def parity_report(
 ) -> ParityReport:
     """Replay `deployment` over [start, end) and compare it with a backtest of the same candles.
 
-    `deployment` is a `quantdesk.promotion.Deployment` or its name (looked up in `ledger`);
-    the replay never touches the deployment's real ledger history (it runs on a scratch
-    ledger). `strict=True` replays with per-bar recomputation of targets, as live does.
+    `deployment` is a `quantdesk.promotion.Deployment`, a `quantdesk.live.RunSpec`, or a
+    deployment name looked up in `ledger` (only then is `ledger` needed). The replay runs
+    on a scratch ledger, never on the deployment's own history. `strict=True` replays with per-bar recomputation of targets, as live does.
     `frames` ({symbol: candles}) replaces the lake for both runs. `replay_overrides` changes
     RunSpec fields of the replay only (e.g. `{"cost": CostModel(fee_bps=12)}`), to see what
     a difference in the live path does to parity.

@@ -24,7 +24,7 @@ from quantdesk.promotion.deployment import (
 from quantdesk.promotion.evidence import Evidence, collect_evidence, evaluate_gates
 from quantdesk.promotion.gates import GateResult, PromotionGates
 from quantdesk.promotion.pinning import check_pinned, check_startable, current_code_hash
-from quantdesk.promotion.promote import approve, promote
+from quantdesk.promotion.promote import approve, promote, reject
 from quantdesk.promotion.requests import (
     PromotionRefused,
     PromotionRequest,
@@ -60,6 +60,7 @@ __all__ = [
     "list_users",
     "promote",
     "record_runner_progress",
+    "reject",
     "resolve_actor",
     "retire_deployment",
     "risk_config_for",

@@ -86,6 +86,7 @@ def _walkforward(walkforward_run_id: str | None, strategy: str, code_hash: str,
                  snapshot: dict[str, Any]) -> tuple[str | None, float | None, str]:
     from quantdesk.backtest import load_run
 
+    run: Any
     if walkforward_run_id is not None:
         try:
             run = load_run(walkforward_run_id)

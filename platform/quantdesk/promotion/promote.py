@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from quantdesk.core.clock import ensure_utc
 from quantdesk.core.costs import CostModel, MarketRules
 from quantdesk.core.errors import PromotionError, QuantdeskError
 from quantdesk.core.types import Stage
@@ -39,7 +41,7 @@ from quantdesk.promotion.requests import (
 )
 from quantdesk.promotion.users import Permission, require
 
-__all__ = ["DriftFunction", "approve", "promote"]
+__all__ = ["DriftFunction", "approve", "promote", "reject"]
 
 # (ledger, paper deployment) -> a DriftReport-like object with `days` and `drift_bps`.
 DriftFunction = Callable[[Ledger, Deployment], Any]
@@ -136,7 +138,12 @@ def promote(
         )
     dep_name = validate_name(name or evidence.strategy)
     existing = find_deployment(ledger, dep_name)
-    if existing is not None and existing.state is DeploymentState.RUNNING:
+    if existing is not None and existing.strategy_name != evidence.strategy:
+        raise PromotionError(
+            f"deployment {dep_name!r} runs strategy {existing.strategy_name!r}, not {evidence.strategy!r}: "
+            "choose another --name"
+        )
+    if stage is Stage.PAPER and existing is not None and existing.state is DeploymentState.RUNNING:
         raise PromotionError(f"deployment {dep_name!r} is running: stop it before promoting it again")
     if stage is Stage.PAPER and existing is not None and existing.stage is Stage.LIVE:
         raise PromotionError(
@@ -230,6 +237,11 @@ def approve(ledger: Ledger, deployment: str, *, actor: str, reason: str = "") ->
                 "a second person with the trader or admin role must run `quantdesk approve`"
             )
         _check_code(request)
+        current = find_deployment(ledger, deployment)
+        if current is not None and current.state is DeploymentState.RUNNING:
+            raise PromotionError(
+                f"deployment {deployment!r} is running on paper: stop its runner, then approve, then start it live"
+            )
     except PromotionError as e:
         ledger.audit(actor, "approval.refuse", {**payload, "reason": str(e)})
         raise
@@ -248,6 +260,26 @@ def approve(ledger: Ledger, deployment: str, *, actor: str, reason: str = "") ->
     return to_request(row)
 
 
+def reject(ledger: Ledger, deployment: str, *, actor: str, reason: str) -> PromotionRequest:
+    """Refuse the pending live promotion of `deployment` as `actor` (a trader or admin; the requester may withdraw)."""
+    pending = list_promotions(ledger, deployment=deployment, status=PromotionStatus.PENDING)
+    if not pending:
+        raise PromotionError(f"no live promotion of {deployment!r} is waiting for a decision")
+    request = pending[-1]
+    if actor != request.requested_by:
+        require(ledger, actor, Permission.APPROVE)
+    if not reason:
+        raise PromotionError("say why the promotion is rejected (--reason), so the requester knows what to fix")
+    row = update_promotion(
+        ledger, request.id,
+        {"status": PromotionStatus.REFUSED.value, "decided_by": actor, "decided_at": ledger._now(), "reason": reason},
+        expect_status=PromotionStatus.PENDING.value,
+        audit=(actor, "promotion.reject", {"deployment": deployment, "promotion_id": request.id, "reason": reason,
+                                           "requested_by": request.requested_by}),
+    )
+    return to_request(row)
+
+
 def _check_code(request: PromotionRequest) -> None:
     from quantdesk.promotion.pinning import check_pinned
 
@@ -256,9 +288,6 @@ def _check_code(request: PromotionRequest) -> None:
 
 def _fields(data: dict[str, Any]) -> dict[str, Any]:
     """Rebuild Deployment keyword arguments from its JSON form."""
-    from quantdesk.core.clock import ensure_utc
-    from datetime import datetime
-
     out = dict(data)
     out["params"] = dict(out["params"])
     out["symbols"] = tuple(out["symbols"])

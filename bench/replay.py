@@ -1,0 +1,218 @@
+"""Benchmark replay and live decisions of the runner; print JSON.
+
+Run: .venv/bin/python bench/replay.py [--bars 525600] [--backtrader-bars 100000]
+
+- fast replay: one year of 1m bars, one symbol, an SMA cross (1-day vs 3-day windows),
+  through runner, risk gate, paper broker and (scratch) ledger; backtrader runs an equivalent
+  SMA cross on the same bars in the same process for comparison;
+- strict replay: target() recomputed every bar on a 1,000-bar trailing window, as live;
+- live decision latency: bar close -> order handed to the broker, 20 symbols (one deployment
+  each), paper broker, real SQLite ledger, candles from the lake (no venue network time).
+Sustained rates: start-up (imports, JIT, ledger creation) is excluded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from quantdesk.strategies import Strategy, param
+
+SYMBOL = "BTC/USDT"
+
+
+class BenchSma(Strategy):
+    """Long while the fast SMA of the close is above the slow one (windows in bars, no caps)."""
+
+    fast = param(1440, min=2)
+    slow = param(4320, min=3)
+
+    @property
+    def warmup(self) -> int:
+        return self.slow
+
+    def target(self, candles: pl.DataFrame) -> pl.Series:
+        close = candles["close"]
+        return (close.rolling_mean(self.fast) > close.rolling_mean(self.slow)).cast(pl.Float64).fill_null(0.0)
+
+
+class BenchFlip(Strategy):
+    """Flip between flat and half long every bar: every bar makes an order (latency bench)."""
+
+    def target(self, candles: pl.DataFrame) -> pl.Series:
+        minutes = candles["ts"].dt.epoch("ms") // 60_000
+        return (minutes % 2).cast(pl.Float64) * 0.5
+
+
+REF = f"{Path(__file__).resolve()}:BenchSma"
+FLIP = f"{Path(__file__).resolve()}:BenchFlip"
+
+
+def candles(n: int, seed: int = 0) -> pl.DataFrame:
+    """Return n synthetic 1m candles (a geometric random walk)."""
+    rng = np.random.default_rng(seed)
+    close = 30_000 * np.exp(np.cumsum(rng.normal(0, 1e-3, n)))
+    open_ = np.r_[30_000.0, close[:-1]]
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    ts = pl.datetime_range(start, start + timedelta(minutes=n - 1), "1m", time_unit="ms", time_zone="UTC", eager=True)
+    return pl.DataFrame({"ts": ts, "open": open_, "high": np.maximum(open_, close) * 1.001,
+                         "low": np.minimum(open_, close) * 0.999, "close": close, "volume": rng.uniform(1, 20, n)})
+
+
+def spec(strategy: str, params: dict[str, Any], **kw: Any) -> Any:
+    from quantdesk.core.costs import CostModel, MarketRules
+    from quantdesk.live import RunSpec
+
+    return RunSpec(name="bench", strategy=strategy, params=params, symbols=kw.pop("symbols", (SYMBOL,)),
+                   timeframe="1m", capital=100_000.0, cost=CostModel(fee_bps=10, slippage_bps=2),
+                   rules=kw.pop("rules", {SYMBOL: MarketRules(lot_step=0.0001, min_qty=0.0001)}), **kw)
+
+
+def bench_fast(frame: pl.DataFrame) -> dict[str, Any]:
+    from quantdesk.live import replay
+
+    end = frame["ts"][-1] + timedelta(minutes=1)
+    s = spec(REF, {"fast": 1440, "slow": 4320})
+    replay(s, frame["ts"][0], frame["ts"][20_000], frames={SYMBOL: frame.head(20_000)}, risk={})  # warm-up
+    began = time.perf_counter()
+    result = replay(s, frame["ts"][0], end, frames={SYMBOL: frame}, risk={}, lookahead_samples=4)
+    total = time.perf_counter() - began
+    orders = result.orders_sent
+    return {"bars": result.bars, "orders": orders, "fills": len(result.fills),
+            "bars_per_s_loop": round(result.bars / result.elapsed_s), "loop_s": round(result.elapsed_s, 3),
+            "bars_per_s_end_to_end": round(result.bars / total), "end_to_end_s": round(total, 3),
+            "ms_per_order": round(1000 * result.elapsed_s / max(orders, 1), 3)}
+
+
+def bench_backtrader(frame: pl.DataFrame) -> dict[str, Any]:
+    import backtrader as bt
+
+    class SmaCross(bt.Strategy):
+        params = (("fast", 1440), ("slow", 4320))
+
+        def __init__(self) -> None:
+            self.cross = bt.indicators.CrossOver(bt.indicators.SMA(period=self.p.fast),
+                                                 bt.indicators.SMA(period=self.p.slow))
+
+        def next(self) -> None:
+            if self.cross > 0:
+                self.order_target_percent(target=0.99)
+            elif self.cross < 0:
+                self.order_target_percent(target=0.0)
+
+    df = frame.to_pandas().set_index("ts")
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(bt.feeds.PandasData(dataname=df, timeframe=bt.TimeFrame.Minutes))
+    cerebro.addstrategy(SmaCross)
+    cerebro.broker.setcash(100_000.0)
+    cerebro.broker.setcommission(commission=0.001)
+    began = time.perf_counter()
+    cerebro.run()
+    elapsed = time.perf_counter() - began
+    return {"bars": len(df), "bars_per_s": round(len(df) / elapsed), "s": round(elapsed, 3)}
+
+
+def bench_strict(frame: pl.DataFrame, bars: int) -> dict[str, Any]:
+    from quantdesk.live import replay
+
+    part = frame.head(bars)
+    s = spec(REF, {"fast": 200, "slow": 500}, window_bars=1000)
+    replay(s, part["ts"][0], part["ts"][300], frames={SYMBOL: part}, strict=True, risk={})  # warm-up
+    result = replay(s, part["ts"][0], part["ts"][-1] + timedelta(minutes=1), frames={SYMBOL: part},
+                    strict=True, risk={})
+    return {"bars": result.bars, "window_bars": 1000, "orders": result.orders_sent,
+            "bars_per_s": round(result.bars / result.elapsed_s), "s": round(result.elapsed_s, 3)}
+
+
+class _Timed:
+    """A broker wrapper that notes when an order is handed to it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.name, self.handed = inner, inner.name, 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def create_order(self, intent: Any) -> Any:
+        self.handed = time.perf_counter()
+        return self.inner.create_order(intent)
+
+
+def bench_latency(n_symbols: int = 20, bars: int = 30) -> dict[str, Any]:
+    from quantdesk.broker import GatedBroker, PaperBroker
+    from quantdesk.core.clock import ManualClock
+    from quantdesk.core.costs import MarketRules
+    from quantdesk.lake import Lake
+    from quantdesk.ledger import Ledger
+    from quantdesk.live import Runner
+    from quantdesk.live.market import LakeMarket
+    from quantdesk.risk import RiskConfig, RiskGate
+
+    home = Path(tempfile.mkdtemp(prefix="quantdesk-bench-"))
+    lake = Lake(home / "lake")
+    symbols = [f"C{i:02d}/USDT" for i in range(n_symbols)]
+    history = 300
+    for i, sym in enumerate(symbols):
+        lake.write(candles(history + bars, seed=i + 1), exchange="bench", symbol=sym, timeframe="1m")
+    first = candles(1)["ts"][0]
+    start_ms = int(first.timestamp() * 1000) + history * 60_000
+    clock = ManualClock(start_ms)
+    ledger = Ledger(f"sqlite:///{home / 'ledger.db'}", clock=clock)
+    runners = []
+    # one paper account and one gate for the 20 deployments, as on a real venue
+    broker = _Timed(PaperBroker(name="paper", clock=clock))
+    gated = GatedBroker(broker, ledger, RiskGate(RiskConfig.from_dict({}), clock, ledger), venue="paper", clock=clock)
+    for sym in symbols:
+        s = spec(FLIP, {}, symbols=(sym,), rules={sym: MarketRules()}, lake_exchange="bench", window_bars=100)
+        s = type(s)(**{**{f: getattr(s, f) for f in s.__dataclass_fields__}, "name": f"lat-{sym[:3]}"})
+        market = LakeMarket(lake, exchange="bench", symbols=(sym,), timeframe="1m")
+        runner = Runner(s, ledger=ledger, gated=gated, market=market, clock=clock, reconcile_every_bar=False)
+        runner.start()
+        runners.append((runner, broker))
+    samples = []
+    for b in range(bars):
+        bar_ms = start_ms + b * 60_000
+        clock.set(bar_ms + 60_000)  # the bar just closed
+        for runner, broker in runners:
+            began = time.perf_counter()  # bar close seen by this deployment's runner
+            outcome = runner.step(bar_ms)
+            if outcome.orders and b > 0:  # the first bar warms caches up
+                samples.append(1000 * (broker.handed - began))
+    ledger.close()
+    arr = np.array(samples)
+    return {"symbols": n_symbols, "decisions": len(arr), "p50_ms": round(float(np.percentile(arr, 50)), 3),
+            "p99_ms": round(float(np.percentile(arr, 99)), 3), "max_ms": round(float(arr.max()), 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bars", type=int, default=525_600)
+    parser.add_argument("--backtrader-bars", type=int, default=100_000)
+    parser.add_argument("--strict-bars", type=int, default=5_000)
+    args = parser.parse_args()
+    frame = candles(args.bars)
+    fast = bench_fast(frame)
+    backtrader = bench_backtrader(frame.head(args.backtrader_bars))
+    out = {
+        "fast_replay": fast,
+        "backtrader": backtrader,
+        "fast_vs_backtrader": round(fast["bars_per_s_loop"] / backtrader["bars_per_s"], 1),
+        "fast_vs_backtrader_end_to_end": round(fast["bars_per_s_end_to_end"] / backtrader["bars_per_s"], 1),
+        "strict_replay": bench_strict(frame, args.strict_bars),
+        "live_latency": bench_latency(),
+        "targets": {"fast_bars_per_s": 250_000, "fast_vs_backtrader": 20, "strict_bars_per_s": 2_000,
+                    "live_p99_ms": 10},
+    }
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from lake_helpers import candles, checksums, make_lake, visible_files
+from tests.lake.lake_helpers import candles, checksums, make_lake, visible_files
 
 from quantdesk.core.errors import LakeError
 

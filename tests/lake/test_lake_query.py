@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from lake_helpers import candles, make_lake
+from tests.lake.lake_helpers import candles, make_lake
 
 from quantdesk.core.errors import LakeError
 

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lake_helpers import candles, make_lake
+from tests.lake.lake_helpers import candles, make_lake
 
 from quantdesk.core.errors import LakeError
 from quantdesk.core.timeframes import timeframe_ms

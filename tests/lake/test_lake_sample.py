@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from lake_helpers import make_lake
+from tests.lake.lake_helpers import make_lake
 
 from quantdesk.lake import SAMPLE_EXCHANGE, generate_candles, write_sample
 from quantdesk.lake.validation import validate

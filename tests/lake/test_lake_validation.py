@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lake_helpers import NOW, T0_MS, candles, make_lake
+from tests.lake.lake_helpers import NOW, T0_MS, candles, make_lake
 
 from quantdesk.lake import QuarantineReason
 

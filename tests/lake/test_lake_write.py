@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lake_helpers import candles, checksums, make_lake, minute_sets, visible_files
+from tests.lake.lake_helpers import candles, checksums, make_lake, minute_sets, visible_files
 
 from quantdesk.core.errors import LakeError, SchemaError
 from quantdesk.lake import Lake, decode_symbol, encode_symbol

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from parity_helpers import SYMBOL
+from tests.parity.parity_helpers import SYMBOL
 
 from quantdesk.lake import generate_candles
 

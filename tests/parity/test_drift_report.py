@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from parity_helpers import SYMBOL, write_history
+from tests.parity.parity_helpers import SYMBOL, write_history
 
 from quantdesk.core.clock import ManualClock
 from quantdesk.core.costs import CostModel

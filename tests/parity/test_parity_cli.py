@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from parity_helpers import SYMBOL
+from tests.parity.parity_helpers import SYMBOL
 from typer.testing import CliRunner
 
 from quantdesk.cli import app

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from risk_cases import BTC, BTC_RULES, CASES, ETH, Case
+from tests.risk.risk_cases import BTC, BTC_RULES, CASES, ETH, Case
 
 from quantdesk.core import ManualClock, MarketRules, OrderIntent, OrderType, Side, TradingState
 from quantdesk.risk import (

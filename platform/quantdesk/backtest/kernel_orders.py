@@ -6,6 +6,9 @@ that `Portfolio.from_orders(size_type="targetpercent")` uses with the engine's o
 step so results agree to the last bit. Ported rather than called because importing
 vectorbt costs many seconds, and a sweep needs only this. `tests/backtest/test_kernels.py`
 checks it against vectorbt itself.
+
+numba's on-disk cache of `kernels.py` embeds these inlined functions but watches only
+`kernels.py`: after editing this file, touch `kernels.py` so stale compiled kernels reload.
 """
 
 from __future__ import annotations

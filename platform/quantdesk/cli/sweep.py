@@ -65,7 +65,7 @@ def sweep_command(
 ) -> None:
     """Backtest every combination of a parameter grid, rank them, store the sweep and report overfitting.
 
-    Example: quantdesk sweep sma_cross --symbol BTC/USDT --timeframe 1h --start 2024-01-01 --grid fast=5:100:5 --grid slow=10:200:10 --top 10
+    Example: quantdesk sweep sma_cross --symbol BTC/USDT --timeframe 1h --start 2024-01-01 --grid fast=5:50:5 --grid slow=10:200:10 --top 10
     """
     from quantdesk.backtest.data import LakeQuery
     from quantdesk.backtest.grid import expand_grid, parse_grid

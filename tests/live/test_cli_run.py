@@ -8,8 +8,9 @@ import time
 from typing import Any
 
 import pytest
-from tests.live.conftest import candles, make_deployment
 from typer.testing import CliRunner
+
+from tests.live.conftest import candles, make_deployment
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from tests.live.conftest import candles, make_deployment
 
 KEY, SECRET = "kill-test-key", "kill-test-secret"
@@ -93,8 +94,10 @@ def test_sigkilled_runner_leaves_ledger_equal_to_venue(flip_strategy: str, quant
                     time.sleep(rng.uniform(0.0, 1.5))
                 else:  # the others anywhere from start-up on
                     time.sleep(rng.uniform(0.5, 4.0))
+                early = proc.poll()  # the runner must not have ended on its own
                 proc.send_signal(signal.SIGKILL)
-                assert proc.wait(timeout=30) == -signal.SIGKILL
+                assert early is None and proc.wait(timeout=30) == -signal.SIGKILL, (
+                    f"kill {k}: runner exited with {early}: {log.read_text()[-3000:]}")
             proc = _start(env, log)
             _wait_for_bar(log, proc)
             proc.send_signal(signal.SIGTERM)  # graceful: finish the bar, record STOPPED, exit 0
@@ -115,10 +118,10 @@ def test_sigkilled_runner_leaves_ledger_equal_to_venue(flip_strategy: str, quant
             assert len(ids) >= 5, log.read_text()[-3000:]
             mine = {o.client_order_id: o for o in ledger.orders(deployment="flip-kill")}
             sent = {cid for cid, o in mine.items() if o.venue_order_id is not None}
-            assert sent == set(ids)
+            assert sent == set(ids), (sorted(sent ^ set(ids)), log.read_text()[-3000:])
             for o in venue_orders:  # statuses and fills agree order by order
                 row = mine[o.client_order_id]
-                assert row.status.is_final and row.filled_qty == o.executed_qty
+                assert row.status.is_final and row.filled_qty == o.executed_qty, (row, o)
             venue_trades = {str(t.trade_id): t for t in venue.trades()}
             fills = ledger.fills(venue="sim")
             assert len(fills) == len({f.trade_id for f in fills}), "a fill was recorded twice"

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+
 from tests.live.conftest import candles, make_deployment
 
 STEP_MS = 60_000

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from tests.live.conftest import candles, make_deployment
 from typer.testing import CliRunner
+
+from tests.live.conftest import candles, make_deployment
 
 REL = 1e-9
 
@@ -103,3 +104,17 @@ def test_cli_replay_prints_one_json_document(flip_strategy: str) -> None:
     assert doc["mode"] == "strict" and doc["bars"] == 180 and doc["fills"] > 10
     bad = CliRunner().invoke(app, ["run", "flip-cli", "--replay"])
     assert bad.exit_code != 0 and "--start" in bad.output
+
+
+def test_strict_replay_treats_a_data_gap_as_the_backtest_does() -> None:
+    from quantdesk.live import replay
+
+    frame = candles(700, seed=4)
+    gapped = pl.concat([frame.head(300), frame.slice(320)])  # a 20-minute outage
+    spec = _spec(params={"fast": 3, "slow": 8})
+    bt = _backtest(spec, gapped)
+    result = replay(spec, gapped["ts"][0], gapped["ts"][-1] + timedelta(minutes=1), frames={"BTC/USDT": gapped},
+                    strict=True, risk={})
+    assert len(result.fills) == len(bt.orders) > 5
+    np.testing.assert_allclose(result.fills["qty"].to_numpy(), bt.orders["qty"].to_numpy(), rtol=REL)
+    assert result.fills["ts"].to_list() == bt.orders["ts"].to_list()

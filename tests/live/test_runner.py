@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+
 from tests.live.conftest import candles, make_deployment
 
 STEP_MS = 60_000

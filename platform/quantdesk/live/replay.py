@@ -178,7 +178,7 @@ def replay(
         for i in range(n):
             clock.set(int(ts_ms[i]) + step if i + 1 >= n else int(ts_ms[i + 1]))
             prices = None if i + 1 >= n else dict(zip(symbols, opens[i + 1].tolist(), strict=True))
-            outcome = runner.step(int(ts_ms[i]), prices=prices, account=account, trade=i + 1 < n)
+            outcome = runner.step(int(ts_ms[i]), prices=prices, account=account, trade=i + 1 < n, continuous=True)
             if not outcome.ok:
                 raise BacktestError(f"strict replay stopped at bar {outcome.bar_ts}: {outcome.skipped}: "
                                     f"{outcome.detail}")

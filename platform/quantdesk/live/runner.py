@@ -172,12 +172,14 @@ class Runner:
 
     # -- one bar -----------------------------------------------------------------------------
     def step(self, bar_ms: int, *, prices: dict[str, float] | None = None, account: Account | None = None,
-             trade: bool = True) -> BarOutcome:
+             trade: bool = True, continuous: bool = False) -> BarOutcome:
         """Decide and trade at the close of the bar opened at `bar_ms`.
 
         Orders are sized at `prices` (default: this bar's closes, the best live estimate of
         the next open; a replay passes the next bar's opens, where the backtest fills) against
         `account` (default: the deployment's book from the ledger). `trade=False` decides only.
+        `continuous`: the previous step was the previous row of history even across a data gap
+        (a replay); live, a bar after a gap or a restart re-syncs the book with the target.
         """
         bar_ts = _dt(bar_ms)
         if self.pin_check is not None:
@@ -208,7 +210,7 @@ class Runner:
         except Exception as e:  # noqa: BLE001 - any strategy failure must fail closed, not crash the loop
             return self._fail_closed(SkipCode.STRATEGY_ERROR, f"{self.strategy.name}.target raised "
                                      f"{type(e).__name__}: {e}", bar_ts)
-        resync = self.last_bar_ms is None or self.last_bar_ms != bar_ms - self.step_ms
+        resync = self.last_bar_ms is None or (not continuous and self.last_bar_ms != bar_ms - self.step_ms)
         if self.spec.rebalance or previous is None or resync:
             changed = dict(current)
         else:  # as the backtest: a symbol trades only when its target moved

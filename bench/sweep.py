@@ -60,8 +60,14 @@ def _kernel_inputs(frame: pl.DataFrame, combos: list[dict[str, int]]):  # noqa: 
     return fast_path_for(load_strategy("sma_cross"), {"BTC/USDT": frame})
 
 
-def bench_kernel(frame: pl.DataFrame, grid: dict[str, list[int]], repeats: int = 3) -> dict[str, float]:
-    """Time the fused kernel alone (moving-average table prepared outside the timing)."""
+def bench_kernel(frame: pl.DataFrame, grid: dict[str, list[int]], min_seconds: float = 4.0,
+                 min_repeats: int = 3) -> dict[str, float]:
+    """Time the fused kernel alone (moving-average table prepared outside the timing).
+
+    The first call (JIT compile, or loading the on-disk cache) is timed separately; then the
+    kernel runs back to back for at least `min_seconds` and `min_repeats` runs. Sustained
+    throughput is total work over total time; best and median single runs are reported too.
+    """
     from quantdesk.backtest.grid import expand_grid
     from quantdesk.backtest.kernels import ma_cross_sweep
     from quantdesk.strategies import load_strategy
@@ -76,16 +82,21 @@ def bench_kernel(frame: pl.DataFrame, grid: dict[str, list[int]], repeats: int =
     args = (frame["open"].to_numpy(), close.to_numpy(), table, fi, si, np.zeros(len(combos), dtype=np.int64),
             np.ones(len(combos)), np.zeros(len(combos)))
     t = time.perf_counter()
-    ma_cross_sweep(*args, fee=FEE_BPS / 1e4)
+    metrics, _ = ma_cross_sweep(*args, fee=FEE_BPS / 1e4)
     first = time.perf_counter() - t
-    times = []
-    for _ in range(repeats):
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < min_repeats or time.perf_counter() - start < min_seconds:
         t = time.perf_counter()
         ma_cross_sweep(*args, fee=FEE_BPS / 1e4)
         times.append(time.perf_counter() - t)
-    best = min(times)
-    return {"combinations": len(combos), "first_call_s": round(first, 3), "best_s": round(best, 4),
-            "bar_combos_per_s": len(frame) * len(combos) / best}
+    work = len(frame) * len(combos)
+    return {"combinations": len(combos), "first_call_s": round(first, 3), "runs": len(times),
+            "best_s": round(min(times), 4), "median_s": round(float(np.median(times)), 4),
+            "best_bar_combos_per_s": work / min(times),
+            "median_bar_combos_per_s": work / float(np.median(times)),
+            "bar_combos_per_s": work * len(times) / sum(times),
+            "mean_trades_per_combination": float(np.mean(metrics["trades"]))}
 
 
 def bench_sweep(frame: pl.DataFrame, grid: dict[str, list[int]]) -> dict[str, float]:
@@ -181,11 +192,11 @@ def main() -> None:
     k190 = bench_kernel(frame, grid_190())
     out["jit_compile_or_cache_load_s"] = k190["first_call_s"]
     out["kernel_190"] = k190
-    out["kernel_1000"] = bench_kernel(frame, {"fast": list(range(5, 201, 5)), "slow": list(range(10, 401, 10))},
-                                      repeats=1)
+    out["kernel_1200"] = bench_kernel(frame, {"fast": list(range(5, 201, 5)), "slow": list(range(10, 401, 10))},
+                                      min_seconds=0.0, min_repeats=2)
     out["sweep_190_end_to_end"] = bench_sweep(frame, grid_190())
-    sustained = max(out["kernel_190"]["bar_combos_per_s"], out["kernel_1000"]["bar_combos_per_s"])
-    out["sustained_bar_combos_per_s"] = sustained
+    # Sustained = total work / total time of the back-to-back 190-combination runs (not a best case).
+    out["sustained_bar_combos_per_s"] = out["kernel_190"]["bar_combos_per_s"]
     out["target_bar_combos_per_s"] = 500e6
     if not args.skip_memory:
         child = subprocess.run([sys.executable, __file__, "--memory-child"], capture_output=True, text=True,
@@ -196,6 +207,7 @@ def main() -> None:
     if not args.skip_baseline:
         base = bench_vectorbt(frame, args.baseline_bars)
         out["vectorbt_190"] = base
+        # Sustained kernel throughput vs vectorbt's, both on the 190-combination grid in this process.
         out["speedup_vs_vectorbt"] = k190["bar_combos_per_s"] / base["bar_combos_per_s"]
         out["target_speedup"] = 400
     print(json.dumps(out, indent=2))

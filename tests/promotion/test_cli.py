@@ -148,3 +148,23 @@ def test_a_pending_live_promotion_can_be_rejected_with_a_reason(
     with Ledger() as ledger:
         entry = ledger.audit_log(action="promotion.reject")[-1]
     assert entry.actor == "alice" and entry.payload["requested_by"] == "bob"
+
+
+def test_deployment_create_finds_the_lake_exchange_of_a_paper_deployment(users: None) -> None:
+    from quantdesk.lake import Lake
+    from tests.lake.lake_helpers import candles
+
+    lake = Lake()
+    lake.write(candles(list(range(120))), exchange="synthetic", symbol="BTC/USDT", timeframe="1m")
+    created = _ok("deployment", "create", "one", "--strategy", "sma_cross", "--symbols", "BTC/USDT",
+                  "--timeframe", "1m", "--as", "alice", "--json")
+    assert created["exchange"] == "synthetic"
+    # a second exchange with the same symbol: guessing could trade on the wrong prices
+    lake.write(candles(list(range(120))), exchange="binance", symbol="BTC/USDT", timeframe="1m")
+    ambiguous = runner.invoke(app, ["deployment", "create", "two", "--strategy", "sma_cross", "--symbols",
+                                    "BTC/USDT", "--timeframe", "1m", "--as", "alice"])
+    assert ambiguous.exit_code != 0
+    assert "binance, synthetic" in ambiguous.stderr and "--exchange" in ambiguous.stderr
+    explicit = _ok("deployment", "create", "three", "--strategy", "sma_cross", "--symbols", "BTC/USDT",
+                   "--timeframe", "1m", "--exchange", "binance", "--as", "alice", "--json")
+    assert explicit["exchange"] == "binance"

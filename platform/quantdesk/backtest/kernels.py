@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -60,11 +61,6 @@ METRIC_NAMES: tuple[str, ...] = (
 )
 
 _DIRECTION = {"longonly": LONG_ONLY, "both": BOTH}
-
-# Bars per skip block: a held or flat span advances a whole aligned block at once when no
-# bar in it changes the signal and (held) no bar makes a new equity peak or a deeper
-# drawdown; both tests are branch-free over the block, so they vectorise.
-_BLOCK = 8
 
 
 def segment_bounds(n_bars: int, n_blocks: int, segment_bars: int = 2048) -> tuple[np.ndarray, np.ndarray]:
@@ -125,53 +121,17 @@ def _execute(state, target, price, fee, slippage, min_size, granularity, directi
     state[_FREE] = new_free
 
 
-@njit(cache=True, inline="always")
-def _signal_steady(ma_fast, ma_slow, u, ok_gt, ok_lt, ok_eq):  # noqa: ANN001, ANN202
-    """Return True when every bar of the block at `u` keeps the held target (no branch per bar)."""
-    # Integer arithmetic only (no short-circuit booleans) so LLVM vectorises the loop.
-    bad_gt = np.int64(0 if ok_gt else 1)
-    bad_lt = np.int64(0 if ok_lt else 1)
-    bad_eq = np.int64(0 if ok_eq else 1)
-    bad = np.int64(0)
-    for i in range(_BLOCK):
-        gt = np.int64(ma_fast[u + i] > ma_slow[u + i])
-        lt = np.int64(ma_fast[u + i] < ma_slow[u + i])
-        bad += gt * bad_gt + lt * bad_lt + (1 - gt - lt) * bad_eq
-    return bad == 0
-
-
-@njit(cache=True)
-def _block_extremes(close):  # noqa: ANN001, ANN202
-    """Return max and min close over bars [u, u + `_BLOCK`) for every start `u` (shared by all combinations)."""
-    n_blk = max(close.shape[0] - _BLOCK + 1, 0)
-    bmax = np.empty(n_blk)
-    bmin = np.empty(n_blk)
-    for k in range(n_blk):
-        hi = close[k]
-        lo = hi
-        for i in range(1, _BLOCK):
-            x = close[k + i]
-            hi = max(hi, x)
-            lo = min(lo, x)
-        bmax[k] = hi
-        bmin[k] = lo
-    return bmax, bmin
-
-
 @njit(cache=True)
 def _ma_cross_segment(  # noqa: PLR0913, C901
     state, open_, close, ma_fast, ma_slow, start, hi, lo, a, b,
-    fee, slippage, min_size, granularity, direction, rebalance, equity_out, prefix, bmax, bmin,
+    fee, slippage, min_size, granularity, direction, rebalance, equity_out, prefix,
 ):  # noqa: ANN001, ANN202
     """Advance one combination over bars [a, b); return (sum r, sum r^2) of the segment.
 
     While a fully invested position is held (cash exactly 0, no order this bar) the bar
     return is the close-to-close return, shared by all combinations: its sums over the
     span come from `prefix` (cumulative r, r^2, min(r, 0)^2), so the per-bar work is one
-    multiply, the drawdown compares and the signal compare, with no division. Within a
-    span, whole aligned blocks are skipped when their signal is steady and, held, the
-    block's extreme closes (`bmax`/`bmin`, per block start; pos * close is monotone in close, so the test is
-    exact) make neither a new peak nor a deeper drawdown.
+    multiply, the drawdown compares and the signal compare, with no division.
     """
     pending = state[_PENDING]
     held = state[_HELD]
@@ -200,31 +160,7 @@ def _ma_cross_segment(  # noqa: PLR0913, C901
         if pos != 0 and cash == 0.0 and not traded and not rebalance:
             # Fast span: same position, equity = pos * close, returns from the shared prefix sums.
             u = t
-            next_check = t
-            ok_gt = hi == held
-            ok_lt = lo == held
-            ok_eq = held == 0.0
-            bad_gt = np.int64(0 if ok_gt else 1)
-            bad_lt = np.int64(0 if ok_lt else 1)
-            bad_eq = np.int64(0 if ok_eq else 1)
             while u < b:
-                if u >= next_check and u + _BLOCK <= b and u >= start:
-                    # After a failed test, walk the block bar by bar before testing again.
-                    next_check = u + _BLOCK
-                    if _signal_steady(ma_fast, ma_slow, u, ok_gt, ok_lt, ok_eq):
-                        k = u
-                        if pos > 0:
-                            top = pos * bmax[k]
-                            bottom = pos * bmin[k]
-                        else:
-                            top = pos * bmin[k]
-                            bottom = pos * bmax[k]
-                        if top < peak and bottom >= dd_floor:
-                            if record:
-                                for i in range(u, u + _BLOCK):
-                                    equity_out[i] = pos * close[i]
-                            u += _BLOCK
-                            continue
                 eq = pos * close[u]
                 if eq >= peak:
                     if u - peak_t > mdd_dur and u - peak_t > 1:
@@ -237,15 +173,18 @@ def _ma_cross_segment(  # noqa: PLR0913, C901
                     dd_floor = peak * (1.0 + mdd)
                 if record:
                     equity_out[u] = eq
-                # Branch-free steadiness test; the target is worked out only on a change.
-                gt = np.int64(ma_fast[u] > ma_slow[u])
-                lt = np.int64(ma_fast[u] < ma_slow[u])
+                f = ma_fast[u]
+                s = ma_slow[u]
                 if u < start:
-                    gt = np.int64(0)
-                    lt = np.int64(0)
+                    pending = 0.0
+                elif f > s:
+                    pending = hi
+                elif f < s:
+                    pending = lo
+                else:
+                    pending = 0.0
                 u += 1
-                if gt * bad_gt + lt * bad_lt + (1 - gt - lt) * bad_eq != 0:
-                    pending = hi if gt else (lo if lt else 0.0)
+                if pending != held:
                     break
             sum_r += prefix[0, u] - prefix[0, t]
             sum_r2 += prefix[1, u] - prefix[1, t]
@@ -257,28 +196,19 @@ def _ma_cross_segment(  # noqa: PLR0913, C901
         if pos == 0 and not traded and not rebalance and t > 0:
             # Flat span: equity stays `cash` (== prev_eq), returns are 0; only the signal moves.
             u = t
-            next_check = t
-            ok_gt = hi == held
-            ok_lt = lo == held
-            ok_eq = held == 0.0
-            bad_gt = np.int64(0 if ok_gt else 1)
-            bad_lt = np.int64(0 if ok_lt else 1)
-            bad_eq = np.int64(0 if ok_eq else 1)
             while u < b:
-                if u >= next_check and u + _BLOCK <= b and u >= start:
-                    next_check = u + _BLOCK
-                    if _signal_steady(ma_fast, ma_slow, u, ok_gt, ok_lt, ok_eq):
-                        u += _BLOCK
-                        continue
-                # Branch-free steadiness test; the target is worked out only on a change.
-                gt = np.int64(ma_fast[u] > ma_slow[u])
-                lt = np.int64(ma_fast[u] < ma_slow[u])
+                f = ma_fast[u]
+                s = ma_slow[u]
                 if u < start:
-                    gt = np.int64(0)
-                    lt = np.int64(0)
+                    pending = 0.0
+                elif f > s:
+                    pending = hi
+                elif f < s:
+                    pending = lo
+                else:
+                    pending = 0.0
                 u += 1
-                if gt * bad_gt + lt * bad_lt + (1 - gt - lt) * bad_eq != 0:
-                    pending = hi if gt else (lo if lt else 0.0)
+                if pending != held:
                     break
             if cash >= peak:
                 # Every flat bar sits at the peak; the first may end a drawdown.
@@ -382,7 +312,6 @@ def _ma_cross_sweep_nb(  # noqa: PLR0913
     fee, slippage, min_size, granularity, direction, rebalance, init_cash, group_size,
 ):  # noqa: ANN001, ANN202
     prefix = _return_prefix(close)
-    bmax, bmin = _block_extremes(close)
     n_combos = fast_idx.shape[0]
     n_segs = bounds.shape[0] - 1
     states = np.empty((n_combos, _N_STATE))
@@ -402,7 +331,6 @@ def _ma_cross_sweep_nb(  # noqa: PLR0913
                 sr, sr2 = _ma_cross_segment(
                     states[c], open_, close, ma[fast_idx[c]], ma[slow_idx[c]], start[c], hi[c], lo[c],
                     a, b, fee, slippage, min_size, granularity, direction, rebalance, no_record, prefix,
-                    bmax, bmin,
                 )
                 block_stats[c, k, 0] += sr
                 block_stats[c, k, 1] += sr2
@@ -463,6 +391,17 @@ def finalize_metrics(
     return out
 
 
+def _interleave(n: int, n_threads: int, group_size: int) -> np.ndarray:
+    """Return a permutation of range(n) dealing groups of neighbours round-robin into `n_threads` runs.
+
+    Groups stay together (they share moving averages in cache).
+    """
+    k = max(int(n_threads), 1)
+    groups = [np.arange(g, min(g + group_size, n)) for g in range(0, n, group_size)]
+    dealt = [grp for i in range(k) for grp in groups[i::k]]
+    return np.concatenate(dealt).astype(np.int64) if dealt else np.arange(0, dtype=np.int64)
+
+
 def ma_cross_sweep(
     open_: np.ndarray,
     close: np.ndarray,
@@ -493,15 +432,19 @@ def ma_cross_sweep(
     squared returns per even slice of bars, for CSCV.
     """
     bounds, seg_block = segment_bounds(len(close), n_blocks, segment_bars)
-    states, block_stats = _ma_cross_sweep_nb(
+    # prange hands each thread one contiguous run of groups, and neighbouring combinations
+    # cost alike (fast windows trade more): deal combinations out round-robin so every
+    # thread gets a fair share, then put results back in the caller's order.
+    perm = _interleave(len(fast_idx), numba.get_num_threads(), group_size)
+    states_p, blocks_p = _ma_cross_sweep_nb(
         np.ascontiguousarray(open_, dtype=np.float64),
         np.ascontiguousarray(close, dtype=np.float64),
         np.ascontiguousarray(ma, dtype=np.float64),
-        np.ascontiguousarray(fast_idx, dtype=np.int64),
-        np.ascontiguousarray(slow_idx, dtype=np.int64),
-        np.ascontiguousarray(start, dtype=np.int64),
-        np.ascontiguousarray(hi, dtype=np.float64),
-        np.ascontiguousarray(lo, dtype=np.float64),
+        np.ascontiguousarray(np.asarray(fast_idx)[perm], dtype=np.int64),
+        np.ascontiguousarray(np.asarray(slow_idx)[perm], dtype=np.int64),
+        np.ascontiguousarray(np.asarray(start)[perm], dtype=np.int64),
+        np.ascontiguousarray(np.asarray(hi)[perm], dtype=np.float64),
+        np.ascontiguousarray(np.asarray(lo)[perm], dtype=np.float64),
         bounds,
         seg_block,
         n_blocks,
@@ -514,6 +457,10 @@ def ma_cross_sweep(
         float(init_cash),
         int(group_size),
     )
+    states = np.empty_like(states_p)
+    states[perm] = states_p
+    block_stats = np.empty_like(blocks_p)
+    block_stats[perm] = blocks_p
     ann = 365.0 * 86_400_000 / timeframe_ms
     return finalize_metrics(states, init_cash, ann, timeframe_ms), block_stats
 
@@ -526,10 +473,9 @@ def _ma_cross_equity_nb(
     state = np.empty(_N_STATE)
     _init_state(state, init_cash)
     equity = np.empty(close.shape[0])
-    bmax, bmin = _block_extremes(close)
     _ma_cross_segment(
         state, open_, close, ma_fast, ma_slow, start, hi, lo, 0, close.shape[0],
-        fee, slippage, min_size, granularity, direction, rebalance, equity, _return_prefix(close), bmax, bmin,
+        fee, slippage, min_size, granularity, direction, rebalance, equity, _return_prefix(close),
     )
     return equity, state
 

@@ -210,6 +210,11 @@ def deployment_create(
     venue: Annotated[str, typer.Option("--venue", help="Venue name.")] = "paper",
     account: Annotated[str, typer.Option("--account", help="Account at the venue.")] = "default",
     capital: Annotated[str, typer.Option("--capital", help="Quote capital.")] = "10000",
+    exchange: Annotated[
+        str | None,
+        typer.Option("--exchange", help="Lake exchange the candles live under (default: the one lake "
+                     "exchange that holds every symbol, for a paper venue; else the venue's name)."),
+    ] = None,
     actor: AsOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -226,7 +231,7 @@ def deployment_create(
         d = create_deployment(
             ledger, name, strategy=strategy, symbols=[s.strip() for s in symbols.split(",") if s.strip()],
             timeframe=timeframe, params=_parse_params(param or []), venue=venue, account=account,
-            capital=capital, actor=who,
+            capital=capital, actor=who, exchange=exchange,
         )
     if json_output:
         emit(_deployment_view(d))

@@ -266,6 +266,8 @@ def create_deployment(
     timeframe_ms(timeframe)  # ConfigError names a bad timeframe
     cls = load_strategy(strategy)
     instance = cls(**(params or {}))
+    if exchange is None and venue == "paper":
+        exchange = _lake_exchange_for(tuple(symbols))
     money = Decimal(str(capital))
     if not money > 0:
         raise PromotionError(f"capital must be a positive amount, got {money}")
@@ -286,6 +288,27 @@ def create_deployment(
     except LedgerError as e:
         raise PromotionError(str(e)) from e
     return _from_row(row)
+
+
+def _lake_exchange_for(symbols: tuple[str, ...]) -> str | None:
+    """Return the one lake exchange holding every symbol (a paper deployment trades on its candles).
+
+    None when no exchange holds them yet (the runner then names the missing candles); an error
+    when several do, because guessing would trade on the wrong market's prices.
+    """
+    from quantdesk.lake import Lake
+
+    lake = Lake()
+    holders = [ex for ex in lake.exchanges() if all(sym in lake.symbols(ex) for sym in symbols)]
+    if not holders:
+        return None
+    if len(holders) > 1:
+        found = ", ".join(holders)
+        raise PromotionError(
+            f"cannot tell which lake exchange a paper deployment of {', '.join(symbols)} reads "
+            f"(exchanges holding them: {found}); give one with --exchange"
+        )
+    return holders[0]
 
 
 def record_runner_progress(

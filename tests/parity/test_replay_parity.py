@@ -20,10 +20,8 @@ SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
 COST = CostModel(fee_bps=10.0, slippage_bps=2.0)
 # Strict replay hands target() a trailing window (RunSpec.window_bars); a strategy whose
 # state outlives that window cannot agree with the full-history backtest. Parity finds it.
-STRICT_KNOWN = {
-    "donchian_breakout": "its held position (forward-filled entry/exit events) depends on history "
-                         "older than the runner's trailing window (2*warmup+10 bars)",
-}
+# Strategies known to differ in strict mode (none: every built-in bounds its memory by `warmup`).
+STRICT_KNOWN: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

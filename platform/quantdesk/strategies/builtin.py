@@ -18,9 +18,13 @@ from quantdesk.strategies.base import Strategy, param
 __all__ = ["BollingerBreakout", "BuyAndHold", "DonchianBreakout", "EmaCross", "MomentumRotation", "RsiReversion", "SmaCross"]
 
 
-def _hold(events: pl.Series) -> pl.Series:
-    """Carry the last event (1, -1, 0) forward; flat before the first event."""
-    return events.cast(pl.Float64).forward_fill().fill_null(0.0).alias("target")
+def _hold(events: pl.Series, limit: int | None = None) -> pl.Series:
+    """Carry the last event (1, -1, 0) forward, at most `limit` bars; flat before the first event.
+
+    A limit bounds the strategy's memory, so the live runner's trailing window (sized from
+    `warmup`) sees every event that still decides today's target.
+    """
+    return events.cast(pl.Float64).forward_fill(limit=limit).fill_null(0.0).alias("target")
 
 
 class SmaCross(Strategy):
@@ -118,16 +122,24 @@ class DonchianBreakout(Strategy):
     """Long when the close breaks above the prior `period`-bar high; exit below the prior `exit_period`-bar low.
 
     With `short`, the mirror image: short below the prior low, cover above the prior `exit_period` high.
+    A position with no fresh breakout for `max_hold` bars is closed, which bounds how far back
+    the target depends on history (the contract the live runner's trailing window relies on).
     """
 
     name = "donchian_breakout"
     period = param(20, min=2, max=500, doc="entry channel, bars")
     exit_period = param(10, min=2, max=500, doc="exit channel, bars")
     short = param(False, doc="trade downside breakouts short")
+    max_hold = param(
+        200, min=1, max=5000,
+        doc="bars a position is held without a fresh breakout before it is closed; bounds the memory",
+    )
 
     @property
     def warmup(self) -> int:
-        return max(self.period, self.exit_period) + 1
+        # The held state reaches back `max_hold` bars (twice with `short`: entries, then exits).
+        holds = 2 if self.short else 1
+        return max(self.period, self.exit_period) + 1 + holds * self.max_hold
 
     def target(self, candles: pl.DataFrame) -> pl.Series:
         close, high, low = candles["close"], candles["high"], candles["low"]
@@ -141,18 +153,18 @@ class DonchianBreakout(Strategy):
                 pl.when(close > upper).then(1.0).when(close < lower).then(-1.0).otherwise(None)
             )
             entries = pl.select(expr.alias("e"))["e"]
-            state = _hold(entries)
+            state = _hold(entries, self.max_hold)
             # Exits: a long leaves below the exit low, a short leaves above the exit high.
             exits = ((state > 0) & (close < exit_low)) | ((state < 0) & (close > exit_high))
             events = pl.select(
                 pl.when(close > upper).then(1.0).when(close < lower).then(-1.0)
                 .when(exits).then(0.0).otherwise(None).alias("e")
             )["e"]
-            return _hold(events)
+            return _hold(events, self.max_hold)
         events = pl.select(
             pl.when(close > upper).then(1.0).when(close < exit_low).then(0.0).otherwise(None).alias("e")
         )["e"]
-        return _hold(events)
+        return _hold(events, self.max_hold)
 
 
 class BollingerBreakout(Strategy):

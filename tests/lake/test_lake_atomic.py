@@ -12,9 +12,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from tests.lake.lake_helpers import candles, checksums, make_lake, visible_files
 
 from quantdesk.core.errors import LakeError
+from tests.lake.lake_helpers import candles, checksums, make_lake, visible_files
 
 SERIES = {"exchange": "binance", "symbol": "BTC/USDT", "timeframe": "1m"}
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from tests.lake.lake_helpers import candles, make_lake
 
 from quantdesk.core.errors import LakeError
+from tests.lake.lake_helpers import candles, make_lake
 
 
 def _filled(tmp_path: Path):

@@ -10,11 +10,11 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.lake.lake_helpers import candles, make_lake
 
 from quantdesk.core.errors import LakeError
 from quantdesk.core.timeframes import timeframe_ms
 from quantdesk.lake.validation import CANDLE_SCHEMA
+from tests.lake.lake_helpers import candles, make_lake
 
 MONDAY_MS = 1704067200000  # 2024-01-01, a Monday
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from tests.lake.lake_helpers import make_lake
 
 from quantdesk.lake import SAMPLE_EXCHANGE, generate_candles, write_sample
 from quantdesk.lake.validation import validate
+from tests.lake.lake_helpers import make_lake
 
 
 def test_the_same_seed_gives_the_same_candles() -> None:

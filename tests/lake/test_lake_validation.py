@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.lake.lake_helpers import NOW, T0_MS, candles, make_lake
 
 from quantdesk.lake import QuarantineReason
+from tests.lake.lake_helpers import NOW, T0_MS, candles, make_lake
 
 SERIES = {"exchange": "binance", "symbol": "ETH/USDT", "timeframe": "1m"}
 NOW_MS = int(NOW.timestamp() * 1000)

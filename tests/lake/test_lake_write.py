@@ -11,11 +11,11 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.lake.lake_helpers import candles, checksums, make_lake, minute_sets, visible_files
 
 from quantdesk.core.errors import LakeError, SchemaError
 from quantdesk.lake import Lake, decode_symbol, encode_symbol
 from quantdesk.lake.validation import CANDLE_SCHEMA
+from tests.lake.lake_helpers import candles, checksums, make_lake, minute_sets, visible_files
 
 SERIES = {"exchange": "binance", "symbol": "BTC/USDT", "timeframe": "1m"}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from tests.parity.parity_helpers import SYMBOL
 
 from quantdesk.lake import generate_candles
+from tests.parity.parity_helpers import SYMBOL
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.parity.parity_helpers import SYMBOL, write_history
 
 from quantdesk.core.clock import ManualClock
 from quantdesk.core.costs import CostModel
@@ -20,6 +19,7 @@ from quantdesk.live.spec import RunSpec
 from quantdesk.parity import drift_report
 from quantdesk.parity._common import align
 from quantdesk.parity._window import window_backtest
+from tests.parity.parity_helpers import SYMBOL, write_history
 
 
 @pytest.fixture

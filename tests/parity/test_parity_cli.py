@@ -8,7 +8,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from tests.parity.parity_helpers import SYMBOL
 from typer.testing import CliRunner
 
 from quantdesk.cli import app
@@ -17,6 +16,7 @@ from quantdesk.lake import Lake
 from quantdesk.ledger import Ledger
 from quantdesk.live import RunSpec, replay
 from quantdesk.parity import drift_report
+from tests.parity.parity_helpers import SYMBOL
 
 COST = CostModel(fee_bps=10.0, slippage_bps=2.0)
 PEEKING = '''

@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from tests.risk.risk_cases import BTC, BTC_RULES, CASES, ETH, Case
 
 from quantdesk.core import ManualClock, MarketRules, OrderIntent, OrderType, Side, TradingState
 from quantdesk.risk import (
@@ -18,6 +17,7 @@ from quantdesk.risk import (
     RiskGate,
     ScopeState,
 )
+from tests.risk.risk_cases import BTC, BTC_RULES, CASES, ETH, Case
 
 START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 ETH_RULES = {"tick_size": 0.01, "lot_step": 0.001, "min_qty": 0.001, "max_qty": 10000.0, "min_notional": 5.0}

@@ -10,12 +10,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from tests.venue.conftest import MINUTE_MS, START_MS, make_candles
 from typer.testing import CliRunner
 
 from quantdesk.cli import app
 from quantdesk.lake import Lake
 from quantdesk.venue import TEST_API_SECRET, binance_client
+from tests.venue.conftest import MINUTE_MS, START_MS, make_candles
 
 pytestmark = pytest.mark.integration
 

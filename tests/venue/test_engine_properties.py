@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.venue.conftest import MINUTE_MS, START_MS, make_candles
 
 from quantdesk.venue.engine import MatchingEngine
 from quantdesk.venue.market import CandleBook, MarketSpec
 from quantdesk.venue.orders import FillPolicy, RejectedRequest
+from tests.venue.conftest import MINUTE_MS, START_MS, make_candles
 
 FRAME = make_candles(400, price=2_000.0, seed=5)
 SPEC = MarketSpec.for_price("ETH/USDT", 2_000.0)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from tests.venue.conftest import MINUTE_MS, START_MS, make_candles
 
 from quantdesk.core.clock import ManualClock
 from quantdesk.venue import SimulatedVenue, binance_client
+from tests.venue.conftest import MINUTE_MS, START_MS, make_candles
 
 pytestmark = pytest.mark.integration
 

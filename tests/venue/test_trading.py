@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import ccxt
 import pytest
-from tests.venue.conftest import MINUTE_MS
 
 from quantdesk.venue import FaultKind, FillPolicy, binance_client
+from tests.venue.conftest import MINUTE_MS
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-
-
 from quantdesk.core.errors import StrategyError
 
 __all__ = ["Param", "Strategy", "param", "registry"]

@@ -433,7 +433,7 @@ def ma_cross_sweep(
     """
     bounds, seg_block = segment_bounds(len(close), n_blocks, segment_bars)
     # prange hands each thread one contiguous run of groups, and neighbouring combinations
-    # cost alike (fast windows trade more): deal combinations out round-robin so every
+    # cost alike (fast windows trade more): deal groups of combinations round-robin so every
     # thread gets a fair share, then put results back in the caller's order.
     perm = _interleave(len(fast_idx), numba.get_num_threads(), group_size)
     states_p, blocks_p = _ma_cross_sweep_nb(

@@ -9,7 +9,7 @@ runs on start, and nothing is sent until ledger and venue agree.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -135,13 +135,55 @@ class GatedBroker:
         self._record_state_changes()
         if not decision.approved:
             return self._deny(intent, cid, decision)
-        self.ledger.record_intent(
+        # the intent and its SENT mark in one transaction (one commit): durable before the send
+        self.ledger.record_intents([self._intent_row(intent, cid)], sent_source="gated-broker")
+        return self._send(intent, cid, decision)
+
+    def submit_many(self, intents: Sequence[Any], *, equity: Decimal | None = None) -> list[OrderOutcome]:
+        """Submit several intents (one bar's orders); return one outcome per intent, in order.
+
+        Every intent passes the gate (each checked against the book as the earlier approvals
+        would leave it in flight), denials are stored; then ALL approved intents are written to
+        the ledger in one transaction, as in flight (SENT), before the first is handed to the
+        broker; then each is sent and its answer recorded as `submit` does. Known intents are
+        not sent again (ALREADY_SUBMITTED).
+        """
+        self._require_agreement()
+        outcomes: list[OrderOutcome | None] = [None] * len(intents)
+        approved: list[tuple[int, Any, str, RiskDecision]] = []
+        seen: set[str] = set()
+        for i, intent in enumerate(intents):
+            cid = client_order_id_for(intent)
+            if cid in seen or self.ledger.order(cid) is not None:
+                continue  # resolved below, after the new ones are written
+            seen.add(cid)
+            context = self._context(intent, equity, pending=[a[1] for a in approved])
+            decision: RiskDecision = self.gate.check(intent, context)
+            self._record_state_changes()
+            if not decision.approved:
+                outcomes[i] = self._deny(intent, cid, decision)
+            else:
+                approved.append((i, intent, cid, decision))
+        if approved:
+            self.ledger.record_intents([self._intent_row(intent, cid) for _, intent, cid, _ in approved],
+                                       sent_source="gated-broker")
+        for i, intent, cid, decision in approved:
+            outcomes[i] = self._send(intent, cid, decision)
+        for i, intent in enumerate(intents):
+            if outcomes[i] is None:
+                outcomes[i] = self.submit(intent, equity=equity)  # a known intent: ALREADY_SUBMITTED
+        return [o for o in outcomes if o is not None]
+
+    def _intent_row(self, intent: Any, cid: str) -> dict[str, Any]:
+        return dict(
             client_order_id=cid, venue=self.venue, symbol=intent.symbol, side=intent.side,
             order_type=intent.type, qty=intent.qty, price=intent.price, account=self.account,
             deployment=intent.deployment, source="gate",
             payload={"reduce_only": bool(getattr(intent, "reduce_only", False)), "actor": self.actor},
         )
-        self.ledger.update_order(cid, OrderStatus.SENT, source="gated-broker")
+
+    def _send(self, intent: Any, cid: str, decision: RiskDecision) -> OrderOutcome:
+        """Hand a recorded (SENT) intent to the broker and record the answer."""
         try:
             answer = self.broker.create_order(intent)
         except OrderStateUnknownError as e:
@@ -273,10 +315,10 @@ class GatedBroker:
                 row = self.ledger.order(answer.client_order_id)
                 on_fill(deployment=(row.deployment if row else None) or "manual", symbol=fill.symbol)
 
-    def _context(self, intent: Any, equity: Decimal | None = None) -> RiskContext:
+    def _context(self, intent: Any, equity: Decimal | None = None, pending: Sequence[Any] = ()) -> RiskContext:
         positions = {p.symbol: p.qty for p in self.ledger.positions(venue=self.venue, account=self.account)}
-        active: dict[str, int] = {}
-        for o in self.ledger.open_orders(venue=self.venue) + self.ledger.in_flight_orders(venue=self.venue):
+        active: dict[str, int] = dict(self.ledger.active_order_counts(venue=self.venue))  # open + in flight
+        for o in pending:  # approved in this batch, not written yet
             active[o.symbol] = active.get(o.symbol, 0) + 1
         prices = {}
         rules = dict(self.market_rules)

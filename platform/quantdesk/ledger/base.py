@@ -102,12 +102,15 @@ class LedgerBase:
                 f"ledger read failed at {self.url} ({_first_line(e)}); retry, or check the database"
             ) from e
 
-    @staticmethod
-    def _ensure_account(connection: Connection, venue: str, account: str, now: datetime) -> None:
+    def _ensure_account(self, connection: Connection, venue: str, account: str, now: datetime) -> None:
         if not venue or not account:
             raise LedgerError(
                 f"venue and account must be non-empty (got venue={venue!r}, account={account!r})"
             )
+        # accounts are never deleted: once seen committed, the two lookups can be skipped
+        known = self.__dict__.setdefault("_known_accounts", set())
+        if (venue, account) in known:
+            return
         if connection.execute(select(venues.c.name).where(venues.c.name == venue)).first() is None:
             connection.execute(venues.insert().values(name=venue, created_at=now))
         found = connection.execute(
@@ -115,6 +118,8 @@ class LedgerBase:
         ).first()
         if found is None:
             connection.execute(accounts.insert().values(venue=venue, name=account, created_at=now))
+        else:  # only a row read back is known to be committed (an insert here may still roll back)
+            known.add((venue, account))
 
     def ensure_account(self, venue: str, account: str = "default") -> None:
         """Create the venue and account rows if missing (orders and fills do this for you)."""

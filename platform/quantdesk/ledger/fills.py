@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from quantdesk.core.errors import LedgerError
@@ -123,9 +123,22 @@ class LedgerFills(LedgerState):
         client_order_id: str | None = None,
         since: datetime | None = None,
         limit: int | None = None,
+        deployment: str | None = None,
+        after_id: int | None = None,
     ) -> list[FillRecord]:
-        """Return fills matching every given filter, by trade time (newest `limit` if set)."""
+        """Return fills matching every given filter, by trade time (newest `limit` if set).
+
+        `deployment`: only fills of that deployment's orders (on `venue`, when given).
+        `after_id`: only fills stored after the fill with this id (fill ids only grow).
+        """
         query = select(fills)
+        if after_id is not None:
+            query = query.where(fills.c.id > after_id)
+        if deployment is not None:
+            mine = select(orders.c.client_order_id).where(orders.c.deployment == deployment)
+            if venue is not None:
+                mine = mine.where(orders.c.venue == venue)
+            query = query.where(fills.c.client_order_id.in_(mine))
         for column, value in (
             ("venue", venue),
             ("account", account),
@@ -156,19 +169,51 @@ class LedgerFills(LedgerState):
         self, *, venue: str | None = None, account: str | None = None
     ) -> list[PositionRecord]:
         """Return one computed position per (venue, account, symbol) that has fills."""
-        totals: dict[tuple[str, str, str], list[Any]] = defaultdict(
-            lambda: [Decimal(0), Decimal(0), Decimal(0), 0]
-        )
-        for f in self.fills(venue=venue, account=account):
-            acc = totals[(f.venue, f.account, f.symbol)]
-            acc[0] += f.signed_qty
-            acc[1] += f.signed_qty * f.price
-            acc[2] += f.fee
-            acc[3] += 1
+        totals = self._position_totals()
         return [
             PositionRecord(venue=v, account=a, symbol=s, qty=q, cost=cost, fees=fee, fill_count=n)
             for (v, a, s), (q, cost, fee, n) in sorted(totals.items())
+            if (venue is None or v == venue) and (account is None or a == account)
         ]
+
+    def _position_totals(self) -> dict[tuple[str, str, str], list[Any]]:
+        """Return the sums of all fills per (venue, account, symbol), reading only new fills.
+
+        Fills are append-only. On SQLite writers are serialized, so fill ids grow in commit
+        order and the sums can be carried forward from the last id seen; a count that does not
+        match (a row removed behind our back) recomputes from scratch. PostgreSQL sequences may
+        commit out of order, so there every call sums all fills.
+        """
+        incremental = self._engine.dialect.name == "sqlite"
+        lock = self.__dict__.setdefault("_positions_lock", threading.Lock())
+        with lock:
+            cache = self.__dict__.get("_positions_cache") if incremental else None
+            t = fills
+            columns = (t.c.id, t.c.venue, t.c.account, t.c.symbol, t.c.side, t.c.qty, t.c.price, t.c.fee)
+            with self._read() as c:
+                if cache is not None:
+                    last_id, count, totals = cache
+                    total_count, max_id = c.execute(select(func.count(), func.max(t.c.id))).one()
+                    if total_count == count and (max_id or 0) == last_id:
+                        return totals
+                    rows = c.execute(select(*columns).where(t.c.id > last_id).order_by(t.c.id)).all()
+                    if count + len(rows) != total_count:
+                        cache = None
+                if cache is None:
+                    last_id, count = 0, 0
+                    totals = {}
+                    rows = c.execute(select(*columns).order_by(t.c.id)).all()
+            totals = dict(totals)
+            for r in rows:
+                key = (r.venue, r.account, r.symbol)
+                old = totals.get(key)
+                q, cost, fee, n = old if old is not None else (Decimal(0), Decimal(0), Decimal(0), 0)
+                signed = r.qty if r.side == Side.BUY.value else -r.qty
+                totals[key] = (q + signed, cost + signed * r.price, fee + r.fee, n + 1)
+                last_id = max(last_id, r.id)
+            if incremental:
+                self.__dict__["_positions_cache"] = (last_id, count + len(rows), totals)
+            return totals
 
 
 def _check_same_fill(venue: str, trade_id: str, row: Any, wanted: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
 from quantdesk.core.clock import Clock
@@ -76,6 +76,56 @@ class Ledger(LedgerFills):
         qty or price. Reconciliation adopts venue-only orders with `external=True` and
         their venue status.
         """
+        return self.record_intents([dict(
+            client_order_id=client_order_id, venue=venue, symbol=symbol, side=side,
+            order_type=order_type, qty=qty, price=price, account=account, deployment=deployment,
+            external=external, status=status, venue_order_id=venue_order_id, filled_qty=filled_qty,
+            avg_price=avg_price, source=source, payload=payload,
+        )])[0]
+
+    def record_intents(
+        self, intents: Sequence[Mapping[str, Any]], *, sent_source: str | None = None
+    ) -> list[OrderRecord]:
+        """Store several order intents in one transaction (one commit); return their rows in order.
+
+        Each mapping holds `record_intent`'s keyword arguments, with its idempotency and checks;
+        all are stored or none. With `sent_source`, each newly stored PENDING order also moves
+        to SENT in the same transaction (event PENDING -> SENT from `sent_source`): the intent
+        is durable before the caller hands it to the venue, and both stay in flight until the
+        venue answers or a lookup resolves them.
+        """
+        prepared = [self._prepare_intent(**kw) for kw in intents]
+        for attempt in range(2):
+            try:
+                with self._write() as c:
+                    return [self._insert_intent(c, p, sent_source) for p in prepared]
+            except IntegrityError:  # PostgreSQL: another process inserted one first; read theirs
+                if attempt:
+                    raise LedgerError(
+                        f"cannot record orders {[p['client_order_id'] for p in prepared][:3]}: conflicting writes"
+                    ) from None
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _prepare_intent(
+        *,
+        client_order_id: str,
+        venue: str,
+        symbol: str,
+        side: Side | str,
+        order_type: OrderType | str,
+        qty: Money,
+        price: Money | None = None,
+        account: str = "default",
+        deployment: str | None = None,
+        external: bool = False,
+        status: OrderStatus | str = OrderStatus.PENDING,
+        venue_order_id: str | None = None,
+        filled_qty: Money = 0,
+        avg_price: Money | None = None,
+        source: str = "gate",
+        payload: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         if not client_order_id or len(client_order_id) > 64:
             raise LedgerError(f"client order id must be 1-64 characters, got {client_order_id!r}")
         side_ = parse_enum(Side, side, "side")
@@ -90,59 +140,41 @@ class Ledger(LedgerFills):
             raise LedgerError(
                 f"filled qty {filled} of {client_order_id!r} must be between 0 and qty {qty_}"
             )
-        wanted = dict(
-            venue=venue,
-            account=account,
-            symbol=symbol,
-            side=side_.value,
-            order_type=type_.value,
-            qty=qty_,
-            price=price_,
-        )
-        for attempt in range(2):
-            try:
-                with self._write() as c:
-                    row = c.execute(
-                        select(orders).where(orders.c.client_order_id == client_order_id)
-                    ).first()
-                    if row is not None:
-                        _check_same_order(client_order_id, row, wanted)
-                        return to_order(row)
-                    now = self._now()
-                    self._ensure_account(c, venue, account, now)
-                    order_id = c.execute(
-                        orders.insert().values(
-                            client_order_id=client_order_id,
-                            status=status_.value,
-                            venue_order_id=venue_order_id,
-                            filled_qty=filled,
-                            avg_price=avg_price,
-                            external=external,
-                            deployment=deployment,
-                            created_at=now,
-                            updated_at=now,
-                            **wanted,
-                        )
-                    ).inserted_primary_key[0]
-                    self._append_event(
-                        c,
-                        order_id,
-                        now,
-                        None,
-                        status_,
-                        source,
-                        filled,
-                        avg_price,
-                        venue_order_id,
-                        payload,
-                    )
-                    return to_order(c.execute(select(orders).where(orders.c.id == order_id)).one())
-            except IntegrityError:  # PostgreSQL: another process inserted it first; read theirs
-                if attempt:
-                    raise LedgerError(
-                        f"cannot record order {client_order_id!r}: conflicting writes"
-                    ) from None
-        raise AssertionError("unreachable")
+        wanted = dict(venue=venue, account=account, symbol=symbol, side=side_.value,
+                      order_type=type_.value, qty=qty_, price=price_)
+        return dict(client_order_id=client_order_id, wanted=wanted, status=status_,
+                    venue_order_id=venue_order_id, filled=filled, avg_price=avg_price,
+                    external=external, deployment=deployment, source=source, payload=payload)
+
+    def _insert_intent(self, c: Connection, p: dict[str, Any], sent_source: str | None) -> OrderRecord:
+        client_order_id, wanted = p["client_order_id"], p["wanted"]
+        row = c.execute(select(orders).where(orders.c.client_order_id == client_order_id)).first()
+        if row is not None:
+            _check_same_order(client_order_id, row, wanted)
+            return to_order(row)
+        now = self._now()
+        self._ensure_account(c, wanted["venue"], wanted["account"], now)
+        status_, filled, avg_price, vid = p["status"], p["filled"], p["avg_price"], p["venue_order_id"]
+        sent = sent_source is not None and status_ is OrderStatus.PENDING
+        order_id = c.execute(
+            orders.insert().values(
+                client_order_id=client_order_id,
+                status=(OrderStatus.SENT if sent else status_).value,
+                venue_order_id=vid,
+                filled_qty=filled,
+                avg_price=avg_price,
+                external=p["external"],
+                deployment=p["deployment"],
+                created_at=now,
+                updated_at=now,
+                **wanted,
+            )
+        ).inserted_primary_key[0]
+        self._append_event(c, order_id, now, None, status_, p["source"], filled, avg_price, vid, p["payload"])
+        if sent:
+            self._append_event(c, order_id, now, status_, OrderStatus.SENT, sent_source, filled, avg_price,
+                               vid, None)
+        return to_order(c.execute(select(orders).where(orders.c.id == order_id)).one())
 
     def record_order_intent(
         self,
@@ -335,6 +367,17 @@ class Ledger(LedgerFills):
     ) -> list[OrderRecord]:
         """Return orders the venue acknowledged and that are still working (OPEN, PARTIALLY_FILLED)."""
         return self.orders(venue=venue, symbol=symbol, deployment=deployment, statuses=_OPEN)
+
+    def active_order_counts(self, *, venue: str | None = None) -> dict[str, int]:
+        """Return how many open or in-flight orders (OPEN, PARTIALLY_FILLED, PENDING, SENT) each symbol has."""
+        query = select(orders.c.symbol, func.count()).where(
+            orders.c.status.in_([s.value for s in (*_OPEN, *_IN_FLIGHT)])
+        )
+        if venue is not None:
+            query = query.where(orders.c.venue == venue)
+        with self._read() as c:
+            rows = c.execute(query.group_by(orders.c.symbol)).all()
+        return {symbol: int(n) for symbol, n in rows}
 
     def in_flight_orders(
         self, *, venue: str | None = None, symbol: str | None = None, deployment: str | None = None

@@ -124,6 +124,7 @@ class Runner:
         self.rules = {s: spec.rules.get(s, MarketRules()) for s in spec.symbols}
         self.last_bar_ms: int | None = None
         self.started = False
+        self._book_cache: tuple[tuple[datetime, int], int, Account] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Any:
@@ -306,11 +307,27 @@ class Runner:
     # -- book keeping --------------------------------------------------------------------------
     def account(self) -> Account:
         """Return the deployment's book from the ledger: capital plus every fill of its orders."""
-        mine = {o.client_order_id for o in self.ledger.orders(deployment=self.spec.name, venue=self.spec.venue)}
-        account = Account(cash=float(self.spec.capital))
-        for fill in self.ledger.fills(venue=self.spec.venue, account=self.spec.account):
-            if fill.client_order_id in mine:
-                account.apply_fill(fill.symbol, float(fill.signed_qty), float(fill.price), float(fill.fee))
+        where = dict(venue=self.spec.venue, account=self.spec.account, deployment=self.spec.name)
+        cached = self._book_cache
+        if cached is not None:
+            # only fills stored since the last read, applied in the same (ts, id) order as a full
+            # read would; a late fill with an earlier trade time makes it read in full again
+            last_key, max_id, book = cached
+            new = self.ledger.fills(**where, after_id=max_id)
+            if not new or (new[0].ts, new[0].id) > last_key:
+                return self._apply_fills(Account(cash=book.cash, positions=dict(book.positions)), new, cached)
+        # only this deployment's fills, selected in the database (not every fill of the venue)
+        return self._apply_fills(Account(cash=float(self.spec.capital)), self.ledger.fills(**where), None)
+
+    def _apply_fills(self, account: Account, fills: list[Any], cached: Any) -> Account:
+        for fill in fills:
+            account.apply_fill(fill.symbol, float(fill.signed_qty), float(fill.price), float(fill.fee))
+        # fill ids follow commit order only on SQLite (one writer); elsewhere read in full each time
+        if getattr(self.ledger, "dialect", None) == "sqlite":
+            last_key, max_id = cached[:2] if cached is not None else ((datetime.min.replace(tzinfo=UTC), 0), 0)
+            if fills:
+                last_key, max_id = (fills[-1].ts, fills[-1].id), max(max_id, max(f.id for f in fills))
+            self._book_cache = (last_key, max_id, Account(cash=account.cash, positions=dict(account.positions)))
         return account
 
     def _book(self, account: Account, client_order_id: str, *, sized: float, qty: Any) -> None:

@@ -130,9 +130,7 @@ def simulate(
     close = pd.DataFrame({s: frames[s]["close"].to_numpy() for s in symbols}, index=index)
     open_ = pd.DataFrame({s: frames[s]["open"].to_numpy() for s in symbols}, index=index)
     size = pd.DataFrame(order_sizes(targets, rebalance=rebalance), index=index, columns=symbols)
-    kwargs: dict[str, Any] = {}
-    if rules.min_qty > 0:
-        kwargs["min_size"] = rules.min_qty
+    kwargs: dict[str, Any] = {"min_size": rules.min_order_qty}
     if rules.lot_step > 0:
         kwargs["size_granularity"] = rules.lot_step
     if len(symbols) > 1:

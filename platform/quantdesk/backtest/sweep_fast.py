@@ -114,7 +114,7 @@ class FastPath:
                 np.array([slots[int(w)] for w in fast[chunk]]), np.array([slots[int(w)] for w in slow[chunk]]),
                 np.zeros(len(chunk), dtype=np.int64), hi[chunk], lo[chunk],
                 fee=cost.fee_rate, slippage=cost.slippage_rate,
-                min_size=rules.min_qty, granularity=rules.lot_step if rules.lot_step > 0 else np.nan,
+                min_size=rules.min_order_qty, granularity=rules.lot_step if rules.lot_step > 0 else np.nan,
                 direction="both" if allow_short else "longonly", rebalance=rebalance,
                 init_cash=initial_cash, timeframe_ms=timeframe_ms, n_blocks=n_blocks,
             )
@@ -140,7 +140,7 @@ class FastPath:
             self.spec.indicator(self.close_series, int(fast[0]))[sl],
             self.spec.indicator(self.close_series, int(slow[0]))[sl],
             start=0, hi=float(hi[0]), lo=float(lo[0]), fee=cost.fee_rate, slippage=cost.slippage_rate,
-            min_size=rules.min_qty, granularity=rules.lot_step if rules.lot_step > 0 else np.nan,
+            min_size=rules.min_order_qty, granularity=rules.lot_step if rules.lot_step > 0 else np.nan,
             direction="both" if allow_short else "longonly", rebalance=rebalance, init_cash=initial_cash,
         )
         return equity

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CostModel", "MarketRules"]
+__all__ = ["DUST_QTY", "CostModel", "MarketRules"]
+
+DUST_QTY = 1e-8
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,6 +57,15 @@ class MarketRules:
     min_qty: float = 0.0
     max_qty: float = 0.0
     min_notional: float = 0.0
+
+    @property
+    def min_order_qty(self) -> float:
+        """Return the smallest quantity worth an order: `min_qty`, or 1e-8 when the market sets none.
+
+        Below 1e-8 a size is float noise, not a trade; 1e-8 is also vectorbt's default
+        `min_size`, so the backtest, the sweep kernels and the live sizing agree on it.
+        """
+        return self.min_qty if self.min_qty > 0 else DUST_QTY
 
     @classmethod
     def from_ccxt_market(cls, market: dict) -> MarketRules:

@@ -125,7 +125,7 @@ def size_order(
             final = _floor(max_req_cash / adj_price, step)
         if _close(adj_size, 0.0):
             return SizedOrder(symbol=symbol, qty=0.0, price=price, status="ignored", reason="size zero")
-        if _less(final, rules.min_qty):
+        if _less(final, rules.min_order_qty):
             return SizedOrder(symbol=symbol, qty=0.0, price=price, status="rejected", reason="below min qty")
         return _checked(symbol, final, price, adj_price, rules)
     want = -size
@@ -137,7 +137,7 @@ def size_order(
     limit = _floor(want, step)
     if _close(limit, 0.0):
         return SizedOrder(symbol=symbol, qty=0.0, price=price, status="ignored", reason="size zero")
-    if _less(limit, rules.min_qty):
+    if _less(limit, rules.min_order_qty):
         return SizedOrder(symbol=symbol, qty=0.0, price=price, status="rejected", reason="below min qty")
     return _checked(symbol, -limit, price, price * (1 - slip), rules)
 

@@ -1,15 +1,20 @@
-"""Run every research/*.ipynb top to bottom against a small synthetic sample lake.
+"""Run every research/*.ipynb with nbval against a small synthetic sample lake.
 
-Each notebook runs with papermill in a fresh kernel (the project's own Python: jupyter
-maps the `python3` kernelspec to this interpreter), inside the test's temporary
-QUANTDESK_HOME, with small parameters so the whole set stays quick. A notebook passes when
-every cell runs without an error; notebooks assert their own findings in their cells.
-Add a notebook's small-run parameters to NOTEBOOK_PARAMETERS.
+papermill injects each notebook's small-run parameters (`prepare_only`: it writes the
+notebook with the injected `parameters` cell without running it); nbval then runs the
+prepared notebook cell by cell in a fresh kernel of the project's own Python (a separate
+pytest process with `--nbval-lax`: every cell must run without an error; outputs are not
+compared, notebooks assert their own findings in their cells). The kernel works in
+research/ inside the test's temporary QUANTDESK_HOME. Add a notebook's small-run parameters
+to NOTEBOOK_PARAMETERS.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +22,8 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOKS = sorted((REPO / "research").glob("*.ipynb"))
+RESEARCH = REPO / "research"
+NOTEBOOKS = sorted(RESEARCH.glob("*.ipynb"))
 
 # Parameters that keep each notebook small; a notebook not listed runs with its defaults.
 NOTEBOOK_PARAMETERS: dict[str, dict[str, Any]] = {
@@ -26,6 +32,23 @@ NOTEBOOK_PARAMETERS: dict[str, dict[str, Any]] = {
                                 "fee_grid": [0.0, 10.0]},
 }
 SAMPLE = {"symbols": 3, "days": 10}
+CELL_TIMEOUT_S = 600
+RUN_TIMEOUT_S = 1200
+
+# The inner pytest must not read the repo's [tool.pytest.ini_options] (its addopts, testpaths
+# and markers are the suite's); it gets this file instead. Warnings stay errors as in the
+# suite, minus the Jupyter plumbing ones the suite also ignores.
+INNER_INI = """\
+[pytest]
+addopts = -p no:cacheprovider
+filterwarnings =
+    error
+    ignore::DeprecationWarning:jupyter_client.*
+    ignore::DeprecationWarning:nbval.*
+    ignore::DeprecationWarning:zmq.*
+"""
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the kernel colours its tracebacks
 
 pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 
@@ -40,28 +63,59 @@ def test_every_notebook_is_stripped_and_has_a_parameters_cell() -> None:
         assert not dirty, f"{path.name}: outputs are not stripped (code cells {dirty})"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs(path: Path, quantdesk_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import papermill
-    from jupyter_client.kernelspec import KernelSpecManager
+def _prepare(path: Path, out: Path) -> None:
+    """Write `path` to `out` with papermill's injected parameters and a cell that pins the kernel.
 
+    nbval starts the kernel in the notebook's folder (here a temporary one), so the first cell
+    moves it to research/, as `make lab` runs it; it also fails the run at once if the kernel
+    is not this interpreter (the project's .venv), whatever nbval picked.
+    """
+    import nbformat
+    import papermill
+
+    papermill.execute_notebook(
+        str(path), str(out), parameters=NOTEBOOK_PARAMETERS.get(path.name, {}),
+        kernel_name="python3", prepare_only=True, progress_bar=False,
+    )
+    nb = nbformat.read(out, as_version=4)
+    setup = nbformat.v4.new_code_cell(
+        "import os, sys\n"
+        f"os.chdir({str(RESEARCH)!r})\n"
+        f"assert sys.prefix == {sys.prefix!r}, f'kernel runs {{sys.executable}}, not the project .venv'\n",
+        metadata={"tags": ["injected-by-test"]},
+    )
+    nb.cells.insert(0, setup)
+    nbformat.write(nb, out)
+
+
+def _run_nbval(notebook: Path, workdir: Path) -> subprocess.CompletedProcess[str]:
+    ini = workdir / "pytest-nbval.ini"
+    ini.write_text(INNER_INI)
+    # The kernel is a child of the inner pytest: it inherits QUANTDESK_HOME (the test's
+    # temporary home) and needs quantdesk importable.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "platform"), os.environ.get("PYTHONPATH")]))}
+    command = [
+        sys.executable, "-m", "pytest", str(notebook),
+        "-c", str(ini), "--rootdir", str(workdir),
+        "--nbval-lax", "--nbval-current-env", f"--nbval-cell-timeout={CELL_TIMEOUT_S}",
+        "-p", "no:xdist", "-p", "no:randomly", "-p", "no:cacheprovider",
+        "-q", "-rA", "--tb=short", "--color=no",
+    ]
+    return subprocess.run(command, cwd=RESEARCH, env=env, capture_output=True, text=True,
+                          timeout=RUN_TIMEOUT_S, check=False)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs_under_nbval(path: Path, quantdesk_home: Path, tmp_path: Path) -> None:
     from quantdesk.lake import Lake, write_sample
 
+    assert os.environ["QUANTDESK_HOME"] == str(quantdesk_home)
     write_sample(Lake(), **SAMPLE)
-    # The kernel is a child process: it inherits QUANTDESK_HOME and must import quantdesk.
-    monkeypatch.setenv("PYTHONPATH", str(REPO / "platform"))
-    assert "python3" in KernelSpecManager().find_kernel_specs(), f"no python3 kernel for {sys.executable}"
-    out = tmp_path / path.name
-    papermill.execute_notebook(
-        str(path),
-        str(out),
-        parameters=NOTEBOOK_PARAMETERS.get(path.name, {}),
-        kernel_name="python3",
-        cwd=str(REPO / "research"),
-        progress_bar=False,
-        execution_timeout=600,
-    )
-    executed = json.loads(out.read_text())
-    errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert not errors
-    assert any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code")
+    prepared = tmp_path / path.name
+    _prepare(path, prepared)
+    run = _run_nbval(prepared, tmp_path)
+    output = ANSI.sub("", f"nbval on {path.name} (exit {run.returncode}):\n{run.stdout}\n{run.stderr}")
+    assert run.returncode == 0, output
+    # Every cell ran as one nbval item (the setup cell too) and none failed or was skipped.
+    code_cells = sum(1 for c in json.loads(prepared.read_text())["cells"] if c["cell_type"] == "code")
+    assert f"{code_cells} passed" in run.stdout and "skipped" not in run.stdout, output

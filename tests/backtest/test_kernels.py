@@ -159,3 +159,33 @@ def test_order_port_equals_vectorbt_execute_order(cash, pos, target, price, fee,
     assert (got[1], got[2], got[3], got[4]) == (expected.cash, expected.position, expected.debt, expected.free_cash)
     if got[0]:
         assert (got[5], got[6], got[7]) == (result.size, result.price, result.fees)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    amount=st.floats(1e-12, 1e7), target=st.sampled_from([1.0, 0.5, 1e-9, 0.999999, 0.0]),
+    price=st.floats(1e-6, 1e6), fee=st.sampled_from([0.0, 0.001, 0.0075]),
+    slippage=st.sampled_from([0.0, 0.0005]), min_size=st.sampled_from([0.0, 1e-8, 0.01, 1.0]),
+    buy=st.booleans(), both=st.booleans(),
+)
+def test_order_short_paths_equal_vectorbt(amount, target, price, fee, slippage, min_size, buy, both) -> None:
+    """Buying from all cash and selling a whole long take a short path: still vectorbt to the bit."""
+    from vectorbt.portfolio.enums import Direction, ProcessOrderState, SizeType
+    from vectorbt.portfolio.nb import execute_order_nb, order_nb
+
+    cash, pos = (amount, 0.0) if buy else (0.0, amount)
+    if not buy:
+        target = 0.0
+    value = cash + pos * price
+    state = ProcessOrderState(cash=cash, position=pos, debt=0.0, free_cash=cash, val_price=price,
+                              value=value if pos != 0 else cash, oidx=0, lidx=0)
+    order = order_nb(size=target, price=price, size_type=SizeType.TargetPercent,
+                     direction=Direction.Both if both else Direction.LongOnly, fees=fee, slippage=slippage,
+                     min_size=min_size)
+    expected, result = execute_order_nb(state, order)
+    got = target_percent_order(cash, pos, 0.0, cash, target, price, BOTH if both else LONG_ONLY, fee, slippage,
+                               min_size, np.nan)
+    assert got[0] == (result.status == 0)
+    assert (got[1], got[2], got[3], got[4]) == (expected.cash, expected.position, expected.debt, expected.free_cash)
+    if got[0]:
+        assert (got[5], got[6], got[7]) == (result.size, result.price, result.fees)

@@ -135,12 +135,81 @@ def _sell(cash, pos, debt, free, size, price, direction, fees, slippage, min_siz
     return True, new_cash, new_pos, new_debt, new_free, size_limit, adj_price, fees_paid
 
 
+_FAST_MIN = 1e-11  # above this no balance or size is snapped to zero (abs tol 1e-12)
+
+
+@njit(cache=True, inline="always")
+def _buy_from_flat(cash, free, target, price, fees, slippage, min_size):  # noqa: ANN001, ANN202
+    """The general path's arithmetic for an all-cash account buying `target` x cash, minus its no-op checks.
+
+    Only called where every snap and zero check of the general path is provably a no-op
+    (cash, size and final size above `_FAST_MIN`, no debt, no lot step); returns ok=False
+    when a guard fails so the caller takes the general path.
+    """
+    order_size = target
+    order_size *= cash
+    order_size /= price
+    if not (order_size > _FAST_MIN and order_size < np.inf):
+        return False, False, cash, 0.0, 0.0, free, 0.0, 0.0, 0.0
+    adj_price = price * (1 + slippage)
+    req_cash = order_size * adj_price
+    req_fees = req_cash * fees + 0.0
+    total_req_cash = req_cash + req_fees
+    if _is_close(total_req_cash, cash) or total_req_cash < cash:
+        final_size = order_size
+        fees_paid = req_fees
+        final_req_cash = total_req_cash
+    else:
+        max_req_cash = cash / (1 + fees)
+        if max_req_cash <= 0:
+            return False, False, cash, 0.0, 0.0, free, 0.0, 0.0, 0.0
+        final_size = max_req_cash / adj_price
+        fees_paid = cash - max_req_cash
+        final_req_cash = cash
+    if not final_size > _FAST_MIN:
+        return False, False, cash, 0.0, 0.0, free, 0.0, 0.0, 0.0
+    free = _snap(free)
+    if _is_less(final_size, min_size):
+        return True, False, cash, 0.0, 0.0, free, 0.0, 0.0, 0.0
+    new_cash = _add(cash, -final_req_cash)
+    return True, True, new_cash, final_size, 0.0, _add(free, -final_req_cash), final_size, adj_price, fees_paid
+
+
+@njit(cache=True, inline="always")
+def _sell_all(pos, free, price, fees, slippage, min_size):  # noqa: ANN001, ANN202
+    """The general path's arithmetic for a fully invested long (no cash, no debt) going flat, minus no-ops."""
+    if not pos * price > _FAST_MIN:
+        return False, False, 0.0, pos, 0.0, free, 0.0, 0.0, 0.0
+    free = _snap(free)
+    if _is_less(pos, min_size):
+        return True, False, 0.0, pos, 0.0, free, 0.0, 0.0, 0.0
+    adj_price = price * (1 - slippage)
+    acq_cash = pos * adj_price
+    fees_paid = acq_cash * fees + 0.0
+    final_acq_cash = _add(acq_cash, -fees_paid)
+    if final_acq_cash < 0:
+        return True, False, 0.0, pos, 0.0, free, 0.0, 0.0, 0.0
+    return True, True, 0.0 + final_acq_cash, 0.0, 0.0, free + final_acq_cash, pos, adj_price, fees_paid
+
+
 @njit(cache=True, inline="always")
 def target_percent_order(cash, pos, debt, free, target, price, direction, fees, slippage, min_size, granularity):  # noqa: ANN001, ANN201
     """Trade towards `target` x equity at `price` (also the valuation price).
 
     Return (filled, cash, position, debt, free_cash, size, fill_price, fees) after the order.
     """
+    # The two orders an all-in/all-out strategy places (buy from flat, sell everything) take a
+    # short path with the same floating-point operations, in the same order, as the general one.
+    if debt == 0.0 and np.isnan(granularity) and price > 0.0 and price < np.inf:
+        if pos == 0.0 and target > 0.0 and target < np.inf and cash > _FAST_MIN and cash < np.inf:
+            ok, filled, c, p, d, f, size, fill, fee_paid = _buy_from_flat(cash, free, target, price, fees,
+                                                                          slippage, min_size)
+            if ok:
+                return filled, c, p, d, f, size, fill, fee_paid
+        elif cash == 0.0 and target == 0.0 and pos > _FAST_MIN and pos < np.inf:
+            ok, filled, c, p, d, f, size, fill, fee_paid = _sell_all(pos, free, price, fees, slippage, min_size)
+            if ok:
+                return filled, c, p, d, f, size, fill, fee_paid
     # from_orders values the portfolio before execute_order_nb snaps near-zero balances.
     value = cash
     if pos != 0:

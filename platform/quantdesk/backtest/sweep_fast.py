@@ -24,7 +24,9 @@ __all__ = ["FastPath", "fast_path_for"]
 
 
 def _sma(close: pl.Series, window: int) -> np.ndarray:
-    return close.rolling_mean(window).to_numpy()  # exactly SmaCross.target's indicator
+    from quantdesk.indicators import sma_exact
+
+    return sma_exact(close, window).to_numpy()  # exactly SmaCross.target's indicator
 
 
 def _ema(close: pl.Series, window: int) -> np.ndarray:

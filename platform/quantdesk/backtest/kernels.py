@@ -160,17 +160,22 @@ def _ma_cross_segment(  # noqa: PLR0913, C901
         if pos != 0 and cash == 0.0 and not traded and not rebalance:
             # Fast span: same position, equity = pos * close, returns from the shared prefix sums.
             u = t
+            # The lowest equity since the last peak, kept branch-free (new lows come at random,
+            # a branch per low would be mispredicted); it deepens the drawdown at the next peak
+            # or at the span's end.
+            low = math.inf
             while u < b:
                 eq = pos * close[u]
                 if eq >= peak:
+                    if low < dd_floor:
+                        mdd = low / peak - 1.0
+                    low = math.inf
                     if u - peak_t > mdd_dur and u - peak_t > 1:
                         mdd_dur = u - peak_t
                     peak = eq
                     peak_t = u
                     dd_floor = peak * (1.0 + mdd)
-                elif eq < dd_floor:
-                    mdd = eq / peak - 1.0
-                    dd_floor = peak * (1.0 + mdd)
+                low = min(low, eq)
                 if record:
                     equity_out[u] = eq
                 f = ma_fast[u]
@@ -186,6 +191,9 @@ def _ma_cross_segment(  # noqa: PLR0913, C901
                 u += 1
                 if pending != held:
                     break
+            if low < dd_floor:
+                mdd = low / peak - 1.0
+                dd_floor = peak * (1.0 + mdd)
             sum_r += prefix[0, u] - prefix[0, t]
             sum_r2 += prefix[1, u] - prefix[1, t]
             sum_d2 += prefix[2, u] - prefix[2, t]

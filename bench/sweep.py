@@ -70,12 +70,13 @@ def bench_kernel(frame: pl.DataFrame, grid: dict[str, list[int]], min_seconds: f
     """
     from quantdesk.backtest.grid import expand_grid
     from quantdesk.backtest.kernels import ma_cross_sweep
+    from quantdesk.indicators import sma_exact
     from quantdesk.strategies import load_strategy
 
     combos, _ = expand_grid(load_strategy("sma_cross"), grid)
     close = frame["close"]
     windows = sorted({c["fast"] for c in combos} | {c["slow"] for c in combos})
-    table = np.vstack([close.rolling_mean(w).to_numpy() for w in windows])
+    table = np.vstack([sma_exact(close, w).to_numpy() for w in windows])
     row = {w: i for i, w in enumerate(windows)}
     fi = np.array([row[c["fast"]] for c in combos])
     si = np.array([row[c["slow"]] for c in combos])

@@ -80,7 +80,8 @@ def test_sma_cross_matches_the_issue_example() -> None:
     close = pl.Series("close", [1.0, 2, 3, 2, 1, 2, 3, 4, 5, 4])
     out = load_strategy("sma_cross")(fast=2, slow=5).target(pl.DataFrame({"close": close}))
     expected = (close.rolling_mean(2) > close.rolling_mean(5)).cast(pl.Float64).fill_null(0.0)
-    assert out.to_list() == expected.to_list()
+    assert out.to_list() == expected.to_list()  # no ties here: any SMA gives these decisions
+    assert out.to_list() == [0.0] * 5 + [0.0, 1.0, 1.0, 1.0, 1.0]
 
 
 def test_momentum_rotation_holds_the_best_symbols_equally() -> None:

@@ -153,18 +153,10 @@ def _frames_for(cls: type[Strategy], single: pl.DataFrame, multi: Frames) -> Fra
 
 
 # Known disagreements, each an issue to fix rather than a tolerance (strict: fixing one fails here).
-# sma_cross compares two polars rolling_means, which keep a running sum: its last bits depend on
-# where the history starts, so where SMA(fast) == SMA(slow) exactly (a run of equal closes, or
-# e.g. NXT/BTC 5m bar 4760, both 2.8645e-05) the round-off breaks the tie one way on the full
-# history and the other way on the window. The fix needs a window-exact SMA that the sweep
-# kernel shares (backtest/sweep_fast.py uses this rolling_mean, bit for bit), and it must not
-# move the golden results (sma_cross on ETH/BTC 5m, which has no such tie).
-SMA_TIES = "sma_cross breaks exact SMA ties by running-sum round-off (see KNOWN)"
-KNOWN: dict[tuple[str, str], str] = {
-    ("sma_cross", "NXT_BTC-5m.feather"): SMA_TIES,
-    ("sma_cross", "XRP_ETH-1m.json"): SMA_TIES,
-    ("sma_cross", "UNITTEST_BTC-1m.feather"): SMA_TIES,
-}
+# sma_cross used to be here: polars rolling_mean keeps a running sum, so where SMA(fast) ==
+# SMA(slow) exactly (e.g. NXT/BTC 5m bar 4760, both 2.8645e-05) the round-off broke the tie one
+# way on the full history and the other way on the window. It now uses indicators.sma_exact.
+KNOWN: dict[tuple[str, str], str] = {}
 REAL_CASES = [
     pytest.param(n, d, marks=pytest.mark.xfail(strict=True, reason=KNOWN[(n, d)])) if (n, d) in KNOWN else (n, d)
     for n in BUILTINS
@@ -206,11 +198,11 @@ def walks(draw: st.DrawFn) -> pl.DataFrame:
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(name=st.sampled_from([n for n in BUILTINS if not load_strategy(n).multi_asset and n != "sma_cross"]),
+@given(name=st.sampled_from([n for n in BUILTINS if not load_strategy(n).multi_asset]),
        candles=walks(),
        seed=st.integers(0, 1_000))
 def test_window_parity_holds_on_random_walks_with_flat_runs(name: str, candles: pl.DataFrame, seed: int) -> None:
-    # sma_cross is left out: flat runs make exact SMA ties, which it breaks by round-off (KNOWN).
+    # Flat runs make exact ties (SMA(fast) == SMA(slow)): sma_cross must keep them ties.
     cls = load_strategy(name)
     strategy = cls(**_param_sets(cls, 1, seed=seed, cap=20)[-1])
     n = len(candles)

@@ -1,5 +1,8 @@
 """Technical indicators over polars Series, computed by TA-Lib (no hand-written loops).
 
+`sma_exact` is the exception: an SMA summed exactly per window (vectorised integer sums), for
+strategies whose decisions must not depend on where the history starts (the live window).
+
 Every function takes a polars Series (or anything `pl.Series(...)` accepts) and returns
 Float64 Series of the same length. Bars before an indicator has enough history are null,
 never NaN, so `fill_null` and comparisons behave the same everywhere (TA-Lib's NaN output
@@ -18,6 +21,7 @@ from quantdesk.indicators.talib_wrappers import (
     sma,
     zscore,
 )
+from quantdesk.indicators.window_exact import sma_exact
 
 __all__ = [
     "atr",
@@ -29,5 +33,6 @@ __all__ = [
     "rolling_min",
     "rsi",
     "sma",
+    "sma_exact",
     "zscore",
 ]

@@ -51,7 +51,11 @@ def _check_period(name: str, period: int, minimum: int = 1) -> int:
 
 
 def sma(series: Any, period: int) -> pl.Series:
-    """Return the simple moving average over `period` bars (TA-Lib SMA)."""
+    """Return the simple moving average over `period` bars (TA-Lib SMA).
+
+    TA-Lib keeps a running sum, so the last bits depend on where the series starts; compare
+    SMAs in a strategy with `sma_exact`, which is exact per window.
+    """
     values, name = _values(series)
     return _series(talib.SMA(values, timeperiod=_check_period("sma", period, 2)), name)
 

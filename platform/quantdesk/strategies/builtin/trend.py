@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from quantdesk.core.errors import StrategyError
-from quantdesk.indicators import ema, rolling_max, rolling_min
+from quantdesk.indicators import ema, rolling_max, rolling_min, sma_exact
 from quantdesk.strategies.base import Strategy, param
 from quantdesk.strategies.builtin._common import hold, settle_bars, window_mean_std
 
@@ -33,9 +33,12 @@ class SmaCross(Strategy):
 
     def target(self, candles: pl.DataFrame) -> pl.Series:
         # The sweep kernel (backtest/sweep_fast.py) uses this exact indicator; keep them in step.
+        # Not rolling_mean: its running sum's round-off depends on where the history starts, and
+        # where SMA(fast) == SMA(slow) (a flat stretch) the live window would break the tie
+        # differently from the backtest. sma_exact sums each window exactly: ties stay ties.
         close = candles["close"]
         return (
-            (close.rolling_mean(self.fast) > close.rolling_mean(self.slow))
+            (sma_exact(close, self.fast) > sma_exact(close, self.slow))
             .cast(pl.Float64)
             .fill_null(0.0)
         )

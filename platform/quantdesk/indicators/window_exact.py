@@ -1,0 +1,129 @@
+"""A simple moving average whose value at a bar depends only on the values in its window, bit for bit.
+
+Running-sum SMAs (polars `rolling_mean`, TA-Lib SMA) add the newest value and subtract the
+oldest, so their round-off carries the whole history: one window gives last bits that depend
+on where the series starts. The live runner recomputes a strategy on a trailing window, and a
+target is a comparison, so two SMAs that are equal on the backtest's history (a flat stretch)
+can compare unequal on the runner's window. Here every window is summed exactly, in integers,
+and divided once; nothing from outside the window reaches the result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+import talib
+
+from quantdesk.core.errors import StrategyError
+
+__all__ = ["sma_exact"]
+
+# A scaled value stays at most 2**50: a float price times 10**k is then off by far less than
+# 0.5 from the integer a price with at most k decimals scales to, so rounding recovers that
+# integer exactly. A window's sum stays below 2**62 (int64 ends at 2**63).
+_ELEMENT_LIMIT = 2.0**50
+_SUM_LIMIT = 2.0**62
+# The divisor period * 10**k stays below 2**53, so it and every remainder are exact floats.
+_DIVISOR_LIMIT = 2**53
+
+
+def _value_cap(period: int) -> float:
+    """Return the largest |value| * 10**k a window of `period` values may hold."""
+    return min(_ELEMENT_LIMIT, _SUM_LIMIT / (2 * period))
+
+
+def _scales(magnitude: np.ndarray, period: int) -> np.ndarray:
+    """Return k per full window: the most decimals that keep its exact sum in int64 (-1 where none do).
+
+    `magnitude` is |value|. k is a function of the window's largest |value| (an exact max), so
+    it too depends only on the window. Thresholds rather than a log10 define it, so no
+    rounding can move a boundary.
+    """
+    most = int(np.floor(np.log10(_DIVISOR_LIMIT / period)))
+    # bounds[i] = cap / 10**(most - i), ascending: k = most - (first i with bounds[i] >= peak).
+    bounds = np.array([_value_cap(period) / 10.0**j for j in range(most, -1, -1)])
+    windows = len(magnitude) - period + 1
+    low, high = np.searchsorted(bounds, [magnitude.min(), magnitude.max()], side="left")
+    if low == high:  # the usual case: every window's peak lies between these, so one k for all
+        return np.full(windows, most - low)
+    peak = talib.MAX(magnitude, timeperiod=period)[period - 1 :] if period > 1 else magnitude
+    return most - np.searchsorted(bounds, peak, side="left")
+
+
+def _window_means(x: np.ndarray, period: int, k: int, magnitude: float) -> np.ndarray:
+    """Return each full window's mean of the values scaled to k decimals, summed in int64, divided once.
+
+    `magnitude` is the largest |value| in `x`.
+    """
+    scaled = x * 10.0**k
+    # Values too large for this k never sit in a window that uses it (its peak bounds them;
+    # twice the cap absorbs the threshold's round-off); zero them so the cast is defined.
+    limit = 2 * _value_cap(period)
+    if not magnitude * 10.0**k <= limit:
+        scaled[~(np.abs(scaled) <= limit)] = 0.0
+    prefix = np.zeros(len(x) + 1, dtype=np.int64)
+    np.cumsum(np.rint(scaled, out=scaled).astype(np.int64), out=prefix[1:])
+    # Integer arithmetic wraps modulo 2**64 (numpy documents it for cumsum), so a prefix that
+    # overflows still gives every window's sum exactly, as long as that sum fits (it does).
+    total = prefix[period:] - prefix[:-period]
+    divisor = period * 10**k
+    # mean = total / divisor as a whole part and an exactly divided remainder: a function of
+    # that rational alone, so equal means give equal floats whatever k produced them, and a
+    # larger mean never gives a smaller float. The float quotient is off by at most 1 whole.
+    quotient = np.floor(total / float(divisor))
+    whole = quotient.astype(np.int64)
+    rest = np.subtract(total, whole * divisor, out=total)
+    if (rest.view(np.uint64) >= divisor).any():  # rarely: a remainder below 0 or >= divisor
+        fix = (rest >= divisor).astype(np.int64) - (rest < 0)
+        whole += fix
+        rest -= fix * divisor
+    np.divide(rest, float(divisor), out=quotient)
+    quotient += whole
+    return quotient
+
+
+def sma_exact(series: Any, period: int) -> pl.Series:
+    """Return the simple moving average over `period` bars, exact per window; null until it fills.
+
+    The value at bar t is a function of the `period` values ending at t only, bit for bit,
+    wherever the series starts, so a strategy that compares SMAs decides the same on a
+    trailing window as on the full history. Each window is scaled to k decimals (the most that
+    keeps int64 sums exact, from the window's largest |value|: 10 below 1e5, more for smaller
+    values, at most 15 - log10(period)), rounded to integers, summed exactly and divided once.
+    Values with at most k decimals (exchange prices) are exact, so equal means are equal
+    floats; others are rounded to 10**-k first. A null or NaN in the window gives null.
+    Example: `sma_exact(candles["close"], 30)`.
+    """
+    s = series if isinstance(series, pl.Series) else pl.Series(series)
+    if isinstance(period, bool) or int(period) != period or not 1 <= period <= 2**40:
+        raise StrategyError(f"sma_exact period {period!r} must be an integer in [1, 2**40]")
+    period = int(period)
+    x = np.ascontiguousarray(s.cast(pl.Float64).to_numpy(), dtype=np.float64)
+    out = np.full(len(x), np.nan)
+    if len(x) >= period:
+        missing = np.isnan(x)
+        gappy = bool(missing.any())
+        if gappy:
+            x = np.where(missing, 0.0, x)
+        magnitude = np.abs(x)
+        k = _scales(magnitude, period)  # one per bar with a full window behind it
+        if gappy:  # a null in the window gives null
+            gaps = np.concatenate([[0], np.cumsum(missing)])
+            k[(gaps[period:] - gaps[: len(x) - period + 1]) > 0] = -2
+        largest = float(magnitude.max())
+        if (k == -1).any():
+            raise StrategyError(
+                f"sma_exact: |value| up to {largest:g} over {period} bars overflows exact int64 window "
+                f"sums (at most {_value_cap(period):g} per value); rescale the series (e.g. quote in "
+                "thousands) or use a shorter period"
+            )
+        full = out[period - 1 :]  # a view
+        for scale in np.flatnonzero(np.bincount(k[k >= 0])).tolist():
+            means = _window_means(x, period, scale, largest)
+            if (k == scale).all():
+                full[:] = means
+            else:
+                np.copyto(full, means, where=k == scale)
+    return pl.Series(s.name, out, dtype=pl.Float64).fill_nan(None)

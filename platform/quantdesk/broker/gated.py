@@ -115,15 +115,20 @@ class GatedBroker:
             )
 
     # -- orders ------------------------------------------------------------------------------
-    def submit(self, intent: Any, *, equity: Decimal | None = None) -> OrderOutcome:
+    def submit(self, intent: Any, *, equity: Decimal | None = None, view: Any = None) -> OrderOutcome:
         """Pass `intent` through the gate to the venue; return what happened (denials are values).
 
         `equity` (quote currency), when the caller knows it, lets the gate evaluate the daily
-        loss and drawdown limits as part of the check.
+        loss and drawdown limits as part of the check. `view`: a `Ledger.pretrade` snapshot the
+        caller read for this intent's client order id with nothing written since (else None).
         """
         self._require_agreement()
         cid = client_order_id_for(intent)
-        existing = self.ledger.order(cid)
+        # the known-order check and the gate's ledger reads in one read transaction, when the ledger offers it
+        pretrade = getattr(self.ledger, "pretrade", None)
+        if view is None or getattr(view, "client_order_id", None) != cid:
+            view = pretrade(cid, venue=self.venue, account=self.account) if pretrade is not None else None
+        existing = view.order if view is not None else self.ledger.order(cid)
         if existing is not None:
             # a retry of a known intent: never a second order; resolve instead of resending
             if existing.status in (OrderStatus.PENDING, OrderStatus.SENT):
@@ -131,7 +136,7 @@ class GatedBroker:
                 existing = self.ledger.order(cid)
             return OrderOutcome(client_order_id=cid, approved=True, code="ALREADY_SUBMITTED",
                                 detail="this intent was submitted before", status=existing.status, order=existing)
-        decision: RiskDecision = self.gate.check(intent, self._context(intent, equity))
+        decision: RiskDecision = self.gate.check(intent, self._context(intent, equity, view=view))
         self._record_state_changes()
         if not decision.approved:
             return self._deny(intent, cid, decision)
@@ -315,9 +320,13 @@ class GatedBroker:
                 row = self.ledger.order(answer.client_order_id)
                 on_fill(deployment=(row.deployment if row else None) or "manual", symbol=fill.symbol)
 
-    def _context(self, intent: Any, equity: Decimal | None = None, pending: Sequence[Any] = ()) -> RiskContext:
-        positions = {p.symbol: p.qty for p in self.ledger.positions(venue=self.venue, account=self.account)}
-        active: dict[str, int] = dict(self.ledger.active_order_counts(venue=self.venue))  # open + in flight
+    def _context(self, intent: Any, equity: Decimal | None = None, pending: Sequence[Any] = (),
+                 view: Any = None) -> RiskContext:
+        if view is not None:  # read with the known-order check (Ledger.pretrade)
+            positions, active = dict(view.positions), dict(view.active_orders)
+        else:
+            positions = {p.symbol: p.qty for p in self.ledger.positions(venue=self.venue, account=self.account)}
+            active = dict(self.ledger.active_order_counts(venue=self.venue))  # open + in flight
         for o in pending:  # approved in this batch, not written yet
             active[o.symbol] = active.get(o.symbol, 0) + 1
         prices = {}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from quantdesk.core.errors import LedgerError
@@ -131,14 +132,23 @@ class LedgerFills(LedgerState):
         `deployment`: only fills of that deployment's orders (on `venue`, when given).
         `after_id`: only fills stored after the fill with this id (fill ids only grow).
         """
+        if (after_id is not None and deployment is not None and venue is not None and account is not None
+                and symbol is None and client_order_id is None and since is None and limit is None):
+            # the live runner's per-bar question, on a statement built once
+            with self._read() as c:
+                return self._deployment_fills_after(c, deployment, venue, account, after_id)
         query = select(fills)
         if after_id is not None:
             query = query.where(fills.c.id > after_id)
         if deployment is not None:
-            mine = select(orders.c.client_order_id).where(orders.c.deployment == deployment)
+            # a correlated EXISTS looks each candidate fill's order up by its unique client order id;
+            # `IN (subquery)` scanned every order of every deployment on each call
+            mine = select(orders.c.id).where(
+                orders.c.client_order_id == fills.c.client_order_id, orders.c.deployment == deployment
+            )
             if venue is not None:
                 mine = mine.where(orders.c.venue == venue)
-            query = query.where(fills.c.client_order_id.in_(mine))
+            query = query.where(mine.exists())
         for column, value in (
             ("venue", venue),
             ("account", account),
@@ -155,6 +165,13 @@ class LedgerFills(LedgerState):
         with self._read() as c:
             rows = c.execute(query).all()
         return [to_fill(r) for r in reversed(rows)]
+
+    @staticmethod
+    def _deployment_fills_after(
+        c: Connection, deployment: str, venue: str, account: str, after_id: int
+    ) -> list[FillRecord]:
+        params = {"after_id": after_id, "deployment": deployment, "venue": venue, "account": account}
+        return [to_fill(r) for r in c.execute(_DEPLOYMENT_FILLS_AFTER, params).all()]
 
     def position(
         self, symbol: str, *, account: str | None = None, venue: str | None = None
@@ -176,8 +193,12 @@ class LedgerFills(LedgerState):
             if (venue is None or v == venue) and (account is None or a == account)
         ]
 
-    def _position_totals(self) -> dict[tuple[str, str, str], list[Any]]:
+    def _position_totals(
+        self, connection: Connection | None = None
+    ) -> dict[tuple[str, str, str], list[Any]]:
         """Return the sums of all fills per (venue, account, symbol), reading only new fills.
+
+        `connection`: read inside the caller's transaction (one snapshot with its other reads).
 
         Fills are append-only. On SQLite writers are serialized, so fill ids grow in commit
         order and the sums can be carried forward from the last id seen; a count that does not
@@ -188,21 +209,19 @@ class LedgerFills(LedgerState):
         lock = self.__dict__.setdefault("_positions_lock", threading.Lock())
         with lock:
             cache = self.__dict__.get("_positions_cache") if incremental else None
-            t = fills
-            columns = (t.c.id, t.c.venue, t.c.account, t.c.symbol, t.c.side, t.c.qty, t.c.price, t.c.fee)
-            with self._read() as c:
+            with nullcontext(connection) if connection is not None else self._read() as c:
                 if cache is not None:
                     last_id, count, totals = cache
-                    total_count, max_id = c.execute(select(func.count(), func.max(t.c.id))).one()
+                    total_count, max_id = c.execute(_FILL_COUNT_MAX_ID).one()
                     if total_count == count and (max_id or 0) == last_id:
                         return totals
-                    rows = c.execute(select(*columns).where(t.c.id > last_id).order_by(t.c.id)).all()
+                    rows = c.execute(_POSITION_FILLS_AFTER, {"last_id": last_id}).all()
                     if count + len(rows) != total_count:
                         cache = None
                 if cache is None:
                     last_id, count = 0, 0
                     totals = {}
-                    rows = c.execute(select(*columns).order_by(t.c.id)).all()
+                    rows = c.execute(_POSITION_FILLS).all()
             totals = dict(totals)
             for r in rows:
                 key = (r.venue, r.account, r.symbol)
@@ -214,6 +233,30 @@ class LedgerFills(LedgerState):
             if incremental:
                 self.__dict__["_positions_cache"] = (last_id, count + len(rows), totals)
             return totals
+
+
+# built once (each decision reads positions): construction cost more than these indexed reads
+_POSITION_COLUMNS = (fills.c.id, fills.c.venue, fills.c.account, fills.c.symbol, fills.c.side, fills.c.qty,
+                     fills.c.price, fills.c.fee)
+_FILL_COUNT_MAX_ID = select(func.count(), func.max(fills.c.id))
+_POSITION_FILLS = select(*_POSITION_COLUMNS).order_by(fills.c.id)
+_POSITION_FILLS_AFTER = select(*_POSITION_COLUMNS).where(fills.c.id > bindparam("last_id")).order_by(fills.c.id)
+_DEPLOYMENT_FILLS_AFTER = (
+    select(fills)
+    .where(
+        fills.c.id > bindparam("after_id"),
+        fills.c.venue == bindparam("venue"),
+        fills.c.account == bindparam("account"),
+        select(orders.c.id)
+        .where(
+            orders.c.client_order_id == fills.c.client_order_id,
+            orders.c.deployment == bindparam("deployment"),
+            orders.c.venue == bindparam("venue"),
+        )
+        .exists(),
+    )
+    .order_by(fills.c.ts, fills.c.id)
+)
 
 
 def _check_same_fill(venue: str, trade_id: str, row: Any, wanted: dict[str, Any]) -> None:

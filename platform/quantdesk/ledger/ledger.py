@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from quantdesk.core.clock import Clock
@@ -17,7 +17,7 @@ from quantdesk.core.orders import OrderIntent
 from quantdesk.core.types import OrderStatus, OrderType, Side
 from quantdesk.ledger._types import canonical_json
 from quantdesk.ledger.fills import LedgerFills, positive
-from quantdesk.ledger.records import OrderEventRecord, OrderRecord
+from quantdesk.ledger.records import OrderEventRecord, OrderRecord, PretradeView
 from quantdesk.ledger.rows import check_transition, parse_enum, to_event, to_order
 from quantdesk.ledger.schema import order_events, orders
 
@@ -26,6 +26,16 @@ __all__ = ["Ledger"]
 Money = Decimal | int | str | float
 _OPEN = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
 _IN_FLIGHT = (OrderStatus.PENDING, OrderStatus.SENT)
+# built once: statement construction and cache-key generation cost more than these indexed reads
+_ORDER_BY_CID = select(orders).where(orders.c.client_order_id == bindparam("cid"))
+_ACTIVE_BY_SYMBOL = (
+    select(orders.c.symbol, func.count())
+    .where(
+        or_(*(orders.c.status == literal(s.value) for s in (*_OPEN, *_IN_FLIGHT))),
+        orders.c.venue == bindparam("venue"),
+    )
+    .group_by(orders.c.symbol)
+)
 
 
 class Ledger(LedgerFills):
@@ -304,6 +314,33 @@ class Ledger(LedgerFills):
                 select(orders).where(orders.c.client_order_id == client_order_id)
             ).first()
         return None if row is None else to_order(row)
+
+    def pretrade(
+        self,
+        client_order_id: str,
+        *,
+        venue: str,
+        account: str,
+        deployment: str | None = None,
+        fills_after_id: int | None = None,
+    ) -> PretradeView:
+        """Return the stored order of `client_order_id`, positions and active order counts in one read.
+
+        One snapshot for the gated broker's pre-trade reads (`order`, `positions`,
+        `active_order_counts`), instead of a transaction each. With `deployment` and
+        `fills_after_id`, also that deployment's fills after the id (as `fills(...)` gives them).
+        """
+        with self._read() as c:
+            row = c.execute(_ORDER_BY_CID, {"cid": client_order_id}).first()
+            totals = self._position_totals(c)
+            active = c.execute(_ACTIVE_BY_SYMBOL, {"venue": venue}).all()
+            new = None
+            if deployment is not None and fills_after_id is not None:
+                new = self._deployment_fills_after(c, deployment, venue, account, fills_after_id)
+        positions = {s: q for (v, a, s), (q, *_rest) in totals.items() if v == venue and a == account}
+        return PretradeView(client_order_id=client_order_id, order=None if row is None else to_order(row),
+                            positions=positions, active_orders={symbol: int(n) for symbol, n in active},
+                            fills=new)
 
     def order_by_venue_id(self, venue: str, venue_order_id: str) -> OrderRecord | None:
         """Return the order the venue knows as `venue_order_id`, or None."""

@@ -182,3 +182,19 @@ class AuditVerification:
     first_bad_seq: int | None = None
     reason: str | None = None
     head_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PretradeView:
+    """What the gated broker reads before checking one intent, from one read transaction.
+
+    `order`: the order already stored under `client_order_id` (None: a new one); `positions`:
+    net quantity per symbol of the (venue, account); `active_orders`: open plus in-flight
+    orders per symbol on the venue; `fills`: the live runner's book update, read alongside.
+    """
+
+    client_order_id: str
+    order: OrderRecord | None
+    positions: dict[str, Decimal] = field(default_factory=dict)
+    active_orders: dict[str, int] = field(default_factory=dict)
+    fills: list[FillRecord] | None = None  # the deployment's fills after an id, when asked for

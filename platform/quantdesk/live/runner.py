@@ -1,9 +1,10 @@
 """The live runner: on each bar close, target -> order intents -> gated broker -> ledger.
 
-One bar (`Runner.step`): bring the lake up to date, compute `target()` on the trailing
-window with the backtest's Strategy class, size orders against the deployment's book
-(ledger fills + capital) exactly as the backtest's vectorbt does, send them through the
-`GatedBroker`, follow them to a final state and record progress. It fails closed: stale
+One bar (`Runner.step`): bring the candles up to date (the market's in-memory window),
+compute `target()` on the trailing window with the backtest's Strategy class, size orders
+against the deployment's book (ledger fills + capital) exactly as the backtest's vectorbt
+does, send them through the `GatedBroker`, follow them to a final state, record progress,
+then let the market write the new candles to the lake (`flush`). It fails closed: stale
 or missing data, a raising strategy or a ledger/venue disagreement place no order, are
 stored as a risk event, notified and audited. Client order ids come from
 (deployment, bar, symbol), so a restarted runner that re-derives an intent reuses its id.
@@ -17,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -182,6 +183,15 @@ class Runner:
         `continuous`: the previous step was the previous row of history even across a data gap
         (a replay); live, a bar after a gap or a restart re-syncs the book with the target.
         """
+        try:
+            return self._step(bar_ms, prices=prices, account=account, trade=trade, continuous=continuous)
+        finally:
+            flush = getattr(self.market, "flush", None)
+            if flush is not None:  # new candles reach the lake after the orders are out, not before
+                flush()
+
+    def _step(self, bar_ms: int, *, prices: dict[str, float] | None, account: Account | None, trade: bool,
+              continuous: bool) -> BarOutcome:
         bar_ts = _dt(bar_ms)
         if self.pin_check is not None:
             try:
@@ -205,7 +215,8 @@ class Runner:
             return self._fail_closed(SkipCode.STALE_DATA,
                                      f"no candle for bar {bar_ts.isoformat()} of {stale} (newest: {have})", bar_ts)
         n = min(len(f) for f in frames.values())
-        frames = {s: f.tail(n) for s, f in frames.items()}
+        if any(len(f) != n for f in frames.values()):
+            frames = {s: f.tail(n) for s, f in frames.items()}
         try:
             current, previous = self._last_targets(frames, n)
         except Exception as e:  # noqa: BLE001 - any strategy failure must fail closed, not crash the loop
@@ -225,9 +236,12 @@ class Runner:
                     report = self.gated.reconcile()
                     if not report.agreed:
                         return self._fail_closed(SkipCode.RECONCILIATION, "; ".join(report.unresolved[:3]), bar_ts)
-                account = account if account is not None else self.account()
+                view = None
+                if account is None:
+                    account, view = self._book_and_view(bar_ms, changed)
                 tolerance = self.resync_tolerance if (resync and previous is not None and current == previous) else 0.0
-                outcomes = tuple(self.execute(bar_ms, changed, prices, account, tolerance=tolerance, follow=True))
+                outcomes = tuple(self.execute(bar_ms, changed, prices, account, tolerance=tolerance, follow=True,
+                                              view=view))
             except QuantdeskError as e:
                 return self._fail_closed(SkipCode.VENUE_ERROR, f"{type(e).__name__}: {e}", bar_ts)
         self.last_bar_ms = bar_ms
@@ -269,12 +283,13 @@ class Runner:
         return current, previous
 
     def execute(self, bar_ms: int, targets: dict[str, float], prices: dict[str, float], account: Account,
-                *, tolerance: float = 0.0, follow: bool = False) -> list[Any]:
+                *, tolerance: float = 0.0, follow: bool = False, view: Any = None) -> list[Any]:
         """Size and send the orders that move `account` to `targets` at `prices`; book fills into it.
 
         `prices` covers every symbol (equity is marked with all of them, once, before the
         orders); `targets` only the symbols to trade. With several symbols sells go first,
         as in the backtest's cash-sharing group, and each order is sized on the cash left.
+        `view`: the gated broker's pre-trade read for the first order, read with the book.
         """
         value = account.value(prices)
         symbols = [s for s in self.spec.symbols if s in targets]
@@ -296,7 +311,8 @@ class Runner:
                 side=Side.BUY if order.qty > 0 else Side.SELL, type=OrderType.MARKET,
                 qty=to_intent_qty(order.qty, self.rules[symbol]), ts=self.clock.now(),
             )
-            outcome = self.gated.submit(intent)
+            outcome = self.gated.submit(intent) if view is None else self.gated.submit(intent, view=view)
+            view = None  # written since: later orders read afresh
             if follow and outcome.approved and outcome.code != "ALREADY_SUBMITTED":
                 outcome = self._follow(outcome)
             if outcome.approved and outcome.code != "ALREADY_SUBMITTED":
@@ -318,6 +334,24 @@ class Runner:
                 return self._apply_fills(Account(cash=book.cash, positions=dict(book.positions)), new, cached)
         # only this deployment's fills, selected in the database (not every fill of the venue)
         return self._apply_fills(Account(cash=float(self.spec.capital)), self.ledger.fills(**where), None)
+
+    def _book_and_view(self, bar_ms: int, changed: dict[str, float]) -> tuple[Account, Any]:
+        """Return the book and, for a one-order bar, the gated broker's pre-trade read, in one transaction.
+
+        The runner already holds its book up to a fill id; the new fills come with the gate's
+        reads (`Ledger.pretrade`), so the decision opens one read transaction, not two.
+        """
+        cached, pretrade = self._book_cache, getattr(self.ledger, "pretrade", None)
+        if cached is None or pretrade is None or len(changed) != 1:
+            return self.account(), None
+        last_key, max_id, book = cached
+        symbol = next(iter(changed))
+        view = pretrade(bar_client_order_id(self.spec.name, bar_ms, symbol), venue=self.spec.venue,
+                        account=self.spec.account, deployment=self.spec.name, fills_after_id=max_id)
+        new = view.fills or []
+        if new and (new[0].ts, new[0].id) <= last_key:  # a late fill: the book is read in full, as account()
+            return self.account(), None
+        return self._apply_fills(Account(cash=book.cash, positions=dict(book.positions)), new, cached), view
 
     def _apply_fills(self, account: Account, fills: list[Any], cached: Any) -> Account:
         for fill in fills:
@@ -384,8 +418,14 @@ class Runner:
             self.notifier.notify(Notification(level=level, title=title, body=body))
 
 
-def _last_ms(frame: Any) -> int:
-    import polars as pl
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 
-    return int(frame["ts"].cast(pl.Datetime("ms", "UTC")).cast(pl.Int64)[-1])
+
+def _last_ms(frame: Any) -> int:
+    # the last value only, in Python: polars casts of the column cost more than the whole check
+    last = frame.get_column("ts")[-1]
+    if last.tzinfo is None:  # the candle contract says UTC
+        last = last.replace(tzinfo=UTC)
+    return (last - _EPOCH) // _MS
 

@@ -19,7 +19,8 @@ from quantdesk.core.clock import Clock
 from quantdesk.core.costs import MarketRules
 from quantdesk.core.errors import ConfigError, PromotionError, QuantdeskError
 from quantdesk.core.types import Stage
-from quantdesk.live.market import LakeMarket, ingest_updater
+from quantdesk.live.feed import VenueCandles
+from quantdesk.live.market import LakeMarket
 from quantdesk.live.runner import BarOutcome, Runner
 from quantdesk.live.schedule import clock_from_env
 from quantdesk.live.spec import RunSpec
@@ -85,10 +86,10 @@ def build_runner(ledger: Any, name: str, *, clock: Clock | None = None, notifier
     gate = RiskGate(risk_config_for(deployment, settings), clock, ledger)
     gated = GatedBroker(broker, ledger, gate, venue=deployment.venue, account=deployment.account,
                         notifier=notifier, clock=clock, actor=f"runner:{name}", market_rules=rules)
+    # with a venue, new closed bars come from it into the market's memory; the lake gets them after the orders
     updater = None
     if exchange is not None:
-        updater = ingest_updater(exchange, lake, lake_exchange=spec.data_exchange, symbols=spec.symbols,
-                                 timeframe=spec.timeframe, clock=clock, history_bars=4 * _window(spec) + 10)
+        updater = VenueCandles(exchange, timeframe=spec.timeframe, clock=clock, history_bars=4 * _window(spec) + 10)
     market = LakeMarket(lake, exchange=spec.data_exchange, symbols=spec.symbols, timeframe=spec.timeframe,
                         updater=updater)
 

@@ -317,18 +317,18 @@ def _init_state(state, init_cash):  # noqa: ANN001, ANN202
 @njit(cache=True, parallel=True)
 def _ma_cross_sweep_nb(  # noqa: PLR0913
     open_, close, ma, fast_idx, slow_idx, start, hi, lo, bounds, seg_block, n_blocks,
-    fee, slippage, min_size, granularity, direction, rebalance, init_cash, group_size,
+    fee, slippage, min_size, granularity, direction, rebalance, init_cash, group_bounds,
 ):  # noqa: ANN001, ANN202
     prefix = _return_prefix(close)
     n_combos = fast_idx.shape[0]
     n_segs = bounds.shape[0] - 1
     states = np.empty((n_combos, _N_STATE))
     block_stats = np.zeros((n_combos, n_blocks, 2))
-    n_groups = (n_combos + group_size - 1) // group_size
+    n_groups = group_bounds.shape[0] - 1
     no_record = np.empty(0)
     for g in prange(n_groups):
-        c0 = g * group_size
-        c1 = min(c0 + group_size, n_combos)
+        c0 = group_bounds[g]
+        c1 = group_bounds[g + 1]
         for c in range(c0, c1):
             _init_state(states[c], init_cash)
         for s in range(n_segs):
@@ -345,21 +345,35 @@ def _ma_cross_sweep_nb(  # noqa: PLR0913
     return states, block_stats
 
 
-def _interleave(n: int, n_threads: int, group_size: int) -> np.ndarray:
-    """Return a permutation of range(n) dealing groups of neighbours into `n_threads` contiguous runs.
+def _lanes(n: int, n_threads: int, group_size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Return (permutation of range(n), group bounds in permuted order) for the threads.
 
-    Groups stay together (they share moving averages in cache).
+    Combinations are dealt one by one like a snake (0, 1, 1, 0, 0, 1, ...) into one lane per
+    thread: cost falls steadily along a grid (slower windows trade less), so every lane gets
+    a fair share. A lane is then one group by default: its combinations walk each bar segment
+    together, so the segment's prices and moving averages are read from memory once per
+    thread rather than once per small group (the sweep is otherwise bound by memory traffic).
+    `group_size` splits lanes into smaller groups (kept for experiments).
     """
     k = max(int(n_threads), 1)
-    groups = [np.arange(g, min(g + group_size, n)) for g in range(0, n, group_size)]
-    # Deal like a snake (0, 1, 1, 0, 0, 1, ...): cost falls steadily along a grid (slower windows
-    # trade less), so plain round-robin hands thread 0 the dearer group of every pair.
-    lanes: list[list[np.ndarray]] = [[] for _ in range(k)]
-    for i, grp in enumerate(groups):
+    lanes: list[list[int]] = [[] for _ in range(k)]
+    for i in range(n):
         turn, pos = divmod(i, k)
-        lanes[pos if turn % 2 == 0 else k - 1 - pos].append(grp)
-    dealt = [grp for lane in lanes for grp in lane]
-    return np.concatenate(dealt).astype(np.int64) if dealt else np.arange(0, dtype=np.int64)
+        lanes[pos if turn % 2 == 0 else k - 1 - pos].append(i)
+    perm: list[int] = []
+    bounds = [0]
+    for lane in lanes:
+        size = len(lane) if not group_size else int(group_size)
+        for g in range(0, len(lane), max(size, 1)):
+            perm.extend(lane[g:g + size])
+            bounds.append(len(perm))
+    return np.asarray(perm, dtype=np.int64), np.asarray(bounds, dtype=np.int64)
+
+
+def default_segment_bars(n_rows: int) -> int:
+    """Bars per cache block: the block's moving-average rows plus prices should sit in L2 (~512 KB)."""
+    bars = 65_536 // max(n_rows + 5, 1)
+    return int(min(max(1 << max(bars.bit_length() - 1, 0), 512), 4096))
 
 
 def ma_cross_sweep(
@@ -381,8 +395,8 @@ def ma_cross_sweep(
     init_cash: float = 10_000.0,
     timeframe_ms: int = 60_000,
     n_blocks: int = 16,
-    segment_bars: int = 2048,
-    group_size: int = 8,
+    segment_bars: int | None = None,
+    group_size: int | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Sweep a moving-average crossover over combinations; return metric columns and CSCV block stats.
 
@@ -391,11 +405,12 @@ def ma_cross_sweep(
     `start[c]` (warm-up). Block stats are (combos, n_blocks, 2): sum of returns and of
     squared returns per even slice of bars, for CSCV.
     """
+    if segment_bars is None:
+        segment_bars = default_segment_bars(int(np.shape(ma)[0]))
     bounds, seg_block = segment_bounds(len(close), n_blocks, segment_bars)
-    # prange hands each thread one contiguous run of groups, and neighbouring combinations
-    # cost alike (fast windows trade more): deal groups of combinations round-robin so every
-    # thread gets a fair share, then put results back in the caller's order.
-    perm = _interleave(len(fast_idx), numba.get_num_threads(), group_size)
+    # prange hands each thread a contiguous run of groups: one lane of fairly dealt combinations
+    # per thread (see `_lanes`); results go back to the caller's order below.
+    perm, group_bounds = _lanes(len(fast_idx), numba.get_num_threads(), group_size)
     states_p, blocks_p = _ma_cross_sweep_nb(
         np.ascontiguousarray(open_, dtype=np.float64),
         np.ascontiguousarray(close, dtype=np.float64),
@@ -415,7 +430,7 @@ def ma_cross_sweep(
         int(_DIRECTION[direction]),
         bool(rebalance),
         float(init_cash),
-        int(group_size),
+        group_bounds,
     )
     states = np.empty_like(states_p)
     states[perm] = states_p

@@ -121,6 +121,21 @@ def _execute(state, target, price, fee, slippage, min_size, granularity, directi
     state[_FREE] = new_free
 
 
+@njit(cache=True, inline="always")
+def _signal(ma_fast, ma_slow, t, start, hi, lo):  # noqa: ANN001, ANN202
+    """The target decided at bar t's close: `hi` when fast > slow, `lo` when fast < slow, else 0."""
+    if t < start:
+        return 0.0
+    f = ma_fast[t]
+    s = ma_slow[t]
+    # NaN (warm-up) compares false both ways and gives 0, as the strategies' fill_null(0) does.
+    if f > s:
+        return hi
+    if f < s:
+        return lo
+    return 0.0
+
+
 @njit(cache=True)
 def _ma_cross_segment(  # noqa: PLR0913, C901
     state, open_, close, ma_fast, ma_slow, start, hi, lo, a, b,
@@ -178,16 +193,7 @@ def _ma_cross_segment(  # noqa: PLR0913, C901
                 low = min(low, eq)
                 if record:
                     equity_out[u] = eq
-                f = ma_fast[u]
-                s = ma_slow[u]
-                if u < start:
-                    pending = 0.0
-                elif f > s:
-                    pending = hi
-                elif f < s:
-                    pending = lo
-                else:
-                    pending = 0.0
+                pending = _signal(ma_fast, ma_slow, u, start, hi, lo)
                 u += 1
                 if pending != held:
                     break
@@ -205,16 +211,7 @@ def _ma_cross_segment(  # noqa: PLR0913, C901
             # Flat span: equity stays `cash` (== prev_eq), returns are 0; only the signal moves.
             u = t
             while u < b:
-                f = ma_fast[u]
-                s = ma_slow[u]
-                if u < start:
-                    pending = 0.0
-                elif f > s:
-                    pending = hi
-                elif f < s:
-                    pending = lo
-                else:
-                    pending = 0.0
+                pending = _signal(ma_fast, ma_slow, u, start, hi, lo)
                 u += 1
                 if pending != held:
                     break
@@ -261,17 +258,7 @@ def _ma_cross_segment(  # noqa: PLR0913, C901
             dd_floor = peak * (1.0 + mdd)
         if record:
             equity_out[t] = eq
-        # NaN (warm-up) compares false both ways and gives 0, as the strategies' fill_null(0) does.
-        f = ma_fast[t]
-        s = ma_slow[t]
-        if t < start:
-            pending = 0.0
-        elif f > s:
-            pending = hi
-        elif f < s:
-            pending = lo
-        else:
-            pending = 0.0
+        pending = _signal(ma_fast, ma_slow, t, start, hi, lo)
         t += 1
     state[_PENDING] = pending
     state[_HELD] = held

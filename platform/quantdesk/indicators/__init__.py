@@ -1,7 +1,8 @@
 """Technical indicators over polars Series, computed by TA-Lib (no hand-written loops).
 
-`sma_exact` is the exception: an SMA summed exactly per window (vectorised integer sums), for
-strategies whose decisions must not depend on where the history starts (the live window).
+`sma_exact` and `window_mean_std` are the exceptions: window statistics summed afresh per
+window (vectorised), for strategies whose decisions must not depend on where the history
+starts (the live runner's trailing window).
 
 Every function takes a polars Series (or anything `pl.Series(...)` accepts) and returns
 Float64 Series of the same length. Bars before an indicator has enough history are null,
@@ -21,7 +22,7 @@ from quantdesk.indicators.talib_wrappers import (
     sma,
     zscore,
 )
-from quantdesk.indicators.window_exact import sma_exact
+from quantdesk.indicators.window_exact import sma_exact, window_mean_std
 
 __all__ = [
     "atr",
@@ -34,5 +35,6 @@ __all__ = [
     "rsi",
     "sma",
     "sma_exact",
+    "window_mean_std",
     "zscore",
 ]

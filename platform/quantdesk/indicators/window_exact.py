@@ -1,4 +1,4 @@
-"""A simple moving average whose value at a bar depends only on the values in its window, bit for bit.
+"""Window statistics whose value at a bar depends only on the values in its window, bit for bit.
 
 Running-sum SMAs (polars `rolling_mean`, TA-Lib SMA) add the newest value and subtract the
 oldest, so their round-off carries the whole history: one window gives last bits that depend
@@ -18,7 +18,7 @@ import talib
 
 from quantdesk.core.errors import StrategyError
 
-__all__ = ["sma_exact"]
+__all__ = ["sma_exact", "window_mean_std"]
 
 # A scaled value stays at most 2**50: a float price times 10**k is then off by far less than
 # 0.5 from the integer a price with at most k decimals scales to, so rounding recovers that
@@ -127,3 +127,34 @@ def sma_exact(series: Any, period: int) -> pl.Series:
             else:
                 np.copyto(full, means, where=k == scale)
     return pl.Series(s.name, out, dtype=pl.Float64).fill_nan(None)
+
+
+def window_mean_std(close: pl.Series, period: int) -> tuple[pl.Series, pl.Series]:
+    """Return the mean and population std dev of each trailing `period`-bar window.
+
+    Each window is summed from scratch in one fixed order (newest bar first), so a bar's value
+    depends only on the `period` closes that end at it, bit for bit, wherever the series
+    starts. TA-Lib's BBANDS keeps running sums of x and x**2 over the whole series instead:
+    its round-off depends on where the series starts, and a breakout is a comparison with the
+    band, so the live window's decision could differ from the backtest's. Costs `2 * period`
+    vectorised passes, against TA-Lib's one. Null before the window is full.
+    """
+    x = np.ascontiguousarray(close.cast(pl.Float64).to_numpy(), dtype=np.float64)
+    n = len(x)
+    mean = np.full(n, np.nan)
+    std = np.full(n, np.nan)
+    if n >= period:
+        total = x[period - 1 :].copy()
+        for lag in range(1, period):
+            total += x[period - 1 - lag : n - lag]
+        centre = total / period
+        squares = np.zeros(n - period + 1)
+        for lag in range(period):
+            squares += (x[period - 1 - lag : n - lag] - centre) ** 2
+        mean[period - 1 :] = centre
+        std[period - 1 :] = np.sqrt(squares / period)
+    name = close.name
+    return (
+        pl.Series(name, mean, dtype=pl.Float64).fill_nan(None),
+        pl.Series(name, std, dtype=pl.Float64).fill_nan(None),
+    )

@@ -18,8 +18,11 @@ from quantdesk.core.timeframes import timeframe_ms
 __all__ = [
     "RetryPolicy",
     "call_with_retries",
+    "check_ohlcv_rows",
     "fetch_ohlcv_pages",
+    "fetch_ohlcv_rows",
     "ohlcv_to_frame",
+    "page_limit_for",
     "request_limit",
 ]
 
@@ -120,14 +123,20 @@ def request_limit(exchange: ccxt.Exchange, market: dict[str, Any]) -> int:
     return int(limit) if limit else 500
 
 
-def ohlcv_to_frame(rows: list[list[Any]]) -> pl.DataFrame:
-    """Return ccxt OHLCV rows `[ts_ms, o, h, l, c, v]` as a candle-contract frame sorted by `ts`."""
+def check_ohlcv_rows(rows: Any) -> list[list[Any]]:
+    """Return ccxt OHLCV rows after checking their shape (a list of `[ts_ms, o, h, l, c, v, ...]`)."""
     if not isinstance(rows, list) or any(
         not isinstance(r, list | tuple) or len(r) < 6 for r in rows
     ):
         raise TypeError(
             f"expected a list of [ts, open, high, low, close, volume] rows, got {str(rows)[:80]!r}"
         )
+    return rows
+
+
+def ohlcv_to_frame(rows: list[list[Any]]) -> pl.DataFrame:
+    """Return ccxt OHLCV rows `[ts_ms, o, h, l, c, v]` as a candle-contract frame sorted by `ts`."""
+    check_ohlcv_rows(rows)
     columns = list(zip(*[r[:6] for r in rows], strict=True)) if rows else [[]] * 6
     frame = pl.DataFrame(
         {
@@ -145,9 +154,10 @@ def ohlcv_to_frame(rows: list[list[Any]]) -> pl.DataFrame:
     ).sort("ts")
 
 
-def _fetch_page(
+def fetch_ohlcv_rows(
     exchange: ccxt.Exchange, symbol: str, timeframe: str, since: int, limit: int
-) -> pl.DataFrame:
+) -> list[list[Any]]:
+    """Return one page of raw ccxt OHLCV rows, shape-checked (no retries: wrap in `call_with_retries`)."""
     rows = exchange.fetch_ohlcv(symbol, timeframe, since=since, limit=limit)
     if not rows:
         # ccxt parses a body that is not JSON into an empty list; that must not read as "no more data".
@@ -158,7 +168,13 @@ def _fetch_page(
             and getattr(exchange, "last_json_response", None) is None
         ):
             raise ValueError(f"the response is not JSON: {raw[:60]!r}")
-    return ohlcv_to_frame(rows)
+    return check_ohlcv_rows(rows)
+
+
+def _fetch_page(
+    exchange: ccxt.Exchange, symbol: str, timeframe: str, since: int, limit: int
+) -> pl.DataFrame:
+    return ohlcv_to_frame(fetch_ohlcv_rows(exchange, symbol, timeframe, since, limit))
 
 
 def find_market(exchange: ccxt.Exchange, symbol: str, policy: RetryPolicy) -> dict[str, Any]:
@@ -173,6 +189,16 @@ def find_market(exchange: ccxt.Exchange, symbol: str, policy: RetryPolicy) -> di
     if not exchange.has.get("fetchOHLCV"):
         raise IngestError(f"{exchange.id} does not offer fetchOHLCV in ccxt; pick another exchange")
     return markets[symbol]
+
+
+def page_limit_for(exchange: ccxt.Exchange, symbol: str, timeframe: str, policy: RetryPolicy) -> int:
+    """Check that `exchange` offers `symbol` in `timeframe` (IngestError naming the fix) and return its page size."""
+    market = find_market(exchange, symbol, policy)
+    if timeframe not in (exchange.timeframes or {timeframe: timeframe}):
+        raise IngestError(
+            f"{exchange.id} has no timeframe {timeframe!r}; it offers {', '.join(exchange.timeframes)}"
+        )
+    return request_limit(exchange, market)
 
 
 def fetch_ohlcv_pages(
@@ -190,12 +216,7 @@ def fetch_ohlcv_pages(
     `until_ms` should be no later than the open time of the still-open candle; rows at or
     after it are dropped. Each page asks for the exchange's per-request maximum.
     """
-    market = find_market(exchange, symbol, policy)
-    if timeframe not in (exchange.timeframes or {timeframe: timeframe}):
-        raise IngestError(
-            f"{exchange.id} has no timeframe {timeframe!r}; it offers {', '.join(exchange.timeframes)}"
-        )
-    page_limit = limit or request_limit(exchange, market)
+    page_limit = limit or page_limit_for(exchange, symbol, timeframe, policy)
     step = timeframe_ms(timeframe)
     cursor = since_ms
     while cursor < until_ms:

@@ -101,24 +101,15 @@ class VenueCandles:
     def _limit(self, symbol: str) -> int:
         limit = self._limits.get(symbol)
         if limit is None:  # markets once per symbol: ccxt caches them, the checks need not run per bar
-            from quantdesk.core.errors import IngestError
-            from quantdesk.ingest.fetch import find_market, request_limit
+            from quantdesk.ingest.fetch import page_limit_for
 
-            market = find_market(self.exchange, symbol, self.retry)
-            if self.timeframe not in (self.exchange.timeframes or {self.timeframe: self.timeframe}):
-                raise IngestError(f"{self.exchange.id} has no timeframe {self.timeframe!r}; it offers "
-                                  f"{', '.join(self.exchange.timeframes)}")
-            limit = self._limits[symbol] = request_limit(self.exchange, market)
+            limit = self._limits[symbol] = page_limit_for(self.exchange, symbol, self.timeframe, self.retry)
         return limit
 
     def _page(self, symbol: str, since: int, limit: int) -> np.ndarray:
-        rows = self.exchange.fetch_ohlcv(symbol, self.timeframe, since=since, limit=limit)
+        from quantdesk.ingest.fetch import fetch_ohlcv_rows
+
+        rows = fetch_ohlcv_rows(self.exchange, symbol, self.timeframe, since, limit)
         if not rows:
-            # ccxt parses a body that is not JSON into an empty list; that must not read as "no more data"
-            raw = getattr(self.exchange, "last_http_response", None)
-            if isinstance(raw, str) and raw.strip() and getattr(self.exchange, "last_json_response", None) is None:
-                raise ValueError(f"the response is not JSON: {raw[:60]!r}")
             return np.empty((0, 6))
-        if not isinstance(rows, list) or any(not isinstance(r, list | tuple) or len(r) < 6 for r in rows):
-            raise TypeError(f"expected a list of [ts, open, high, low, close, volume] rows, got {str(rows)[:80]!r}")
         return np.array([r[:6] for r in rows], dtype=np.float64)  # None -> NaN: the checks reject it

@@ -311,7 +311,7 @@ class Runner:
                 side=Side.BUY if order.qty > 0 else Side.SELL, type=OrderType.MARKET,
                 qty=to_intent_qty(order.qty, self.rules[symbol]), ts=self.clock.now(),
             )
-            outcome = self.gated.submit(intent) if view is None else self.gated.submit(intent, view=view)
+            outcome = self.gated.submit(intent, view=view)
             view = None  # written since: later orders read afresh
             if follow and outcome.approved and outcome.code != "ALREADY_SUBMITTED":
                 outcome = self._follow(outcome)

@@ -1,20 +1,19 @@
-"""Helpers the built-ins share: bounded holds, recursive-indicator warm-ups, exact window bands.
+"""Helpers the built-ins share: bounded holds and recursive-indicator warm-ups.
 
 The live runner (and strict replay) recompute `target()` on a trailing window of `warmup`
 bars each bar, so a built-in's target at bar t must be a function of the last `warmup` bars
 only, bit for bit: a target is a comparison, and a comparison of two floats that differ in
 the last bit can flip. These helpers make that hold by construction where it can (bounded
-holds, fixed-order window sums) and by a documented bound where the indicator is recursive.
+holds, the window-exact indicators of `quantdesk.indicators`) and by a documented bound where the indicator is recursive.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import polars as pl
 
-__all__ = ["hold", "settle_bars", "window_mean_std"]
+__all__ = ["hold", "settle_bars"]
 
 # Bits a recursive indicator's seed error must decay by before TA-Lib's recursion on the
 # trailing window produces the same float64 bits as on the full history: 53 bits of double
@@ -46,34 +45,3 @@ def settle_bars(decay_per_bar: float) -> int:
     if not 0.0 < decay_per_bar < 1.0:
         return 0
     return math.ceil(_SETTLE_BITS * math.log(2.0) / -math.log(decay_per_bar))
-
-
-def window_mean_std(close: pl.Series, period: int) -> tuple[pl.Series, pl.Series]:
-    """Return the mean and population std dev of each trailing `period`-bar window.
-
-    Each window is summed from scratch in one fixed order (newest bar first), so a bar's value
-    depends only on the `period` closes that end at it, bit for bit, wherever the series
-    starts. TA-Lib's BBANDS keeps running sums of x and x**2 over the whole series instead:
-    its round-off depends on where the series starts, and a breakout is a comparison with the
-    band, so the live window's decision could differ from the backtest's. Costs `2 * period`
-    vectorised passes, against TA-Lib's one. Null before the window is full.
-    """
-    x = np.ascontiguousarray(close.cast(pl.Float64).to_numpy(), dtype=np.float64)
-    n = len(x)
-    mean = np.full(n, np.nan)
-    std = np.full(n, np.nan)
-    if n >= period:
-        total = x[period - 1 :].copy()
-        for lag in range(1, period):
-            total += x[period - 1 - lag : n - lag]
-        centre = total / period
-        squares = np.zeros(n - period + 1)
-        for lag in range(period):
-            squares += (x[period - 1 - lag : n - lag] - centre) ** 2
-        mean[period - 1 :] = centre
-        std[period - 1 :] = np.sqrt(squares / period)
-    name = close.name
-    return (
-        pl.Series(name, mean, dtype=pl.Float64).fill_nan(None),
-        pl.Series(name, std, dtype=pl.Float64).fill_nan(None),
-    )

@@ -9,9 +9,9 @@ from __future__ import annotations
 import polars as pl
 
 from quantdesk.core.errors import StrategyError
-from quantdesk.indicators import ema, rolling_max, rolling_min, sma_exact
+from quantdesk.indicators import ema, rolling_max, rolling_min, sma_exact, window_mean_std
 from quantdesk.strategies.base import Strategy, param
-from quantdesk.strategies.builtin._common import hold, settle_bars, window_mean_std
+from quantdesk.strategies.builtin._common import hold, settle_bars
 
 __all__ = ["BollingerBreakout", "DonchianBreakout", "EmaCross", "SmaCross"]
 

@@ -48,6 +48,12 @@ _COMMAND_MODULES = (
     "promotion",  # promote, approve, deployments, users (issue 5)
     "live",  # run (live, paper, replay) (issue 5)
     "parity",  # parity, drift (issue 5)
+    "identity",  # user passwd/disable, keys set/list/rotate-master (issue 11)
+    "dashboard",  # dashboard (issue 11)
+    "notify",  # notify subscribe/test/history (issue 12)
+    "export",  # export (issue 12)
+    "flows",  # flows up/status/run/down (issue 10)
+    "markets",  # stream, futures data (issue 13)
 )
 
 for _name in _COMMAND_MODULES:

@@ -223,7 +223,7 @@ def deployment_create(
     Example: quantdesk deployment create sma-btc --strategy sma_cross --symbols BTC/USDT --timeframe 1h --param fast=10
     """
     from quantdesk.promotion import create_deployment, resolve_actor
-    from quantdesk.promotion.users import get_user
+    from quantdesk.identity.users import get_user
 
     who = resolve_actor(actor)
     with _open() as ledger:
@@ -278,7 +278,7 @@ def deployment_retire(
     Example: quantdesk deployment retire sma-btc --reason "superseded" --as alice
     """
     from quantdesk.promotion import resolve_actor, retire_deployment
-    from quantdesk.promotion.users import Permission, require
+    from quantdesk.identity.users import Permission, require
 
     who = resolve_actor(actor)
     with _open() as ledger:

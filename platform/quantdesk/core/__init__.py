@@ -3,11 +3,13 @@
 from quantdesk.core.clock import Clock, ManualClock, SystemClock, ensure_utc
 from quantdesk.core.costs import CostModel, MarketRules
 from quantdesk.core.errors import (
+    AuthenticationError,
     BacktestError,
     BrokerError,
     ConfigError,
     DataError,
     ExchangeUnavailableError,
+    IdentityError,
     ImportFormatError,
     IngestError,
     InsufficientFundsError,
@@ -33,6 +35,7 @@ from quantdesk.core.timeframes import parse_time, timeframe_ms
 from quantdesk.core.types import OrderStatus, OrderType, Side, Stage, TradingState
 
 __all__ = [
+    "AuthenticationError",
     "BacktestError",
     "BrokerError",
     "Clock",
@@ -40,6 +43,7 @@ __all__ = [
     "CostModel",
     "DataError",
     "ExchangeUnavailableError",
+    "IdentityError",
     "ImportFormatError",
     "IngestError",
     "InsufficientFundsError",

@@ -7,11 +7,13 @@ A message says what failed, the bad value, and what to do about it. The CLI prin
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationError",
     "BacktestError",
     "BrokerError",
     "ConfigError",
     "DataError",
     "ExchangeUnavailableError",
+    "IdentityError",
     "ImportFormatError",
     "IngestError",
     "InsufficientFundsError",
@@ -135,3 +137,13 @@ class ReconciliationError(BrokerError):
 
 class PromotionError(QuantdeskError):
     """A promotion, approval or deployment start was refused."""
+
+
+class IdentityError(QuantdeskError):
+    """Who is acting: unknown or disabled users, wrong passwords, missing permissions."""
+
+
+class AuthenticationError(IdentityError):
+    """A login or a password check failed. The message never says which part was wrong."""
+
+    exit_code = 3

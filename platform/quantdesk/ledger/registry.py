@@ -27,6 +27,7 @@ __all__ = [
     "promotion_rows",
     "update_deployment",
     "update_promotion",
+    "update_user",
     "upsert_user",
     "user_row",
     "user_rows",
@@ -199,5 +200,19 @@ def upsert_user(
             )
         else:
             c.execute(users.update().where(users.c.name == name).values(role=role))
+        _audit(ledger, c, audit)
+        return _as_dict(c.execute(select(users).where(users.c.name == name)).one())
+
+
+def update_user(
+    ledger: LedgerBase, name: str, values: Mapping[str, Any], *, audit: AuditSpec | None = None
+) -> dict[str, Any]:
+    """Change columns of the user `name` (password hash, disabled) with its audit entry; LedgerError if unknown."""
+    with ledger._write() as c:
+        result = c.execute(
+            users.update().where(users.c.name == name).values(**values, updated_at=ledger._now())
+        )
+        if result.rowcount != 1:
+            raise LedgerError(f"user {name!r} is not registered; add them with `quantdesk user add {name}`")
         _audit(ledger, c, audit)
         return _as_dict(c.execute(select(users).where(users.c.name == name)).one())

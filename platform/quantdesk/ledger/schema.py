@@ -130,6 +130,10 @@ users = Table(
     Column("role", String(16), nullable=False),
     Column("created_by", String(128), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
+    # 0003: an argon2 hash (never the password); NULL until a password is set.
+    Column("password_hash", Text(), nullable=True),
+    Column("disabled", Boolean(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=True),
 )
 
 orders = Table(

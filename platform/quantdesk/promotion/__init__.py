@@ -31,7 +31,7 @@ from quantdesk.promotion.requests import (
     PromotionStatus,
     list_promotions,
 )
-from quantdesk.promotion.users import Role, User, add_user, get_user, list_users, resolve_actor
+from quantdesk.identity.users import Role, User, add_user, get_user, list_users, resolve_actor
 
 __all__ = [
     "Deployment",

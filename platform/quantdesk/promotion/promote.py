@@ -39,7 +39,7 @@ from quantdesk.promotion.requests import (
     list_promotions,
     to_request,
 )
-from quantdesk.promotion.users import Permission, require
+from quantdesk.identity.users import Permission, require
 
 __all__ = ["DriftFunction", "approve", "promote", "reject"]
 

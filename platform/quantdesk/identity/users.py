@@ -1,4 +1,4 @@
-"""Users and roles, kept simple: admin, trader, researcher, viewer.
+"""Users, roles and passwords: admin, trader, researcher, viewer.
 
 | role       | may                                                                 |
 |------------|---------------------------------------------------------------------|
@@ -9,6 +9,8 @@
 
 The acting user comes from `--as`, else `QUANTDESK_USER`, else the OS login name. While
 the ledger has no users yet, anyone may add the first one, and it must be an admin.
+Passwords are stored as argon2id hashes (`quantdesk.identity.passwords`); `authenticate`
+is the one check behind dashboard logins and CLI actions taken as a named user.
 """
 
 from __future__ import annotations
@@ -19,11 +21,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from quantdesk.core.errors import PromotionError
+from quantdesk.core.errors import AuthenticationError, PromotionError
+from quantdesk.identity.passwords import hash_password, needs_rehash, verify_password
 from quantdesk.ledger import Ledger
-from quantdesk.ledger.registry import upsert_user, user_row, user_rows
+from quantdesk.ledger.registry import update_user, upsert_user, user_row, user_rows
 
-__all__ = ["Permission", "Role", "User", "add_user", "get_user", "list_users", "require", "resolve_actor"]
+__all__ = [
+    "Permission",
+    "Role",
+    "User",
+    "add_user",
+    "authenticate",
+    "get_user",
+    "list_users",
+    "require",
+    "resolve_actor",
+    "set_disabled",
+    "set_password",
+]
 
 
 class Role(StrEnum):
@@ -60,6 +75,8 @@ class User:
     role: Role
     created_by: str
     created_at: datetime
+    disabled: bool = False
+    has_password: bool = False
 
     def may(self, permission: Permission) -> bool:
         """Return True when the user's role grants `permission`."""
@@ -80,7 +97,14 @@ def resolve_actor(explicit: str | None = None) -> str:
 
 
 def _user(row: dict) -> User:
-    return User(name=row["name"], role=Role(row["role"]), created_by=row["created_by"], created_at=row["created_at"])
+    return User(
+        name=row["name"],
+        role=Role(row["role"]),
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        disabled=bool(row.get("disabled")),
+        has_password=bool(row.get("password_hash")),
+    )
 
 
 def get_user(ledger: Ledger, name: str) -> User:
@@ -111,8 +135,13 @@ def require(ledger: Ledger, actor: str, permission: Permission) -> User:
     return user
 
 
-def add_user(ledger: Ledger, name: str, role: Role | str, *, actor: str) -> User:
-    """Add the user `name` with `role` (or change their role); only an admin may, except the first admin."""
+def add_user(
+    ledger: Ledger, name: str, role: Role | str, *, actor: str, password: str | None = None
+) -> User:
+    """Add the user `name` with `role` (or change their role); only an admin may, except the first admin.
+
+    With `password` the user can log in to the dashboards and act as themselves in the CLI.
+    """
     try:
         role_ = Role(role)
     except ValueError:
@@ -127,7 +156,47 @@ def add_user(ledger: Ledger, name: str, role: Role | str, *, actor: str) -> User
         raise PromotionError(
             f"the ledger has no users yet: add an admin first (`quantdesk user add {actor} --role admin`)"
         )
+    password_hash = hash_password(password) if password is not None else None
     row = upsert_user(
         ledger, name, role_.value, actor, audit=(actor, "user.add", {"user": name, "role": role_.value})
     )
+    if password_hash is not None:
+        row = update_user(
+            ledger, name, {"password_hash": password_hash}, audit=(actor, "user.password", {"user": name})
+        )
+    return _user(row)
+
+
+def set_password(ledger: Ledger, name: str, password: str, *, actor: str) -> User:
+    """Set `name`'s password (stored as an argon2id hash); the user themselves or an admin may."""
+    if actor != name:
+        require(ledger, actor, Permission.MANAGE_USERS)
+    get_user(ledger, name)
+    row = update_user(
+        ledger, name, {"password_hash": hash_password(password)}, audit=(actor, "user.password", {"user": name})
+    )
+    return _user(row)
+
+
+def set_disabled(ledger: Ledger, name: str, disabled: bool, *, actor: str) -> User:
+    """Disable (or re-enable) `name`: a disabled user can neither log in nor act. Admins only."""
+    require(ledger, actor, Permission.MANAGE_USERS)
+    get_user(ledger, name)
+    action = "user.disable" if disabled else "user.enable"
+    row = update_user(ledger, name, {"disabled": disabled}, audit=(actor, action, {"user": name}))
+    return _user(row)
+
+
+def authenticate(ledger: Ledger, name: str, password: str) -> User:
+    """Return the user `name` if `password` is theirs and they are enabled, else AuthenticationError.
+
+    The error does not say whether the name or the password was wrong. Callers audit failures
+    and slow repeated attempts down (the dashboards' login handler, the CLI's `--as`).
+    """
+    row = user_row(ledger, name) if name else None
+    ok = verify_password(row.get("password_hash") if row else None, password)
+    if row is None or not ok or row.get("disabled"):
+        raise AuthenticationError(f"login refused for {name!r}: unknown user, wrong password or disabled")
+    if needs_rehash(row["password_hash"]):
+        update_user(ledger, name, {"password_hash": hash_password(password)})
     return _user(row)

@@ -1,0 +1,38 @@
+"""Identity: users, roles, passwords (argon2id) and authentication, on the ledger's `users` table.
+
+    from quantdesk.identity import authenticate, Permission
+    user = authenticate(ledger, "carol", password)      # AuthenticationError if refused
+    user.may(Permission.APPROVE)
+"""
+
+from quantdesk.identity.passwords import check_password_policy, hash_password, verify_password
+from quantdesk.identity.users import (
+    Permission,
+    Role,
+    User,
+    add_user,
+    authenticate,
+    get_user,
+    list_users,
+    require,
+    resolve_actor,
+    set_disabled,
+    set_password,
+)
+
+__all__ = [
+    "Permission",
+    "Role",
+    "User",
+    "add_user",
+    "authenticate",
+    "check_password_policy",
+    "get_user",
+    "hash_password",
+    "list_users",
+    "require",
+    "resolve_actor",
+    "set_disabled",
+    "set_password",
+    "verify_password",
+]

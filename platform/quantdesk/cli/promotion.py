@@ -222,8 +222,8 @@ def deployment_create(
 
     Example: quantdesk deployment create sma-btc --strategy sma_cross --symbols BTC/USDT --timeframe 1h --param fast=10
     """
-    from quantdesk.promotion import create_deployment, resolve_actor
     from quantdesk.identity.users import get_user
+    from quantdesk.promotion import create_deployment, resolve_actor
 
     who = resolve_actor(actor)
     with _open() as ledger:
@@ -277,8 +277,8 @@ def deployment_retire(
 
     Example: quantdesk deployment retire sma-btc --reason "superseded" --as alice
     """
-    from quantdesk.promotion import resolve_actor, retire_deployment
     from quantdesk.identity.users import Permission, require
+    from quantdesk.promotion import resolve_actor, retire_deployment
 
     who = resolve_actor(actor)
     with _open() as ledger:

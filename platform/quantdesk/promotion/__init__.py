@@ -10,6 +10,7 @@ backtest run; a live promotion also needs paper days, drift within a threshold a
 `approve` by a second person. Everything is audited with its actor.
 """
 
+from quantdesk.identity.users import Role, User, add_user, get_user, list_users, resolve_actor
 from quantdesk.promotion.deployment import (
     Deployment,
     DeploymentState,
@@ -31,7 +32,6 @@ from quantdesk.promotion.requests import (
     PromotionStatus,
     list_promotions,
 )
-from quantdesk.identity.users import Role, User, add_user, get_user, list_users, resolve_actor
 
 __all__ = [
     "Deployment",

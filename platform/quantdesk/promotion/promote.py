@@ -20,6 +20,7 @@ from quantdesk.core.clock import ensure_utc
 from quantdesk.core.costs import CostModel, MarketRules
 from quantdesk.core.errors import PromotionError, QuantdeskError
 from quantdesk.core.types import Stage
+from quantdesk.identity.users import Permission, require
 from quantdesk.ledger import Ledger
 from quantdesk.ledger._types import canonical_json, jsonable
 from quantdesk.ledger.registry import insert_promotion, update_promotion
@@ -39,7 +40,6 @@ from quantdesk.promotion.requests import (
     list_promotions,
     to_request,
 )
-from quantdesk.identity.users import Permission, require
 
 __all__ = ["DriftFunction", "approve", "promote", "reject"]
 

@@ -104,8 +104,9 @@ def step_paper_replay() -> None:
     from quantdesk.promotion import create_deployment, find_deployment
 
     with Ledger() as ledger:
-        if find_deployment(ledger, "demo-sma") is None:
-            create_deployment(
+        deployment = find_deployment(ledger, "demo-sma")
+        if deployment is None:
+            deployment = create_deployment(
                 ledger, "demo-sma", strategy="sma_cross", symbols=(SYMBOL,), timeframe=TIMEFRAME,
                 actor="demo", params=PARAMS, exchange=SAMPLE_EXCHANGE,
             )
@@ -114,7 +115,7 @@ def step_paper_replay() -> None:
         end = last.replace(hour=0, minute=0)
         start = end.replace(day=1)
         for strict in (False, True):
-            report = parity_report(ledger, "demo-sma", start, end, strict=strict, lake=lake)
+            report = parity_report(deployment, start, end, strict=strict, lake=lake)
             status = "[green]PARITY OK[/]" if report.ok else f"[red]{len(report.differences)} differences[/]"
             console.print(
                 f"{status} {report.mode} replay {start:%Y-%m-%d}..{end:%Y-%m-%d}: {report.bars} bars, "

@@ -45,7 +45,7 @@ def test_every_builtin_is_covered() -> None:
 
 @pytest.mark.parametrize("name", BUILTINS)
 def test_fast_replay_matches_the_backtest_on_synthetic_data(name: str, synthetic: dict[str, pl.DataFrame]) -> None:
-    report = parity_report(None, _spec(name), "2024-01-01", "2024-01-01T16:00", frames=synthetic)
+    report = parity_report(_spec(name), "2024-01-01", "2024-01-01T16:00", frames=synthetic)
     assert report.ok, "\n".join(report.lines(10))
     assert report.mode == "fast" and report.bars > 800
     assert report.replay_fills == report.backtest_orders > 0
@@ -56,16 +56,16 @@ def test_fast_replay_matches_the_backtest_on_synthetic_data(name: str, synthetic
     for n in BUILTINS
 ])
 def test_strict_replay_matches_the_backtest_on_synthetic_data(name: str, synthetic: dict[str, pl.DataFrame]) -> None:
-    report = parity_report(None, _spec(name), "2024-01-01", "2024-01-01T10:00", strict=True, frames=synthetic)
+    report = parity_report(_spec(name), "2024-01-01", "2024-01-01T10:00", strict=True, frames=synthetic)
     assert report.ok, "\n".join(report.lines(10))
     assert report.mode == "strict"
 
 
 def test_a_different_fee_in_the_replay_is_reported_at_the_first_fill(synthetic: dict[str, pl.DataFrame]) -> None:
     spec = _spec("sma_cross", params={"fast": 5, "slow": 20})
-    clean = parity_report(None, spec, "2024-01-01", "2024-01-01T06:00", frames=synthetic)
+    clean = parity_report(spec, "2024-01-01", "2024-01-01T06:00", frames=synthetic)
     assert clean.ok
-    perturbed = parity_report(None, spec, "2024-01-01", "2024-01-01T06:00", frames=synthetic,
+    perturbed = parity_report(spec, "2024-01-01", "2024-01-01T06:00", frames=synthetic,
                               replay_overrides={"cost": CostModel(fee_bps=10.5, slippage_bps=2.0)})
     assert not perturbed.ok
     first_fill_bar = _first_order_bar(spec, synthetic)
@@ -82,7 +82,7 @@ def test_a_different_fee_in_the_replay_is_reported_at_the_first_fill(synthetic: 
 
 def test_a_different_slippage_moves_the_fill_price(synthetic: dict[str, pl.DataFrame]) -> None:
     spec = _spec("sma_cross", params={"fast": 5, "slow": 20})
-    report = parity_report(None, spec, "2024-01-01", "2024-01-01T06:00", frames=synthetic,
+    report = parity_report(spec, "2024-01-01", "2024-01-01T06:00", frames=synthetic,
                            replay_overrides={"cost": CostModel(fee_bps=10.0, slippage_bps=3.0)})
     prices = [d for d in report.differences if d.kind is DifferenceKind.FILL_PRICE]
     assert prices and prices[0].bar == _first_order_bar(spec, synthetic)
@@ -125,7 +125,7 @@ def test_replay_parity_on_real_binance_candles(name: str, strict: bool, shared_d
         )
         # Strict recomputes target() per bar and rotation trades often: shorter windows.
         days = 2 if strict else 3 if multi else 5
-        report = parity_report(ledger, deployment.name, "2018-01-15", f"2018-01-{15 + days}", strict=strict, lake=lake)
+        report = parity_report(deployment, "2018-01-15", f"2018-01-{15 + days}", strict=strict, lake=lake)
     assert report.ok, "\n".join(report.lines(10))
     assert report.bars == days * 288 and report.mode == ("strict" if strict else "fast")
     if name != "buy_and_hold":
@@ -134,7 +134,7 @@ def test_replay_parity_on_real_binance_candles(name: str, strict: bool, shared_d
 
 def test_orders_the_gate_denies_in_the_replay_break_parity(synthetic: dict[str, pl.DataFrame]) -> None:
     spec = _spec("sma_cross", params={"fast": 5, "slow": 20}, capital=10_000.0)
-    report = parity_report(None, spec, "2024-01-01", "2024-01-01T06:00", frames=synthetic,
+    report = parity_report(spec, "2024-01-01", "2024-01-01T06:00", frames=synthetic,
                            replay_overrides={"risk": {"max_notional_per_order": 5_000}})
     assert not report.ok
     assert report.first_difference().kind is DifferenceKind.FILL_MISSING  # type: ignore[union-attr]
@@ -150,6 +150,6 @@ def test_parity_holds_with_lot_steps_and_shorts(rules: MarketRules, short: bool,
                                                 synthetic: dict[str, pl.DataFrame]) -> None:
     spec = _spec("ema_cross", params={"short": short}, allow_short=short, capital=2_500.0,
                  rules={SYMBOLS[0]: rules}, cost=CostModel(fee_bps=7.5, slippage_bps=1.0))
-    report = parity_report(None, spec, "2024-01-01", "2024-01-01T10:00", frames=synthetic)
+    report = parity_report(spec, "2024-01-01", "2024-01-01T10:00", frames=synthetic)
     assert report.ok, "\n".join(report.lines(10))
     assert report.backtest_orders > 5

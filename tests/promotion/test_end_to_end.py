@@ -12,6 +12,7 @@ import pytest
 from quantdesk.core.clock import ManualClock
 from quantdesk.core.types import Stage
 from quantdesk.ledger import Ledger
+from quantdesk.parity import drift_report
 from quantdesk.promotion import PromotionRefused, approve, get_deployment, promote
 
 from .conftest import LENIENT, make_candles, write_strategy
@@ -69,11 +70,13 @@ def test_paper_history_within_drift_goes_live_after_a_second_approval(
 
         if not goes_live:
             with pytest.raises(PromotionRefused) as caught:
-                promote(ledger, ref, run_id=run.run_id, to="live", actor="bob", name="mom", gates=LENIENT)
+                promote(ledger, ref, run_id=run.run_id, to="live", actor="bob", name="mom", gates=LENIENT,
+                        drift=drift_report)
             assert [g.name for g in caught.value.request.failing_gates] == ["drift_bps"]
             assert caught.value.request.evidence["evidence"]["drift_bps"] == pytest.approx(slippage_bps, rel=1e-6)
             return
-        request = promote(ledger, ref, run_id=run.run_id, to="live", actor="bob", name="mom", gates=LENIENT)
+        request = promote(ledger, ref, run_id=run.run_id, to="live", actor="bob", name="mom", gates=LENIENT,
+                        drift=drift_report)
         figures = request.evidence["evidence"]
         assert figures["drift_bps"] == pytest.approx(slippage_bps, rel=1e-6)
         assert figures["paper_days"] >= LENIENT.min_paper_days

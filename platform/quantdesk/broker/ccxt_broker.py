@@ -13,7 +13,10 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # ccxt is imported by whoever builds the client, not at import time
+    from ccxt import Exchange
 
 from quantdesk.broker.errors import SecretRedactingFilter, map_ccxt_error, redact
 from quantdesk.broker.types import Balance, BrokerFill, BrokerOrder, client_order_id_for
@@ -27,6 +30,7 @@ from quantdesk.core.errors import (
     VenueError,
 )
 from quantdesk.core.money import to_decimal
+from quantdesk.core.orders import OrderIntent
 from quantdesk.core.types import OrderStatus, OrderType, Side
 
 __all__ = ["CcxtBroker"]
@@ -62,7 +66,7 @@ class CcxtBroker:
 
     def __init__(
         self,
-        exchange: Any,
+        exchange: Exchange,
         *,
         name: str | None = None,
         clock: Clock | None = None,
@@ -89,7 +93,7 @@ class CcxtBroker:
             ccxt_logger.addFilter(_LOG_FILTER)
 
     # -- the Broker protocol ----------------------------------------------------------------
-    def create_order(self, intent: Any) -> BrokerOrder:
+    def create_order(self, intent: OrderIntent) -> BrokerOrder:
         """Send the intent's order with its client order id; resolve timeouts by lookup, never by resending blindly."""
         cid = client_order_id_for(intent)
         self.track_symbols([intent.symbol])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from quantdesk.core.errors import (
     BrokerError,
@@ -34,7 +33,7 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     return _SIGNATURE_RE.sub(lambda m: m.group(1) + m.group(2) + _MASK, text)
 
 
-def retry_after_s(headers: Mapping[str, Any] | None) -> float | None:
+def retry_after_s(headers: Mapping[str, str] | None) -> float | None:
     """Read `Retry-After` (seconds) from response headers, case-insensitively."""
     if not headers:
         return None
@@ -52,7 +51,7 @@ def map_ccxt_error(
     *,
     action: str,
     secrets: Iterable[str | None] = (),
-    headers: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> BrokerError:
     """Return the quantdesk error for a ccxt exception (the caller does `raise ... from None`).
 

@@ -24,9 +24,12 @@ from quantdesk.core.errors import (
     OrderStateUnknownError,
     ReconciliationError,
 )
+from quantdesk.core.orders import OrderIntent
 from quantdesk.core.types import OrderStatus
-from quantdesk.notify import Notification, NotificationLevel
-from quantdesk.risk import RiskContext, RiskDecision
+from quantdesk.ledger import IntentRow, Ledger, OrderRecord, PositionRecord
+from quantdesk.ledger.records import PretradeView
+from quantdesk.notify import Notification, NotificationLevel, Notifier
+from quantdesk.risk import RiskContext, RiskDecision, RiskGate, StateChange
 
 __all__ = ["GatedBroker", "OrderOutcome"]
 
@@ -42,7 +45,7 @@ class OrderOutcome:
     code: str
     detail: str
     status: OrderStatus | None = None
-    order: Any = None  # the ledger's OrderRecord after the answer
+    order: OrderRecord | None = None  # the ledger's row after the answer
     error: str | None = None
 
     @property
@@ -60,12 +63,12 @@ class GatedBroker:
     def __init__(
         self,
         broker: Broker,
-        ledger: Any,
-        gate: Any,
+        ledger: Ledger,
+        gate: RiskGate,
         *,
         venue: str | None = None,
         account: str = "default",
-        notifier: Any = None,
+        notifier: Notifier | None = None,
         clock: Clock | None = None,
         actor: str = "system",
         market_rules: Mapping[str, MarketRules] | None = None,
@@ -115,7 +118,8 @@ class GatedBroker:
             )
 
     # -- orders ------------------------------------------------------------------------------
-    def submit(self, intent: Any, *, equity: Decimal | None = None, view: Any = None) -> OrderOutcome:
+    def submit(self, intent: OrderIntent, *, equity: Decimal | None = None,
+               view: PretradeView | None = None) -> OrderOutcome:
         """Pass `intent` through the gate to the venue; return what happened (denials are values).
 
         `equity` (quote currency), when the caller knows it, lets the gate evaluate the daily
@@ -133,7 +137,7 @@ class GatedBroker:
             # a retry of a known intent: never a second order; resolve instead of resending
             if existing.status in (OrderStatus.PENDING, OrderStatus.SENT):
                 self.resolve_in_flight()
-                existing = self.ledger.order(cid)
+                existing = self.ledger.order(cid) or existing
             return OrderOutcome(client_order_id=cid, approved=True, code="ALREADY_SUBMITTED",
                                 detail="this intent was submitted before", status=existing.status, order=existing)
         decision: RiskDecision = self.gate.check(intent, self._context(intent, equity, view=view))
@@ -144,7 +148,7 @@ class GatedBroker:
         self.ledger.record_intents([self._intent_row(intent, cid)], sent_source="gated-broker")
         return self._send(intent, cid, decision)
 
-    def submit_many(self, intents: Sequence[Any], *, equity: Decimal | None = None) -> list[OrderOutcome]:
+    def submit_many(self, intents: Sequence[OrderIntent], *, equity: Decimal | None = None) -> list[OrderOutcome]:
         """Submit several intents (one bar's orders); return one outcome per intent, in order.
 
         Every intent passes the gate (each checked against the book as the earlier approvals
@@ -155,7 +159,7 @@ class GatedBroker:
         """
         self._require_agreement()
         outcomes: list[OrderOutcome | None] = [None] * len(intents)
-        approved: list[tuple[int, Any, str, RiskDecision]] = []
+        approved: list[tuple[int, OrderIntent, str, RiskDecision]] = []
         seen: set[str] = set()
         for i, intent in enumerate(intents):
             cid = client_order_id_for(intent)
@@ -179,15 +183,15 @@ class GatedBroker:
                 outcomes[i] = self.submit(intent, equity=equity)  # a known intent: ALREADY_SUBMITTED
         return [o for o in outcomes if o is not None]
 
-    def _intent_row(self, intent: Any, cid: str) -> dict[str, Any]:
-        return dict(
+    def _intent_row(self, intent: OrderIntent, cid: str) -> IntentRow:
+        return IntentRow(
             client_order_id=cid, venue=self.venue, symbol=intent.symbol, side=intent.side,
             order_type=intent.type, qty=intent.qty, price=intent.price, account=self.account,
             deployment=intent.deployment, source="gate",
             payload={"reduce_only": bool(getattr(intent, "reduce_only", False)), "actor": self.actor},
         )
 
-    def _send(self, intent: Any, cid: str, decision: RiskDecision) -> OrderOutcome:
+    def _send(self, intent: OrderIntent, cid: str, decision: RiskDecision) -> OrderOutcome:
         """Hand a recorded (SENT) intent to the broker and record the answer."""
         try:
             answer = self.broker.create_order(intent)
@@ -211,7 +215,7 @@ class GatedBroker:
         return OrderOutcome(client_order_id=cid, approved=True, code=decision.code, detail=decision.detail,
                             status=row.status, order=row)
 
-    def record_equity(self, equity: Decimal, *, deployment: str) -> Any:
+    def record_equity(self, equity: Decimal, *, deployment: str) -> StateChange | None:
         """Tell the gate the deployment's equity; a tripped loss limit is stored and notified.
 
         Return the state change (REDUCING/HALTED) or None. The live runner calls this every bar.
@@ -256,7 +260,7 @@ class GatedBroker:
         return OrderOutcome(client_order_id=client_order_id, approved=True, code=str(decision.code),
                             detail=decision.detail, status=new.status, order=new)
 
-    def resolve_in_flight(self) -> list[Any]:
+    def resolve_in_flight(self) -> list[OrderRecord]:
         """Look every unacknowledged order up at the venue and record what it says; return the rows."""
         resolved = []
         for row in self.ledger.in_flight_orders(venue=self.venue):
@@ -278,12 +282,12 @@ class GatedBroker:
         report = self.reconcile()
         return len(report.recorded_fills)
 
-    def positions(self) -> list[Any]:
+    def positions(self) -> list[PositionRecord]:
         """Return the ledger's positions (sums of unique fills) on this venue."""
         return self.ledger.positions(venue=self.venue, account=self.account)
 
     # -- helpers -----------------------------------------------------------------------------
-    def _record_answer(self, answer: BrokerOrder) -> Any:
+    def _record_answer(self, answer: BrokerOrder) -> OrderRecord:
         row = self.ledger.order(answer.client_order_id)
         filled = max(answer.filled_qty, row.filled_qty) if row is not None else answer.filled_qty
         status = answer.status
@@ -320,8 +324,8 @@ class GatedBroker:
                 row = self.ledger.order(answer.client_order_id)
                 on_fill(deployment=(row.deployment if row else None) or "manual", symbol=fill.symbol)
 
-    def _context(self, intent: Any, equity: Decimal | None = None, pending: Sequence[Any] = (),
-                 view: Any = None) -> RiskContext:
+    def _context(self, intent: OrderIntent, equity: Decimal | None = None, pending: Sequence[OrderIntent] = (),
+                 view: PretradeView | None = None) -> RiskContext:
         if view is not None:  # read with the known-order check (Ledger.pretrade)
             positions, active = dict(view.positions), dict(view.active_orders)
         else:
@@ -346,7 +350,7 @@ class GatedBroker:
         return RiskContext(positions=positions, last_prices=prices, mark_prices=prices,
                            active_orders=active, market_rules=rules, equity=equity)
 
-    def _deny(self, intent: Any, cid: str, decision: RiskDecision) -> OrderOutcome:
+    def _deny(self, intent: OrderIntent, cid: str, decision: RiskDecision) -> OrderOutcome:
         self.ledger.record_risk_event(
             code=str(decision.code), detail=decision.detail, intent=_intent_dict(intent, cid),
             approved=False, deployment=intent.deployment, venue=self.venue, symbol=intent.symbol,
@@ -356,7 +360,7 @@ class GatedBroker:
                      f"{intent.side} {intent.qty} {intent.symbol} on {self.venue}: {decision.detail}")
         return OrderOutcome(client_order_id=cid, approved=False, code=str(decision.code), detail=decision.detail)
 
-    def _audit(self, action: str, intent: Any, cid: str, **extra: Any) -> None:
+    def _audit(self, action: str, intent: OrderIntent, cid: str, **extra: object) -> None:
         self.ledger.audit(self.actor, action, {**_intent_dict(intent, cid), **extra})
 
     def _notify(self, level: NotificationLevel, title: str, body: str) -> None:
@@ -364,7 +368,7 @@ class GatedBroker:
             self.notifier.notify(Notification(level=level, title=title, body=body))
 
 
-def _intent_dict(intent: Any, cid: str) -> dict[str, Any]:
+def _intent_dict(intent: OrderIntent, cid: str) -> dict[str, Any]:
     return {
         "client_order_id": cid, "deployment": intent.deployment, "venue": getattr(intent, "venue", None),
         "symbol": intent.symbol, "side": str(intent.side), "type": str(intent.type), "qty": str(intent.qty),

@@ -13,13 +13,14 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from quantdesk.broker.types import Balance, BrokerFill, BrokerOrder, client_order_id_for
 from quantdesk.core.clock import Clock, SystemClock
 from quantdesk.core.costs import CostModel, MarketRules
 from quantdesk.core.errors import InsufficientFundsError, OrderNotFoundError, OrderRejectedError
 from quantdesk.core.money import quantize_down, quantize_nearest, to_decimal
+from quantdesk.core.orders import OrderIntent
 from quantdesk.core.types import OrderStatus, OrderType, Side
 
 __all__ = ["PaperBroker"]
@@ -93,7 +94,7 @@ class PaperBroker:
         return self._prices.get(symbol)
 
     # -- the Broker protocol ----------------------------------------------------------------
-    def create_order(self, intent: Any) -> BrokerOrder:
+    def create_order(self, intent: OrderIntent) -> BrokerOrder:
         """Accept the intent's order (once per client order id) and fill what is marketable."""
         cid = client_order_id_for(intent)
         with self._lock:

@@ -17,6 +17,7 @@ from typing import Any
 from quantdesk.broker.types import Balance, Broker, BrokerFill, BrokerOrder
 from quantdesk.core.errors import BrokerError, LedgerError, OrderNotFoundError
 from quantdesk.core.types import OrderStatus
+from quantdesk.ledger import Ledger
 
 __all__ = ["ReconcileReport", "reconcile"]
 
@@ -43,7 +44,7 @@ class ReconcileReport:
 
 
 def reconcile(
-    ledger: Any,
+    ledger: Ledger,
     broker: Broker,
     *,
     venue: str | None = None,
@@ -88,12 +89,12 @@ def reconcile(
 
     # 2. open orders at the venue that the ledger does not know: adopt them
     for cid, remote in venue_open.items():
-        row = ledger.order(cid)
-        if row is None:
+        known = ledger.order(cid)
+        if known is None:
             _adopt(ledger, remote, venue=venue, account=account)
             adopted.append(cid)
-        elif row.status.is_final:
-            unresolved.append(f"order {cid}: the ledger says {row.status}, the venue says it is {remote.status}")
+        elif known.status.is_final:
+            unresolved.append(f"order {cid}: the ledger says {known.status}, the venue says it is {remote.status}")
 
     # 3. fills: record every venue trade the ledger lacks, adopting unknown orders
     have = {f.trade_id for f in ledger.fills(venue=venue, account=account)}
@@ -106,11 +107,11 @@ def reconcile(
     for fill in remote_fills:
         if fill.trade_id in have:
             continue
-        cid = _order_for_fill(ledger, broker, fill, venue=venue, account=account, adopted=adopted)
+        fill_cid = _order_for_fill(ledger, broker, fill, venue=venue, account=account, adopted=adopted)
         ledger.record_fill(
             venue=venue, account=account, trade_id=fill.trade_id, symbol=fill.symbol, side=fill.side,
             qty=fill.qty, price=fill.price, ts=fill.ts, fee=fill.fee, fee_currency=fill.fee_currency,
-            client_order_id=cid, venue_order_id=fill.venue_order_id,
+            client_order_id=fill_cid, venue_order_id=fill.venue_order_id,
         )
         have.add(fill.trade_id)
         recorded.append(fill.trade_id)

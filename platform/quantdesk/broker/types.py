@@ -11,8 +11,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
+from quantdesk.core.orders import OrderIntent
 from quantdesk.core.types import OrderStatus, OrderType, Side
 
 __all__ = [
@@ -95,7 +96,7 @@ class Broker(Protocol):
 
     name: str
 
-    def create_order(self, intent: Any) -> BrokerOrder:
+    def create_order(self, intent: OrderIntent) -> BrokerOrder:
         """Send the order for `intent`; return the venue's answer."""
         ...
 
@@ -120,7 +121,7 @@ class Broker(Protocol):
         ...
 
 
-def client_order_id_for(intent: Any) -> str:
+def client_order_id_for(intent: OrderIntent) -> str:
     """Derive the venue client order id from an intent: the same intent always gives the same id.
 
     Uses the intent's own `client_order_id` when it already carries a valid one; otherwise

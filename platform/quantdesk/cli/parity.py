@@ -40,9 +40,10 @@ def parity(
     from quantdesk.lake import Lake
     from quantdesk.ledger import Ledger
     from quantdesk.parity import parity_report
+    from quantdesk.promotion import get_deployment
 
     with progress(f"replaying {deployment} and backtesting it", None, enabled=not json_out), Ledger() as ledger:
-        report = parity_report(ledger, deployment, start, end, strict=strict, lake=Lake())
+        report = parity_report(get_deployment(ledger, deployment), start, end, strict=strict, lake=Lake())
     if json_out:
         emit(report.to_json())
     else:
@@ -72,9 +73,10 @@ def drift(
     from quantdesk.lake import Lake
     from quantdesk.ledger import Ledger
     from quantdesk.parity import drift_report
+    from quantdesk.promotion import get_deployment
 
     with progress(f"backtesting {deployment}'s window", None, enabled=not json_out), Ledger() as ledger:
-        report = drift_report(ledger, deployment, start, end, lake=Lake())
+        report = drift_report(ledger, get_deployment(ledger, deployment), start, end, lake=Lake())
     if json_out:
         emit(report)
         return

@@ -91,6 +91,7 @@ def promote_command(
     A live promotion waits for `quantdesk approve` by a second person.
     Example: quantdesk promote sma_cross --run backtest-20240101T000000-abc123 --to paper --name sma-btc
     """
+    from quantdesk.parity import drift_report
     from quantdesk.promotion import PromotionRefused, promote, resolve_actor
 
     who = resolve_actor(actor)
@@ -98,7 +99,7 @@ def promote_command(
         try:
             request = promote(
                 ledger, strategy, run_id=run, to=to, actor=who, name=name, venue=venue, account=account,
-                capital=capital, walkforward_run_id=walkforward, risk_profile=risk_profile,
+                capital=capital, walkforward_run_id=walkforward, risk_profile=risk_profile, drift=drift_report,
             )
         except PromotionRefused as e:
             if json_output:

@@ -3,7 +3,7 @@
 SQLAlchemy 2 Core over SQLite (WAL, embedded default) or PostgreSQL, migrated by Alembic.
 """
 
-from quantdesk.ledger.ledger import Ledger
+from quantdesk.ledger.ledger import IntentRow, Ledger
 from quantdesk.ledger.migrate import current_revision, head_revision, upgrade
 from quantdesk.ledger.records import (
     AuditEntry,
@@ -23,6 +23,7 @@ __all__ = [
     "AuditVerification",
     "BalanceRecord",
     "FillRecord",
+    "IntentRow",
     "Ledger",
     "OrderEventRecord",
     "OrderRecord",

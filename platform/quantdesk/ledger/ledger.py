@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Required, TypedDict
 
 from sqlalchemy import Connection, bindparam, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -21,9 +21,30 @@ from quantdesk.ledger.records import OrderEventRecord, OrderRecord, PretradeView
 from quantdesk.ledger.rows import check_transition, parse_enum, to_event, to_order
 from quantdesk.ledger.schema import order_events, orders
 
-__all__ = ["Ledger"]
+__all__ = ["IntentRow", "Ledger"]
 
 Money = Decimal | int | str | float
+
+
+class IntentRow(TypedDict, total=False):
+    """One order intent for `Ledger.record_intents`: `record_intent`'s keyword arguments."""
+
+    client_order_id: Required[str]
+    venue: Required[str]
+    symbol: Required[str]
+    side: Required[Side | str]
+    order_type: Required[OrderType | str]
+    qty: Required[Money]
+    price: Money | None
+    account: str
+    deployment: str | None
+    external: bool
+    status: OrderStatus | str
+    venue_order_id: str | None
+    filled_qty: Money
+    avg_price: Money | None
+    source: str
+    payload: Mapping[str, object] | None
 _OPEN = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
 _IN_FLIGHT = (OrderStatus.PENDING, OrderStatus.SENT)
 # built once: statement construction and cache-key generation cost more than these indexed reads
@@ -77,7 +98,7 @@ class Ledger(LedgerFills):
         filled_qty: Money = 0,
         avg_price: Money | None = None,
         source: str = "gate",
-        payload: Mapping[str, Any] | None = None,
+        payload: Mapping[str, object] | None = None,
     ) -> OrderRecord:
         """Store an order intent before it is sent; return its row.
 
@@ -94,7 +115,7 @@ class Ledger(LedgerFills):
         )])[0]
 
     def record_intents(
-        self, intents: Sequence[Mapping[str, Any]], *, sent_source: str | None = None
+        self, intents: Sequence[IntentRow], *, sent_source: str | None = None
     ) -> list[OrderRecord]:
         """Store several order intents in one transaction (one commit); return their rows in order.
 
@@ -134,7 +155,7 @@ class Ledger(LedgerFills):
         filled_qty: Money = 0,
         avg_price: Money | None = None,
         source: str = "gate",
-        payload: Mapping[str, Any] | None = None,
+        payload: Mapping[str, object] | None = None,
     ) -> dict[str, Any]:
         if not client_order_id or len(client_order_id) > 64:
             raise LedgerError(f"client order id must be 1-64 characters, got {client_order_id!r}")
@@ -192,7 +213,7 @@ class Ledger(LedgerFills):
         *,
         account: str = "default",
         source: str = "gate",
-        payload: Mapping[str, Any] | None = None,
+        payload: Mapping[str, object] | None = None,
     ) -> OrderRecord:
         """Store an `OrderIntent` before it is sent (see `record_intent`); return its row."""
         extra = {"reduce_only": intent.reduce_only, "intent_ts": intent.ts, **(payload or {})}
@@ -219,7 +240,7 @@ class Ledger(LedgerFills):
         filled_qty: Money | None = None,
         avg_price: Money | None = None,
         source: str = "broker",
-        payload: Mapping[str, Any] | None = None,
+        payload: Mapping[str, object] | None = None,
     ) -> OrderRecord:
         """Move an order to `status`, appending an order event; return the new row.
 
@@ -291,7 +312,7 @@ class Ledger(LedgerFills):
         filled: Decimal,
         avg: Money | None,
         vid: str | None,
-        payload: Mapping[str, Any] | None,
+        payload: Mapping[str, object] | None,
     ) -> None:
         c.execute(
             order_events.insert().values(

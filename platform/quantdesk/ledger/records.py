@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from quantdesk.core.types import OrderStatus, OrderType, Side, TradingState
 
@@ -65,7 +64,7 @@ class OrderEventRecord:
     filled_qty: Decimal
     avg_price: Decimal | None
     venue_order_id: str | None
-    payload: dict[str, Any] = field(default_factory=dict)
+    payload: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,7 +145,7 @@ class RiskEventRecord:
     deployment: str | None
     venue: str | None
     symbol: str | None
-    intent: dict[str, Any] = field(default_factory=dict)
+    intent: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,7 +167,7 @@ class AuditEntry:
     ts: datetime
     actor: str
     action: str
-    payload: dict[str, Any]
+    payload: dict[str, object]
     prev_hash: str
     hash: str
 

@@ -137,7 +137,7 @@ class LedgerState(LedgerBase):
         *,
         code: str,
         detail: str,
-        intent: Mapping[str, Any] | None = None,
+        intent: Mapping[str, object] | None = None,
         approved: bool = False,
         deployment: str | None = None,
         venue: str | None = None,
@@ -254,7 +254,7 @@ class LedgerState(LedgerBase):
 
     # -- audit -----------------------------------------------------------------------------------
     def audit(
-        self, actor: str, action: str, payload: Mapping[str, Any] | None = None
+        self, actor: str, action: str, payload: Mapping[str, object] | None = None
     ) -> AuditEntry:
         """Append an entry to the hash-chained audit log; return it."""
         with self._write() as c:

@@ -3,34 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
 from quantdesk.core.errors import DataError, LakeError, PromotionError
 from quantdesk.core.timeframes import parse_time, timeframe_ms
+from quantdesk.lake import Lake
+from quantdesk.live.spec import RunSpec
+from quantdesk.promotion import Deployment
 
-if TYPE_CHECKING:
-    from quantdesk.live.spec import RunSpec
-
-__all__ = ["align", "floor_time", "load_window", "resolve_deployment", "to_utc", "window_bars"]
+__all__ = ["align", "as_run_spec", "floor_time", "load_window", "to_utc", "window_bars"]
 
 
-def resolve_deployment(ledger: Any, deployment: Any) -> RunSpec:
-    """Return the runner's spec of `deployment` (a Deployment, a RunSpec, or a name looked up in `ledger`)."""
-    from quantdesk.live.spec import RunSpec
-
+def as_run_spec(deployment: Deployment | RunSpec) -> RunSpec:
+    """Return the runner's spec of a resolved `deployment` (a Deployment or a RunSpec)."""
     if isinstance(deployment, RunSpec):
         return deployment
-    if isinstance(deployment, str):
-        try:
-            from quantdesk.promotion import get_deployment
-        except ImportError as e:  # the registry is issue 5's other half
-            raise PromotionError(
-                f"cannot look up deployment {deployment!r}: the promotion registry is not installed"
-            ) from e
-        deployment = get_deployment(ledger, deployment)
-    return RunSpec.from_deployment(deployment)
+    if isinstance(deployment, Deployment):
+        return RunSpec.from_deployment(deployment)
+    # Parity sits above promotion and never looks names up itself (DESIGN.md, dependency direction).
+    raise PromotionError(
+        f"parity and drift take a resolved deployment, not {deployment!r}: "
+        "pass quantdesk.promotion.get_deployment(ledger, NAME) or a quantdesk.live.RunSpec"
+    )
 
 
 def window_bars(spec: RunSpec) -> int:
@@ -69,12 +65,10 @@ def align(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
 
 
 def load_window(
-    lake: Any, view: RunSpec, start: datetime, end: datetime, *, lookback_bars: int = 0
+    lake: Lake | None, view: RunSpec, start: datetime, end: datetime, *, lookback_bars: int = 0
 ) -> dict[str, pl.DataFrame]:
     """Return `{symbol: candles}` in [start - lookback_bars bars, end), aligned on common bar times."""
     if lake is None:
-        from quantdesk.lake import Lake
-
         lake = Lake()
     first = start if lookback_bars <= 0 else parse_time(
         int(start.timestamp() * 1000) - lookback_bars * timeframe_ms(view.timeframe)

@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from quantdesk.parity.compare import ParityDifference
+import polars as pl
+
+from quantdesk.core.costs import MarketRules
+from quantdesk.core.errors import DataError
+from quantdesk.lake import Lake
+from quantdesk.live.spec import RunSpec
+from quantdesk.parity._common import align, as_run_spec, load_window, to_utc
+from quantdesk.parity._window import orders_frame
+from quantdesk.parity.compare import ParityDifference, compare_runs
+from quantdesk.promotion import Deployment, risk_config_for
 
 __all__ = ["ParityReport", "parity_report"]
 
@@ -76,29 +85,101 @@ class ParityReport:
         }
 
 
+def backtest_targets(positions: pl.DataFrame, symbols: tuple[str, ...]) -> pl.DataFrame:
+    """Return a backtest's `positions` (ts, target_<symbol>, ...) as a long frame `ts, symbol, target`."""
+    return pl.concat([
+        positions.select("ts", pl.lit(s, dtype=pl.String).alias("symbol"), pl.col(f"target_{s}").alias("target"))
+        for s in symbols
+    ])
+
+
+def replay_fills(fills: pl.DataFrame, timeframe: str) -> pl.DataFrame:
+    """Return a replay's fills with `ts` moved to the open of the bar they filled in."""
+    return fills.select(
+        pl.col("ts").dt.cast_time_unit("ms").dt.truncate(timeframe), "symbol", "side", "qty", "price", "fee")
+
+
+def _rules(spec: RunSpec) -> MarketRules:
+    # The backtest takes one set of rules; deployments on several markets with different
+    # rules cannot be compared fill for fill, so say so instead of comparing wrongly.
+    rules = {spec.rules.get(s, MarketRules()) for s in spec.symbols}
+    if len(rules) > 1:
+        raise DataError(
+            f"deployment {spec.name!r} has different market rules per symbol ({sorted(map(str, rules))}); "
+            "the backtest takes one set: check parity one symbol at a time"
+        )
+    return rules.pop()
+
+
+def _parity_report(
+    deployment: Deployment | RunSpec, start: datetime | str, end: datetime | str, *, strict: bool,
+    lake: Lake | None, rel_tol: float, frames: dict[str, pl.DataFrame] | None,
+    replay_overrides: dict[str, Any] | None,
+) -> ParityReport:
+    from quantdesk.backtest import backtest
+    from quantdesk.live import replay
+
+    spec = as_run_spec(deployment)
+    first, last = to_utc(start, "start"), to_utc(end, "end")
+    if last <= first:
+        raise DataError(f"the window [{first}, {last}) is empty; give an --end after --start")
+    if frames is None:
+        frames = load_window(lake, spec, first, last)
+    else:
+        frames = align({s: frames[s].filter((pl.col("ts") >= first) & (pl.col("ts") < last)) for s in spec.symbols})
+    rules = _rules(spec)
+    options: dict[str, Any] = {}
+    replayed = deployment
+    if replay_overrides:
+        replayed = RunSpec.from_deployment(deployment, **replay_overrides)
+        if isinstance(deployment, Deployment):  # keep the deployment's risk limits
+            options["risk"] = risk_config_for(deployment)
+    result = replay(replayed, first, last, strict=strict, frames=frames, **options)
+    bt = backtest(
+        spec.strategy, dict(frames), params=dict(spec.params), cost=spec.cost, initial_cash=float(spec.capital),
+        rules=rules, allow_short=spec.allow_short, timeframe=spec.timeframe, rebalance=spec.rebalance,
+        lookahead_samples=0, store=False,
+    )
+    differences = compare_runs(
+        backtest_targets=backtest_targets(bt.positions, spec.symbols),
+        replay_targets=result.targets.select("ts", "symbol", "target"),
+        backtest_fills=orders_frame(bt.orders),
+        replay_fills=replay_fills(result.fills, spec.timeframe),
+        rel_tol=rel_tol,
+    )
+    denied = [
+        {"ts": ts.isoformat() if ts is not None else None, "symbol": symbol, "code": code, "detail": detail}
+        for ts, symbol, code, detail in result.denied.select("ts", "symbol", "code", "detail").iter_rows()
+    ]
+    return ParityReport(
+        deployment=spec.name, strategy=bt.strategy, mode=result.mode, start=first, end=last,
+        symbols=tuple(spec.symbols), timeframe=spec.timeframe, bars=result.bars, backtest_orders=len(bt.orders),
+        replay_fills=len(result.fills), rel_tol=rel_tol, differences=tuple(differences),
+        extra={"denied": denied, "replay": result.summary(), "fee_bps": spec.cost.fee_bps,
+               "slippage_bps": spec.cost.slippage_bps, "capital": float(spec.capital)},
+    )
+
+
 def parity_report(
-    ledger: Any,
-    deployment: Any,
+    deployment: Deployment | RunSpec,
     start: datetime | str,
     end: datetime | str,
     *,
     strict: bool = False,
-    lake: Any = None,
+    lake: Lake | None = None,
     rel_tol: float = 1e-9,
-    frames: dict[str, Any] | None = None,
+    frames: dict[str, pl.DataFrame] | None = None,
     replay_overrides: dict[str, Any] | None = None,
 ) -> ParityReport:
     """Replay `deployment` over [start, end) and compare it with a backtest of the same candles.
 
-    `deployment` is a `quantdesk.promotion.Deployment`, a `quantdesk.live.RunSpec`, or a
-    deployment name looked up in `ledger` (only then is `ledger` needed). The replay runs
+    `deployment` is a resolved `quantdesk.promotion.Deployment` (look a name up with
+    `quantdesk.promotion.get_deployment`) or a `quantdesk.live.RunSpec`. The replay runs
     on a scratch ledger, never on the deployment's own history. `strict=True` replays with per-bar recomputation of targets, as live does.
     `frames` ({symbol: candles}) replaces the lake for both runs. `replay_overrides` changes
     RunSpec fields of the replay only (e.g. `{"cost": CostModel(fee_bps=12)}`), to see what
     a difference in the live path does to parity.
-    Example: `parity_report(ledger, "btc-sma", "2024-01-01", "2024-02-01").ok`.
+    Example: `parity_report(get_deployment(ledger, "btc-sma"), "2024-01-01", "2024-02-01").ok`.
     """
-    from quantdesk.parity._parity_impl import build_parity_report
-
-    return build_parity_report(ledger, deployment, start, end, strict=strict, lake=lake, rel_tol=rel_tol,
-                               frames=frames, replay_overrides=replay_overrides)
+    return _parity_report(deployment, start, end, strict=strict, lake=lake, rel_tol=rel_tol,
+                          frames=frames, replay_overrides=replay_overrides)

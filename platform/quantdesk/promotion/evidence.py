@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from quantdesk.core.errors import BacktestError, PromotionError, StrategyError
 from quantdesk.core.types import Stage
 from quantdesk.promotion.gates import GateResult, PromotionGates
 
-__all__ = ["Evidence", "collect_evidence", "evaluate_gates", "with_drift"]
+__all__ = ["DriftMeasure", "Evidence", "collect_evidence", "evaluate_gates", "with_drift"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,7 +173,17 @@ def collect_evidence(run_id: str, *, walkforward_run_id: str | None = None) -> E
     )
 
 
-def with_drift(evidence: Evidence, report: Any | None, detail: str = "") -> Evidence:
+class DriftMeasure(Protocol):
+    """What the live gates read from a paper deployment's drift report (`quantdesk.parity.DriftReport`)."""
+
+    @property
+    def days(self) -> float: ...
+
+    @property
+    def drift_bps(self) -> float | None: ...
+
+
+def with_drift(evidence: Evidence, report: DriftMeasure | None, detail: str = "") -> Evidence:
     """Return `evidence` with the paper days and drift of a `DriftReport` (None: no paper history)."""
     if report is None:
         return replace(evidence, paper_days=None, drift_bps=None, drift_detail=detail)

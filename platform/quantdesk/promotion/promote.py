@@ -31,7 +31,13 @@ from quantdesk.promotion.deployment import (
     find_deployment,
     validate_name,
 )
-from quantdesk.promotion.evidence import Evidence, collect_evidence, evaluate_gates, with_drift
+from quantdesk.promotion.evidence import (
+    DriftMeasure,
+    Evidence,
+    collect_evidence,
+    evaluate_gates,
+    with_drift,
+)
 from quantdesk.promotion.gates import GateResult, PromotionGates, format_failures
 from quantdesk.promotion.requests import (
     PromotionRefused,
@@ -43,14 +49,9 @@ from quantdesk.promotion.requests import (
 
 __all__ = ["DriftFunction", "approve", "promote", "reject"]
 
-# (ledger, paper deployment) -> a DriftReport-like object with `days` and `drift_bps`.
-DriftFunction = Callable[[Ledger, Deployment], Any]
-
-
-def _default_drift(ledger: Ledger, deployment: Deployment) -> Any:
-    from quantdesk.parity import drift_report
-
-    return drift_report(ledger, deployment)
+# (ledger, paper deployment) -> its drift measure. Promotion sits below parity (DESIGN.md,
+# dependency direction), so the caller hands in `quantdesk.parity.drift_report`.
+DriftFunction = Callable[[Ledger, Deployment], DriftMeasure]
 
 
 def _same_strategy(given: str, evidence: Evidence) -> bool:
@@ -152,7 +153,12 @@ def promote(
     gates = gates or PromotionGates.from_settings(stage)
     extra: list[GateResult] = []
     if stage is Stage.LIVE:
-        evidence, extra = _live_evidence(ledger, evidence, existing, dep_name, drift or _default_drift)
+        if drift is None:
+            raise PromotionError(
+                "a live promotion is judged on the paper deployment's drift: pass "
+                "drift=quantdesk.parity.drift_report (the CLI does this for you)"
+            )
+        evidence, extra = _live_evidence(ledger, evidence, existing, dep_name, drift)
     results = evaluate_gates(evidence, gates, stage) + extra
     now = ledger._now()
     proposed = _deployment_for(

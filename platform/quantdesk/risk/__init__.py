@@ -16,6 +16,7 @@ from quantdesk.risk.state import (
     GLOBAL_SCOPE,
     MemoryStateStore,
     ScopeState,
+    ScopeStateRecord,
     TradingStateStore,
     deployment_scope,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "RiskGate",
     "RiskLimits",
     "ScopeState",
+    "ScopeStateRecord",
     "StateChange",
     "TradingStateStore",
     "deployment_scope",

@@ -34,6 +34,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from quantdesk.core.errors import RiskError
+from quantdesk.core.settings import Settings
 from quantdesk.core.types import TradingState
 
 __all__ = ["DEPLOYMENT_KEYS", "SYMBOL_KEYS", "RiskConfig", "RiskLimits"]
@@ -155,7 +156,7 @@ class RiskConfig:
         self._cache: dict[tuple[str, str], RiskLimits] = {}
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any] | None) -> RiskConfig:
+    def from_dict(cls, raw: Mapping[str, object] | None) -> RiskConfig:
         """Validate the `[risk]` table; raise RiskError naming the bad key."""
         try:
             return cls(_RiskModel.model_validate(dict(raw or {})))
@@ -163,7 +164,7 @@ class RiskConfig:
             raise RiskError(_error_message(e)) from None
 
     @classmethod
-    def from_settings(cls, settings: Any | None = None) -> RiskConfig:
+    def from_settings(cls, settings: Settings | None = None) -> RiskConfig:
         """Read `get_settings().risk` (or the given settings' `risk`)."""
         if settings is None:
             from quantdesk.core.settings import get_settings
@@ -194,6 +195,6 @@ class RiskConfig:
         self._cache[key] = limits
         return limits
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         """Return the validated settings as plain data (for `risk status --json`)."""
         return self._model.model_dump(mode="json", exclude_none=True)

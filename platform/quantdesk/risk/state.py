@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from quantdesk.core.types import TradingState
 
-__all__ = ["GLOBAL_SCOPE", "MemoryStateStore", "ScopeState", "TradingStateStore", "deployment_scope"]
+__all__ = ["GLOBAL_SCOPE", "MemoryStateStore", "ScopeState", "ScopeStateRecord", "TradingStateStore", "deployment_scope"]
 
 GLOBAL_SCOPE = "global"
 
@@ -27,14 +27,27 @@ class ScopeState:
     reason: str = ""
 
 
+class ScopeStateRecord(Protocol):
+    """A stored trading state as the gate reads it (`ScopeState`, the ledger's `TradingStateRecord`)."""
+
+    @property
+    def scope(self) -> str: ...
+
+    @property
+    def state(self) -> TradingState: ...
+
+    @property
+    def reason(self) -> str: ...
+
+
 class TradingStateStore(Protocol):
     """Where trading states live between processes. The ledger's `Ledger` satisfies it as is."""
 
-    def trading_states(self) -> Sequence[Any]:
+    def trading_states(self) -> Sequence[ScopeStateRecord]:
         """Return every scope ever set, as records with `scope`, `state` and `reason`."""
         ...
 
-    def set_trading_state(self, scope: str, state: TradingState, reason: str, actor: str) -> Any:
+    def set_trading_state(self, scope: str, state: TradingState, reason: str, actor: str) -> ScopeStateRecord:
         """Persist (and audit) the state of `scope`."""
         ...
 

@@ -7,6 +7,7 @@ Python loops, the output at bar t depends only on bars <= t (the lookahead check
 on the last `warmup` bars (what the live runner's trailing window holds; see `_common`).
 """
 
+from quantdesk.strategies.builtin.named import NadarayaWatsonEnvelope, VegasTunnel
 from quantdesk.strategies.builtin.portfolio import BuyAndHold, MomentumRotation
 from quantdesk.strategies.builtin.reversion import RsiReversion
 from quantdesk.strategies.builtin.trend import (
@@ -22,6 +23,8 @@ __all__ = [
     "DonchianBreakout",
     "EmaCross",
     "MomentumRotation",
+    "NadarayaWatsonEnvelope",
     "RsiReversion",
     "SmaCross",
+    "VegasTunnel",
 ]

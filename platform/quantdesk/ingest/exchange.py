@@ -82,25 +82,36 @@ def _env_secret(var: str | None, what: str, venue: VenueConfig) -> str | None:
     return value
 
 
-def make_exchange(venue: VenueConfig | str, *, timeout_ms: int | None = None) -> ccxt.Exchange:
+def make_exchange(
+    venue: VenueConfig | str,
+    *,
+    timeout_ms: int | None = None,
+    credentials: tuple[str, str] | None = None,
+    rate_limit: bool = True,
+) -> ccxt.Exchange:
     """Return a synchronous ccxt client for `venue` (a VenueConfig, venue name or ccxt id).
 
-    Rate limiting is on (ccxt `enableRateLimit`); `api_url` rewrites every entry of
-    `exchange.urls['api']`; `sandbox` switches to the exchange's test environment; keys
-    come from the environment variables the venue names.
+    Rate limiting is on (ccxt `enableRateLimit`) unless `rate_limit=False`; `api_url`
+    rewrites every entry of `exchange.urls['api']`; `sandbox` switches to the exchange's test
+    environment; keys come from the environment variables the venue names, or from
+    `credentials` (key, secret) when given. Otherwise the client keeps ccxt's defaults, so
+    what runs against the simulated venue is what runs against the exchange.
     """
     if isinstance(venue, str):
         venue = resolve_venue(venue)[1]
     check_exchange_id(venue.exchange)
-    config: dict[str, Any] = {"enableRateLimit": True}
+    config: dict[str, Any] = {"enableRateLimit": rate_limit}
     if timeout_ms is not None:
         config["timeout"] = timeout_ms
-    credentials = {
-        "apiKey": _env_secret(venue.key_env, "API key", venue),
-        "secret": _env_secret(venue.secret_env, "API secret", venue),
-        "password": _env_secret(venue.password_env, "API password", venue),
-    }
-    config.update({k: v for k, v in credentials.items() if v})
+    if credentials is not None:
+        keys: dict[str, str | None] = {"apiKey": credentials[0], "secret": credentials[1]}
+    else:
+        keys = {
+            "apiKey": _env_secret(venue.key_env, "API key", venue),
+            "secret": _env_secret(venue.secret_env, "API secret", venue),
+            "password": _env_secret(venue.password_env, "API password", venue),
+        }
+    config.update({k: v for k, v in keys.items() if v})
     exchange: ccxt.Exchange = getattr(ccxt, venue.exchange)(config)
     if venue.options:
         exchange.options.update(venue.options)
@@ -113,11 +124,4 @@ def make_exchange(venue: VenueConfig | str, *, timeout_ms: int | None = None) ->
             ) from e
     if venue.api_url:
         exchange.urls["api"] = rewrite_api_urls(exchange.urls["api"], venue.api_url)
-        if venue.exchange.startswith("binance") and "fetchMarkets" not in venue.options:
-            # A simulated venue or proxy serves spot unless told otherwise; loading futures
-            # markets too would hit endpoints it may not serve.
-            exchange.options["fetchMarkets"] = {
-                **exchange.options.get("fetchMarkets", {}),
-                "types": ["spot"],
-            }
     return exchange

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -155,26 +156,40 @@ def ohlcv_to_frame(rows: list[list[Any]]) -> pl.DataFrame:
 
 
 def fetch_ohlcv_rows(
-    exchange: ccxt.Exchange, symbol: str, timeframe: str, since: int, limit: int
+    exchange: ccxt.Exchange, symbol: str, timeframe: str, since: int | None, limit: int
 ) -> list[list[Any]]:
     """Return one page of raw ccxt OHLCV rows, shape-checked (no retries: wrap in `call_with_retries`)."""
     rows = exchange.fetch_ohlcv(symbol, timeframe, since=since, limit=limit)
     if not rows:
-        # ccxt parses a body that is not JSON into an empty list; that must not read as "no more data".
-        raw = getattr(exchange, "last_http_response", None)
-        if (
-            isinstance(raw, str)
-            and raw.strip()
-            and getattr(exchange, "last_json_response", None) is None
-        ):
-            raise ValueError(f"the response is not JSON: {raw[:60]!r}")
+        check_json_body(getattr(exchange, "last_http_response", None))
     return check_ohlcv_rows(rows)
+
+
+def check_json_body(raw: object) -> None:
+    """Raise ValueError when the last HTTP body is not JSON.
+
+    ccxt turns a body it cannot parse into an empty list, so an empty result alone cannot tell
+    "no candles here" (`[]`, a valid answer) from a broken answer. ccxt keeps the parsed body
+    (`last_json_response`) only with `enableLastJsonResponse`, so the raw body is parsed here.
+    """
+    if not isinstance(raw, str) or not raw.strip():
+        return  # nothing kept (or an empty body ccxt already judged): trust ccxt
+    try:
+        json.loads(raw)
+    except ValueError:
+        raise ValueError(f"the response is not JSON: {raw[:60]!r}") from None
 
 
 def _fetch_page(
     exchange: ccxt.Exchange, symbol: str, timeframe: str, since: int, limit: int
 ) -> pl.DataFrame:
     return ohlcv_to_frame(fetch_ohlcv_rows(exchange, symbol, timeframe, since, limit))
+
+
+def newest_open_ms(exchange: ccxt.Exchange, symbol: str, timeframe: str) -> int | None:
+    """Return the open time of the newest candle the exchange has for `symbol` (None: it has none)."""
+    rows = fetch_ohlcv_rows(exchange, symbol, timeframe, None, 1)
+    return max(int(r[0]) for r in rows) if rows else None
 
 
 def find_market(exchange: ccxt.Exchange, symbol: str, policy: RetryPolicy) -> dict[str, Any]:
@@ -228,7 +243,18 @@ def fetch_ohlcv_pages(
             f"{symbol} {timeframe} candles since {start}",
         )
         if rows.is_empty():
-            return
+            # A valid empty page: no candles in this window. Exchanges that answer "the first
+            # candles at or after `since`" (Binance) mean there are none later either; those
+            # that answer one window at a time may have candles after a quiet window. One
+            # request for the newest candle tells which: stop, or move past the window.
+            newest = call_with_retries(
+                exchange, lambda: newest_open_ms(exchange, symbol, timeframe), policy,
+                f"the newest {symbol} {timeframe} candle",
+            )
+            if newest is None or newest < start + page_limit * step:
+                return
+            cursor = start + page_limit * step
+            continue
         last_ms = int(rows["ts"].cast(pl.Int64).max())  # type: ignore[arg-type]
         start_ts = pl.lit(start).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
         until_ts = pl.lit(until_ms).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")

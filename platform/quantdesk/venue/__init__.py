@@ -1,7 +1,7 @@
 """The simulated venue: a local Binance spot REST server for the real ccxt client."""
 
 from quantdesk.venue.auth import TEST_API_KEY, TEST_API_SECRET
-from quantdesk.venue.client import binance_client, point_at
+from quantdesk.venue.client import binance_client
 from quantdesk.venue.faults import Fault, FaultKind
 from quantdesk.venue.market import MarketSpec
 from quantdesk.venue.orders import FillPolicy, OrderState, SimOrder, SimTrade
@@ -21,5 +21,4 @@ __all__ = [
     "SimTrade",
     "SimulatedVenue",
     "binance_client",
-    "point_at",
 ]

@@ -23,7 +23,7 @@ from quantdesk.venue.payloads import (
 __all__ = ["BinanceApi"]
 
 _DAY_MS = 86_400_000
-_SIGNED = {"order", "openOrders", "allOrders", "myTrades", "account"}
+_SIGNED = {"order", "openOrders", "allOrders", "myTrades", "account", "capital/config/getall", "margin/isolated/allPairs"}
 
 
 class BinanceApi:
@@ -61,7 +61,15 @@ class BinanceApi:
             ("GET", "allOrders"): self._all_orders,
             ("GET", "myTrades"): self._my_trades,
             ("GET", "account"): self._account,
-            ("GET", "capital/config/getall"): lambda p: [],
+            # What a default-configured ccxt.binance also asks while loading markets and
+            # currencies (keys set): margin pairs, currency configuration, and the futures
+            # families' exchangeInfo. The venue trades spot only, so these say "nothing here"
+            # in Binance's own shapes; see tests/venue/test_default_client.py.
+            ("GET", "capital/config/getall"): self._currencies,
+            ("GET", "margin/allPairs"): lambda p: [],
+            ("GET", "margin/isolated/allPairs"): lambda p: [],
+            ("GET", "fapi/v1/exchangeInfo"): self._futures_exchange_info,
+            ("GET", "dapi/v1/exchangeInfo"): self._futures_exchange_info,
         }
 
     def handle(
@@ -160,6 +168,22 @@ class BinanceApi:
             "exchangeFilters": [],
             "symbols": [market_info(spec) for spec in self.engine.specs.values()],
         }
+
+    def _futures_exchange_info(self, params: Mapping[str, str]) -> dict[str, Any]:
+        # No futures markets: Binance's shape with an empty symbol list.
+        return {"timezone": "UTC", "serverTime": self.wall_clock.now_ms(), "rateLimits": [],
+                "exchangeFilters": [], "assets": [], "symbols": []}
+
+    def _currencies(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        # One entry per asset the venue trades; deposits and withdrawals are off (no networks).
+        assets = sorted({a for spec in self.engine.specs.values() for a in (spec.base, spec.quote)} | set(self.engine.free))
+        return [
+            {"coin": a, "name": a, "depositAllEnable": False, "withdrawAllEnable": False, "trading": True,
+             "isLegalMoney": False, "free": decimal_text(self.engine.free.get(a, Decimal(0))),
+             "locked": decimal_text(self.engine.locked.get(a, Decimal(0))), "freeze": "0", "withdrawing": "0",
+             "ipoing": "0", "ipoable": "0", "storage": "0", "networkList": []}
+            for a in assets
+        ]
 
     def _klines(self, params: Mapping[str, str]) -> list[list[Any]]:
         symbol = self._symbol(params)

@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from quantdesk.venue.venue import SimulatedVenue
 
-__all__ = ["binance_client", "point_at"]
-
-
-def point_at(exchange: Any, base_url: str) -> Any:
-    """Rewrite every URL in `exchange.urls['api']` to `base_url`, keeping each path.
-
-    `https://api.binance.com/api/v3` becomes `BASE/api/v3`, `.../sapi/v1` becomes
-    `BASE/sapi/v1`, and so on for the futures hosts, so no request can reach Binance.
-    """
-    base = base_url.rstrip("/")
-    exchange.urls["api"] = {
-        name: base + urlsplit(url).path if isinstance(url, str) else url
-        for name, url in exchange.urls["api"].items()
-    }
-    return exchange
+__all__ = ["binance_client"]
 
 
 def binance_client(
@@ -32,33 +17,22 @@ def binance_client(
     api_secret: str | None = None,
     timeout_ms: int = 10_000,
     rate_limit: bool = False,
-    options: dict[str, Any] | None = None,
 ) -> Any:
-    """Return a `ccxt.binance` spot client talking to `venue` (a running venue or its URL).
+    """Return a default-configured `ccxt.binance` client talking to `venue` (a running venue or its URL).
 
-    Credentials default to the venue's own (the test key); spot markets only, and no
-    `sapi` currency lookups, so `load_markets()` costs one `exchangeInfo` request.
-    ccxt's own throttle is off unless `rate_limit=True` (tests stay fast; the venue's
-    429/418 faults test the caller's own back-off).
+    Built by `quantdesk.ingest.make_exchange`, the factory every `--venue` command uses, so
+    tests make exactly the requests a named venue makes (margin pairs, currency configuration,
+    futures exchangeInfo included). Credentials default to the venue's own (the test key).
+    ccxt's own throttle is off unless `rate_limit=True` (tests stay fast; the venue's 429/418
+    faults test the caller's own back-off).
     """
-    import ccxt
+    from quantdesk.core.settings import VenueConfig
+    from quantdesk.ingest.exchange import make_exchange
 
     url = venue if isinstance(venue, str) else venue.url
     if not isinstance(venue, str):
         api_key = venue.api_key if api_key is None else api_key
         api_secret = venue.api.api_secret if api_secret is None else api_secret
-    config: dict[str, Any] = {
-        "timeout": timeout_ms,
-        "enableRateLimit": rate_limit,
-        "options": {
-            "defaultType": "spot",
-            "fetchMarkets": {"types": ["spot"]},
-            "fetchCurrencies": False,
-            "fetchMargins": False,
-            **(options or {}),
-        },
-    }
-    if api_key is not None:
-        config["apiKey"] = api_key
-        config["secret"] = api_secret
-    return point_at(ccxt.binance(config), url)
+    credentials = (api_key, api_secret or "") if api_key is not None else None
+    return make_exchange(VenueConfig(exchange="binance", api_url=url), timeout_ms=timeout_ms,
+                         credentials=credentials, rate_limit=rate_limit)

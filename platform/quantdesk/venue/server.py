@@ -18,16 +18,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from quantdesk.venue.faults import Fault, FaultKind
+from quantdesk.core.clock import Clock
+from quantdesk.venue.api import BinanceApi
+from quantdesk.venue.faults import Fault, FaultBook, FaultKind
 from quantdesk.venue.orders import RejectedRequest
 
-if TYPE_CHECKING:
-    from quantdesk.venue.venue import SimulatedVenue
-
-__all__ = ["RequestRecord", "VenueHttpServer"]
+__all__ = ["Answer", "HttpBackend", "RequestRecord", "VenueHttpServer", "error_answer", "json_answer"]
 
 _MALFORMED = b'{"symbol": "BTCUSDT", "price": '
 
@@ -45,22 +44,48 @@ class RequestRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class _Answer:
+class Answer:
+    """One HTTP answer: status, body bytes and headers."""
+
     status: int
     body: bytes
     headers: dict[str, str]
 
 
-def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> _Answer:
-    return _Answer(
+class HttpBackend(Protocol):
+    """What the HTTP glue needs from the venue behind it (`SimulatedVenue` is one).
+
+    The server depends on this, never on the venue module, so the arrow points one way:
+    venue -> server.
+    """
+
+    api: BinanceApi
+    faults: FaultBook
+    lock: threading.RLock
+    wall_clock: Clock
+    internal_errors: list[Exception]
+
+    def admin(self, method: str, path: str, body: str) -> Answer:
+        """Answer a `/_admin/...` request."""
+        ...
+
+    def record(self, record: RequestRecord) -> None:
+        """Keep one served request in the log."""
+        ...
+
+
+def json_answer(status: int, payload: Any, headers: dict[str, str] | None = None) -> Answer:
+    """Return a JSON answer."""
+    return Answer(
         status,
         json.dumps(payload).encode(),
         {"Content-Type": "application/json", **(headers or {})},
     )
 
 
-def _error(code: int, msg: str, status: int, headers: dict[str, str] | None = None) -> _Answer:
-    return _json(status, {"code": code, "msg": msg}, headers)
+def error_answer(code: int, msg: str, status: int, headers: dict[str, str] | None = None) -> Answer:
+    """Return a Binance-style error answer `{"code", "msg"}`."""
+    return json_answer(status, {"code": code, "msg": msg}, headers)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -88,20 +113,20 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
         if url.path.startswith("/_admin/"):
-            self._send(venue._admin(self.command, url.path, body))
+            self._send(venue.admin(self.command, url.path, body))
             return
         params = dict(parse_qsl(url.query, keep_blank_values=True))
         if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
             params.update(parse_qsl(body, keep_blank_values=True))
         fault = venue.faults.take(self.command, url.path)
-        answer: _Answer | None
+        answer: Answer | None
         if fault is not None and fault.kind is FaultKind.TIMEOUT:
             answer = None  # dropped before anything happens
         elif fault is not None and fault.kind is not FaultKind.ACCEPT_THEN_TIMEOUT:
             answer = self._fault_answer(fault, params, url.query, body)
         else:
             answer = self._process(params, url.path, url.query, body)
-        venue._record(
+        venue.record(
             RequestRecord(
                 method=self.command,
                 path=url.path,
@@ -125,58 +150,58 @@ class _Handler(BaseHTTPRequestHandler):
         query: str,
         body: str,
         call: Callable[..., Any] | None = None,
-    ) -> _Answer:
+    ) -> Answer:
         venue = self.server.venue
         headers = {k: v for k, v in self.headers.items()}
         try:
             with venue.lock:
                 if call is not None:
-                    return _json(200, call(params))
-                return _json(
+                    return json_answer(200, call(params))
+                return json_answer(
                     200,
                     venue.api.handle(
                         self.command, path, params, headers=headers, query=query, body=body
                     ),
                 )
         except RejectedRequest as e:
-            return _error(e.code, e.msg, e.status)
+            return error_answer(e.code, e.msg, e.status)
         except (
             Exception
         ) as e:  # a bug in the venue: answer like Binance's -1000 and keep it for tests
             venue.internal_errors.append(e)
-            return _error(
+            return error_answer(
                 -1000,
                 f"An unknown error occurred while processing the request: {type(e).__name__}.",
                 500,
             )
 
-    def _fault_answer(self, fault: Fault, params: dict[str, str], query: str, body: str) -> _Answer:
+    def _fault_answer(self, fault: Fault, params: dict[str, str], query: str, body: str) -> Answer:
         retry = {"Retry-After": str(fault.retry_after_s)}
         match fault.kind:
             case FaultKind.RATE_LIMIT:
-                return _error(
+                return error_answer(
                     -1003,
                     "Too many requests; current limit is 6000 request weight per 1 MINUTE.",
                     429,
                     retry,
                 )
             case FaultKind.IP_BAN:
-                return _error(
+                return error_answer(
                     -1003,
                     "Way too many requests; IP banned until later. Please use the websocket.",
                     418,
                     retry,
                 )
             case FaultKind.SERVER_ERROR:
-                return _Answer(
+                return Answer(
                     fault.status,
                     b"Internal Server Error (simulated)",
                     {"Content-Type": "text/plain"},
                 )
             case FaultKind.MALFORMED:
-                return _Answer(200, _MALFORMED, {"Content-Type": "application/json"})
+                return Answer(200, _MALFORMED, {"Content-Type": "application/json"})
             case FaultKind.TIMESTAMP_SKEW:
-                return _error(
+                return error_answer(
                     -1021, "Timestamp for this request is outside of the recvWindow.", 400
                 )
             case FaultKind.INSUFFICIENT_BALANCE:
@@ -188,10 +213,10 @@ class _Handler(BaseHTTPRequestHandler):
                         body,
                         call=self.server.venue.api.create_order_insufficient,
                     )
-                return _error(-2010, "Account has insufficient balance for requested action.", 400)
+                return error_answer(-2010, "Account has insufficient balance for requested action.", 400)
         raise AssertionError(f"unhandled fault {fault.kind}")
 
-    def _send(self, answer: _Answer) -> None:
+    def _send(self, answer: Answer) -> None:
         try:
             self.send_response(answer.status)
             for name, value in answer.headers.items():
@@ -205,18 +230,18 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class VenueHttpServer(ThreadingHTTPServer):
-    """A threading HTTP server bound to one `SimulatedVenue`."""
+    """A threading HTTP server bound to one venue (an `HttpBackend`)."""
 
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, venue: SimulatedVenue, host: str, port: int) -> None:
+    def __init__(self, venue: HttpBackend, host: str, port: int) -> None:
         self.venue = venue
         self.stopping = threading.Event()
         super().__init__((host, port), _Handler)
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
+    def handleerror_answer(self, request: Any, client_address: Any) -> None:
         """Ignore connections the client dropped (timeouts are part of the game); report the rest."""
         if isinstance(sys.exc_info()[1], OSError):
             return
-        super().handle_error(request, client_address)
+        super().handleerror_answer(request, client_address)

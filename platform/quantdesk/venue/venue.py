@@ -30,7 +30,7 @@ from quantdesk.venue.engine import MatchingEngine
 from quantdesk.venue.faults import Fault, FaultBook, FaultKind
 from quantdesk.venue.market import CandleBook, MarketSpec
 from quantdesk.venue.orders import FillPolicy, SimOrder, SimTrade
-from quantdesk.venue.server import RequestRecord, VenueHttpServer, _Answer, _error, _json
+from quantdesk.venue.server import Answer, RequestRecord, VenueHttpServer, error_answer, json_answer
 
 __all__ = ["DEFAULT_QUOTE_BALANCE", "SimulatedVenue"]
 
@@ -217,27 +217,27 @@ class SimulatedVenue:
 
     # -- server callbacks -----------------------------------------------------------------
 
-    def _record(self, record: RequestRecord) -> None:
+    def record(self, record: RequestRecord) -> None:
         with self.lock:
             self.request_log.append(record)
 
-    def _admin(self, method: str, path: str, body: str) -> _Answer:
+    def admin(self, method: str, path: str, body: str) -> Answer:
         """Serve `/_admin/...`: faults, advance, requests, state (for a CLI-run venue)."""
         try:
             data = json.loads(body) if body else {}
             match method, path.removeprefix("/_admin/").strip("/"):
                 case "POST", "faults":
-                    return _json(200, {"armed": str(self.inject(**data))})
+                    return json_answer(200, {"armed": str(self.inject(**data))})
                 case "DELETE", "faults":
                     self.faults.clear()
-                    return _json(200, {"armed": 0})
+                    return json_answer(200, {"armed": 0})
                 case "POST", "advance":
                     fills = self.advance(to=data.get("to_ms"), by=data.get("by_ms"))
-                    return _json(200, {"now_ms": self.clock.now_ms(), "fills": len(fills)})
+                    return json_answer(200, {"now_ms": self.clock.now_ms(), "fills": len(fills)})
                 case "GET", "requests":
-                    return _json(200, dict(self.request_counts()))
+                    return json_answer(200, dict(self.request_counts()))
                 case "GET", "state":
-                    return _json(
+                    return json_answer(
                         200,
                         {
                             "now_ms": self.clock.now_ms(),
@@ -249,5 +249,5 @@ class SimulatedVenue:
                         },
                     )
         except (TypeError, ValueError) as e:
-            return _error(-1100, f"bad admin request: {e}", 400)
-        return _error(-1000, f"no admin endpoint {method} {path}", 404)
+            return error_answer(-1100, f"bad admin request: {e}", 400)
+        return error_answer(-1000, f"no admin endpoint {method} {path}", 404)

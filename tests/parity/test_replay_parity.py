@@ -98,6 +98,13 @@ def _first_order_bar(spec: RunSpec, frames: dict[str, pl.DataFrame]) -> int:
     return int(bt.orders["bar"][0])
 
 
+# Parameters that trade inside the short real windows (the defaults' slow EMAs need weeks of 5m bars).
+REAL_PARAMS: dict[str, dict[str, object]] = {
+    "vegas_tunnel": {"trigger": 5, "tunnel_fast": 24, "tunnel_slow": 30, "filter_fast": 60, "filter_slow": 72},
+    "nwe": {"window": 48, "mult": 1.5, "bandwidth": 6.0},
+}
+
+
 def _modes() -> list[object]:
     out: list[object] = [pytest.param(n, False, id=f"{n}-fast") for n in BUILTINS]
     for n in BUILTINS:
@@ -122,6 +129,7 @@ def test_replay_parity_on_real_binance_candles(name: str, strict: bool, shared_d
         deployment = create_deployment(
             ledger, f"real-{name.replace('_', '-')}", strategy=name, symbols=list(pairs)[: 3 if multi else 1],
             timeframe="5m", actor="alice", exchange="binance", capital=1.0, cost=COST,
+            params=REAL_PARAMS.get(name, {}),
         )
         # Strict recomputes target() per bar and rotation trades often: shorter windows.
         days = 2 if strict else 3 if multi else 5

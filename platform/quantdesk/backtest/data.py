@@ -154,8 +154,11 @@ def resolve_data(
             # Pin the exchange the lake chose, so a reproduction reads the same candles.
             held = lake.exchanges(data.symbols[0])
             exchange = held[0] if len(held) == 1 else None
+        from quantdesk.lake import closed_candles
+
+        # A backtest trades closed bars only: never a resampled bucket still forming.
         frames = {
-            s: lake.candles(s, data.timeframe, start=data.start, end=data.end, exchange=exchange)
+            s: closed_candles(lake.candles(s, data.timeframe, start=data.start, end=data.end, exchange=exchange))
             for s in data.symbols
         }
         timeframe, source, start, end = data.timeframe, "lake", data.start, data.end

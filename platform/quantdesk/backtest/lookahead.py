@@ -158,11 +158,12 @@ def check_lookahead(
         return LookaheadVerdict(passed=True, **base)
     bar, col, at = worst
     truncated = target_matrix(strategy, {s: f.head(at + 1) for s, f in frames.items()})
-    ts = frames[symbols[col]]["ts"][bar]
+    frame = frames[symbols[col]]
+    ts = frame["ts"][bar] if "ts" in frame.columns else None  # candles without times (a bare frame)
     verdict = LookaheadVerdict(
         passed=False,
         first_bad_bar=bar,
-        first_bad_ts=ts.isoformat() if hasattr(ts, "isoformat") else str(ts),
+        first_bad_ts=None if ts is None else ts.isoformat() if hasattr(ts, "isoformat") else str(ts),
         symbol=symbols[col] if len(symbols) > 1 else None,
         full_value=float(full[bar, col]),
         truncated_value=float(truncated[bar, col]),

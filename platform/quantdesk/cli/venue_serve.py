@@ -89,7 +89,7 @@ def venue_serve(
     from quantdesk.core.clock import ManualClock
     from quantdesk.core.errors import ConfigError, DataError
     from quantdesk.core.timeframes import parse_time, timeframe_ms
-    from quantdesk.lake import Lake
+    from quantdesk.lake import Lake, closed_candles
     from quantdesk.venue import FillPolicy, SimulatedVenue
 
     if speed < 0:
@@ -106,7 +106,7 @@ def venue_serve(
     candles = {}
     with progress("loading candles", len(symbols), enabled=not json_output) as advance:
         for name in symbols:
-            frame = lake.candles(name, timeframe, exchange=lake_exchange)
+            frame = closed_candles(lake.candles(name, timeframe, exchange=lake_exchange))
             if frame.height == 0:
                 raise DataError(
                     f"no {timeframe} candles for {name} on {lake_exchange}: check --symbol or ingest it first"

@@ -5,6 +5,7 @@
 """
 
 from quantdesk.lake.layout import decode_symbol, encode_symbol
+from quantdesk.lake.resample import closed_candles
 from quantdesk.lake.sample import SAMPLE_EXCHANGE, generate_candles, write_sample
 from quantdesk.lake.store import Lake, WriteReport
 from quantdesk.lake.validation import QuarantineReason
@@ -14,6 +15,7 @@ __all__ = [
     "Lake",
     "QuarantineReason",
     "WriteReport",
+    "closed_candles",
     "decode_symbol",
     "encode_symbol",
     "generate_candles",

@@ -20,7 +20,7 @@ from quantdesk.lake.layout import SeriesFile, decode_symbol, series_dir
 from quantdesk.lake.parquet_io import atomic_write_parquet, series_lock
 from quantdesk.lake.quality import find_gaps, summarise
 from quantdesk.lake.quarantine import read_quarantine, write_quarantine
-from quantdesk.lake.resample import Incomplete, mark_stored, resample
+from quantdesk.lake.resample import resample
 from quantdesk.lake.sql import SqlView
 from quantdesk.lake.validation import CANDLE_SCHEMA, VALUE_COLUMNS, normalise, validate
 
@@ -201,12 +201,15 @@ class Lake:
         end: str | datetime | int | None = None,
         *,
         exchange: str | None = None,
-        incomplete: Incomplete = "drop",
+        complete_only: bool = False,
     ) -> pl.DataFrame:
         """Return candles in [start, end), resampled from the finest stored timeframe if needed.
 
-        A resampled candle is returned only when all its source bars are stored; with
-        `incomplete="mark"` every bucket is returned with `bars` and `complete` columns.
+        A stored timeframe comes back as stored. A resampled one is built from the source
+        bars present in each bucket, as exchanges build theirs, with two more columns:
+        `source_bars` (filter thin buckets with it) and `forming` (the bucket's period has
+        not ended by the lake's clock). `complete_only=True` keeps only buckets with every
+        source bar stored, never the forming one. See `quantdesk.lake.resample`.
         """
         exchange = self._resolve_exchange(symbol, exchange)
         target_ms = timeframe_ms(timeframe)
@@ -221,8 +224,9 @@ class Lake:
             source = finer[0]
         scan = self._scan(exchange, symbol, source, parse_time(start), parse_time(end))
         if source == timeframe:
-            return mark_stored(scan.collect(), incomplete)
-        return resample(scan, source=source, target=timeframe, incomplete=incomplete)
+            return scan.collect()
+        return resample(scan, source=source, target=timeframe, now_ms=self.clock.now_ms(),
+                        complete_only=complete_only)
 
     def _scan(
         self, exchange: str, symbol: str, timeframe: str, start: datetime | None, end: datetime | None
@@ -274,8 +278,11 @@ class Lake:
         )
 
     def gaps(self, symbol: str, timeframe: str, *, exchange: str | None = None) -> pl.DataFrame:
-        """Return the gaps of a series: `start` (first missing bar), `end` (next bar), `missing_bars`."""
-        frame = self.candles(symbol, timeframe, exchange=exchange)
+        """Return the gaps of a series: `start` (first missing bar), `end` (next bar), `missing_bars`.
+
+        For a resampled timeframe, a bucket that misses any source bar counts as missing.
+        """
+        frame = self.candles(symbol, timeframe, exchange=exchange, complete_only=True)
         return find_gaps(frame.get_column("ts"), timeframe_ms(timeframe))
 
     def quarantine(

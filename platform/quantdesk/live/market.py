@@ -23,6 +23,7 @@ import polars as pl
 
 from quantdesk.core.errors import DataError, QuantdeskError
 from quantdesk.core.timeframes import timeframe_ms
+from quantdesk.lake.resample import closed_candles
 from quantdesk.live.feed import Rows, VenueCandles, clean_rows, rows_frame
 from quantdesk.live.window import CandleWindow, frame_arrays
 
@@ -124,7 +125,7 @@ class LakeMarket:
         frame = pl.DataFrame()
         if signature is not None or not self._pending[symbol]:  # else the lake will hold just what we write
             with contextlib.suppress(DataError):  # nothing stored yet: an empty window (stale, fail closed)
-                frame = self.lake.candles(symbol, self.timeframe, start=from_ms, exchange=self.exchange)
+                frame = closed_candles(self.lake.candles(symbol, self.timeframe, start=from_ms, exchange=self.exchange))
         window = CandleWindow.from_frame(frame, loaded_from_ms=from_ms)
         for rows in self._pending[symbol]:  # fetched, not written yet: still part of what we hold
             window.upsert(*self._good(rows))

@@ -87,7 +87,9 @@ def _load_frames(spec: RunSpec, start: datetime, end: datetime, lake: Any) -> di
         from quantdesk.lake import Lake
 
         lake = Lake()
-    frames = {s: lake.candles(s, spec.timeframe, start=start, end=end, exchange=spec.data_exchange)
+    from quantdesk.lake import closed_candles
+
+    frames = {s: closed_candles(lake.candles(s, spec.timeframe, start=start, end=end, exchange=spec.data_exchange))
               for s in spec.symbols}
     return frames
 

@@ -9,7 +9,7 @@ import polars as pl
 
 from quantdesk.core.errors import DataError, LakeError, PromotionError
 from quantdesk.core.timeframes import parse_time, timeframe_ms
-from quantdesk.lake import Lake
+from quantdesk.lake import Lake, closed_candles
 from quantdesk.live.spec import RunSpec
 from quantdesk.promotion import Deployment
 
@@ -78,7 +78,7 @@ def load_window(
         frame = None
         for exchange in dict.fromkeys([view.lake_exchange, view.venue, None]):
             try:
-                frame = lake.candles(symbol, view.timeframe, first, end, exchange=exchange)
+                frame = closed_candles(lake.candles(symbol, view.timeframe, first, end, exchange=exchange))
                 break
             except LakeError:
                 if exchange is None:

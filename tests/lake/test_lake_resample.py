@@ -124,7 +124,9 @@ def test_hours_from_real_minutes_with_holes_equal_an_independent_aggregation(sha
     hours = lake.candles("UNITTEST/BTC", "1h")
     full = timeframe_ms("1h") // 60_000
     assert (hours["source_bars"] < full).sum() > 0, "the file must have hours with missing minutes for this to mean anything"
-    expected = duckdb.sql("""
+    con = duckdb.connect()
+    con.register("minutes", minutes.to_arrow())
+    expected = con.sql("""
         SELECT time_bucket(INTERVAL 1 HOUR, ts) AS ts, arg_min(open, ts) AS open, max(high) AS high,
                min(low) AS low, arg_max(close, ts) AS close, sum(volume) AS volume, count(*) AS source_bars
         FROM minutes GROUP BY 1 ORDER BY 1

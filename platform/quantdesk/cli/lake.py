@@ -8,6 +8,7 @@ import typer
 
 from quantdesk.cli import app
 from quantdesk.cli._common import JsonOption, console, emit, handle_errors, progress
+from quantdesk.cli.tables import Col, WideOption, print_table
 
 lake_app = typer.Typer(help="Inspect the candle lake: coverage, gaps, quarantine.", no_args_is_help=True)
 app.add_typer(lake_app, name="lake")
@@ -59,13 +60,11 @@ def sample(
 
 @lake_app.command("status")
 @handle_errors
-def status(json: JsonOption = False) -> None:
+def status(json: JsonOption = False, wide: WideOption = False) -> None:
     """Show coverage and gaps per exchange/symbol/timeframe.
 
     Example: quantdesk lake status --json
     """
-    from rich.table import Table
-
     from quantdesk.lake import Lake
 
     lake = Lake()
@@ -76,17 +75,16 @@ def status(json: JsonOption = False) -> None:
     if coverage.height == 0:
         console.print(f"the lake at {lake.root} is empty: run `quantdesk sample` or `quantdesk ingest`")
         return
-    table = Table(title=f"candle lake {lake.root}")
-    for column in ("exchange", "symbol", "tf", "first", "last", "rows", "gaps", "missing", "quarantined"):
-        table.add_column(column, justify="right" if column in ("rows", "gaps", "missing", "quarantined") else "left")
-    for row in coverage.iter_rows(named=True):
-        exchange = f"[yellow]{row['exchange']} (synthetic)[/]" if row["synthetic"] else row["exchange"]
-        table.add_row(
-            exchange, row["symbol"], row["timeframe"],
-            f"{row['first']:%Y-%m-%d %H:%M}", f"{row['last']:%Y-%m-%d %H:%M}",
-            f"{row['rows']:,}", str(row["gaps"]), f"{row['missing_bars']:,}", str(row["quarantined"]),
-        )  # fmt: skip
-    console.print(table)
+    columns = [Col("exchange", 0), Col("symbol", 0), Col("tf", 0), Col("first", 1), Col("last", 0),
+               Col("rows", 2, "right"), Col("gaps", 1, "right"), Col("missing", 3, "right"),
+               Col("quarantined", 2, "right")]
+    rows = [
+        [f"[yellow]{row['exchange']} (synthetic)[/]" if row["synthetic"] else row["exchange"], row["symbol"],
+         row["timeframe"], f"{row['first']:%Y-%m-%d %H:%M}", f"{row['last']:%Y-%m-%d %H:%M}", f"{row['rows']:,}",
+         str(row["gaps"]), f"{row['missing_bars']:,}", str(row["quarantined"])]
+        for row in coverage.iter_rows(named=True)
+    ]
+    print_table(console, columns, rows, wide=wide, title=f"candle lake {lake.root}")
     if coverage.get_column("synthetic").any():
         console.print(_SYNTHETIC_NOTE)
 
@@ -98,12 +96,13 @@ def quarantine(
     exchange: Annotated[str | None, typer.Option(help="Only this exchange.")] = None,
     limit: Annotated[int, typer.Option(help="Show at most this many rows (table only).")] = 50,
     json: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """Show rows kept out of the lake and the reason for each.
 
     Example: quantdesk lake quarantine --symbol BTC/USDT --json
     """
-    from rich.table import Table
+    from rich.markup import escape
 
     from quantdesk.lake import Lake
 
@@ -115,11 +114,10 @@ def quarantine(
     if rows.height == 0:
         console.print("the quarantine is empty: no rejected rows")
         return
-    table = Table(title=f"quarantine: {rows.height} rows")
-    for column in ("exchange", "symbol", "timeframe", "ts", "open", "high", "low", "close", "volume", "reason"):
-        table.add_column(column)
-    for row in rows.head(limit).iter_rows(named=True):
-        table.add_row(*(str(row[c]) for c in ("exchange", "symbol", "timeframe", "ts", "open", "high", "low", "close", "volume", "reason")))
-    console.print(table)
+    names = ("exchange", "symbol", "timeframe", "ts", "reason", "open", "high", "low", "close", "volume")
+    priority = {"exchange": 1, "symbol": 0, "timeframe": 1, "ts": 0, "reason": 0}
+    columns = [Col(c, priority.get(c, 2)) for c in names]
+    body = [[escape(str(row[c])) for c in names] for row in rows.head(limit).iter_rows(named=True)]
+    print_table(console, columns, body, wide=wide, title=f"quarantine: {rows.height} rows")
     for reason, count in rows.group_by("reason").len().sort("reason").iter_rows():
         console.print(f"{reason}: {count}")

@@ -8,6 +8,7 @@ import typer
 
 from quantdesk.cli import app
 from quantdesk.cli._common import JsonOption, console, emit, handle_errors
+from quantdesk.cli.tables import Col, WideOption, print_table
 from quantdesk.core.errors import LedgerError
 
 audit_app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
@@ -50,6 +51,7 @@ def audit_log(
         str | None, typer.Option("--action", help="Only entries of this action.")
     ] = None,
     json: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """Show the newest audit entries, oldest of them first.
 
@@ -57,7 +59,7 @@ def audit_log(
     """
     import json as jsonlib
 
-    from rich.table import Table
+    from rich.markup import escape
 
     from quantdesk.ledger import Ledger
 
@@ -66,17 +68,11 @@ def audit_log(
     if json:
         emit(entries)
         return
-    table = Table("seq", "ts", "actor", "action", "payload", "hash")
-    for e in entries:
-        table.add_row(
-            str(e.seq),
-            e.ts.isoformat(),
-            e.actor,
-            e.action,
-            jsonlib.dumps(e.payload, sort_keys=True),
-            e.hash[:12],
-        )
-    console.print(table)
+    columns = [Col("seq", 0, "right"), Col("ts", 0), Col("actor", 0), Col("action", 0), Col("payload", 1, wrap_at=30),
+               Col("hash", 2)]
+    rows = [[str(e.seq), e.ts.isoformat(timespec="seconds"), escape(e.actor), escape(e.action),
+             escape(jsonlib.dumps(e.payload, sort_keys=True)), e.hash[:12]] for e in entries]
+    print_table(console, columns, rows, wide=wide)
 
 
 @db_app.command("upgrade")

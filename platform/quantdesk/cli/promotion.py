@@ -12,6 +12,7 @@ import typer
 
 from quantdesk.cli import app
 from quantdesk.cli._common import JsonOption, console, emit, fail, handle_errors
+from quantdesk.cli.tables import Col, WideOption, print_table
 
 deployment_app = typer.Typer(help="Deployments: create, show, retire.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and roles (admin, trader, researcher, viewer).", no_args_is_help=True)
@@ -154,13 +155,12 @@ def approve_command(
 def deployments_command(
     stage: Annotated[str | None, typer.Option("--stage", help="Only this stage.")] = None,
     json_output: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """List deployments with stage, state, PnL and the last bar processed.
 
     Example: quantdesk deployments --json
     """
-    from rich.table import Table
-
     from quantdesk.promotion import list_deployments, list_promotions
 
     with _open() as ledger:
@@ -170,17 +170,22 @@ def deployments_command(
     if json_output:
         emit(views)
         return
-    table = Table("name", "strategy", "stage", "state", "symbols", "tf", "venue", "capital", "pnl", "last bar",
-                  "pending")
+    if not rows:
+        console.print("no deployments yet: `quantdesk promote STRATEGY --run RUN_ID --to paper`")
+        return
+    columns = [Col("name", 0), Col("stage", 0), Col("state", 0), Col("strategy", 1), Col("pnl", 1, "right"),
+               Col("pending", 1), Col("symbols", 2), Col("tf", 2), Col("venue", 2), Col("capital", 3, "right"),
+               Col("last bar", 3)]
+    body = []
     for d in rows:
         waiting = pending.get(d.name)
-        table.add_row(
-            d.name, d.strategy_name, d.stage.value, d.state.value, ",".join(d.symbols), d.timeframe, d.venue,
-            str(d.capital), "" if d.pnl is None else str(d.pnl),
-            "" if d.last_bar_ts is None else d.last_bar_ts.strftime("%Y-%m-%d %H:%M"),
+        body.append([
+            d.name, d.stage.value, d.state.value, d.strategy_name, "" if d.pnl is None else str(d.pnl),
             "" if waiting is None else f"-> {waiting.to_stage.value} (by {waiting.requested_by})",
-        )
-    console.print(table if rows else "no deployments yet: `quantdesk promote STRATEGY --run RUN_ID --to paper`")
+            ",".join(d.symbols), d.timeframe, d.venue, str(d.capital),
+            "" if d.last_bar_ts is None else d.last_bar_ts.strftime("%Y-%m-%d %H:%M"),
+        ])
+    print_table(console, columns, body, wide=wide)
 
 
 def _parse_params(items: list[str]) -> dict[str, Any]:

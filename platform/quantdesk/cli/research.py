@@ -8,6 +8,7 @@ import typer
 
 from quantdesk.cli import app
 from quantdesk.cli._common import JsonOption, console, emit, err_console, handle_errors, progress
+from quantdesk.cli.tables import Col, WideOption, print_table
 from quantdesk.core.errors import ConfigError, LookaheadError
 
 check_app = typer.Typer(help="Checks on strategies (lookahead).", no_args_is_help=True)
@@ -123,6 +124,7 @@ def runs_command(
     kind: Annotated[str | None, typer.Option("--kind", help="Only runs of this kind (backtest, sweep, ...).")] = None,
     limit: Annotated[int, typer.Option("--limit", help="Show at most this many runs, newest first.")] = 20,
     json_out: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """List stored runs, newest first.
 
@@ -134,12 +136,10 @@ def runs_command(
     if json_out:
         emit(frame.to_dicts())
         return
-    from rich.table import Table
-
-    table = Table(*frame.columns)
-    for row in frame.iter_rows():
-        table.add_row(*("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
-    console.print(table)
+    first = {"run_id", "kind", "strategy"}  # what `quantdesk report RUN_ID` needs stays
+    columns = [Col(c, 0 if c in first else 1 + i // 3) for i, c in enumerate(frame.columns)]
+    rows = [["" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row] for row in frame.iter_rows()]
+    print_table(console, columns, rows, wide=wide)
 
 
 @app.command("reproduce")

@@ -8,6 +8,7 @@ import typer
 
 from quantdesk.cli import app
 from quantdesk.cli._common import JsonOption, console, emit, err_console, handle_errors, progress
+from quantdesk.cli.tables import Col, WideOption, print_table
 from quantdesk.core.errors import ConfigError
 
 Exchange = Annotated[str | None, typer.Option("--exchange", "-e", help="Exchange id in the lake (default: the only one holding the symbol).")]
@@ -32,15 +33,15 @@ def _cost(fee_bps: float, slippage_bps: float) -> Any:
         raise ConfigError(f"{e}; pass non-negative --fee-bps and --slippage-bps") from e
 
 
-def _table(rows: list[dict[str, Any]]) -> None:
-    from rich.table import Table
-
+def _table(rows: list[dict[str, Any]], param_names: tuple[str, ...] = (), metric: str = "", wide: bool = False) -> None:
     if not rows:
         return
-    table = Table(*rows[0].keys())
-    for row in rows:
-        table.add_row(*("–" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()))
-    console.print(table)
+    # rank, the parameters and the ranking metric always show; other metrics drop as space runs out
+    keep = {"rank", metric, *param_names}
+    names = list(rows[0])
+    columns = [Col(c, 0 if c in keep else 1 + i // 4, "left" if c in param_names else "right") for i, c in enumerate(names)]
+    body = [["–" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()] for row in rows]
+    print_table(console, columns, body, wide=wide)
 
 
 @app.command("sweep")
@@ -62,6 +63,7 @@ def sweep_command(
     cash: Cash = 10_000.0,
     allow_short: AllowShort = False,
     json_out: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """Backtest every combination of a parameter grid, rank them, store the sweep and report overfitting.
 
@@ -88,7 +90,7 @@ def sweep_command(
     console.print(f"sweep [bold]{result.sweep_id}[/]  {result.strategy}: {result.n_combinations} combinations "
                   f"({result.skipped} skipped), engine {result.engine}, ranked by {metric}")
     shown = ("rank", *result.param_names, "sharpe", "total_return", "max_drawdown", "trades", "win_rate")
-    _table([{k: row[k] for k in shown} for row in payload["top"]])
+    _table([{k: row[k] for k in shown} for row in payload["top"]], result.param_names, metric, wide)
     of = result.overfitting
     if of is not None:
         pbo = "–" if of.pbo is None else f"{of.pbo:.2f}"
@@ -115,6 +117,7 @@ def walkforward_command(
     cash: Cash = 10_000.0,
     allow_short: AllowShort = False,
     json_out: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """Choose parameters on rolling (or anchored) train windows, trade them on the next test windows.
 
@@ -135,6 +138,6 @@ def walkforward_command(
     console.print(f"walk-forward [bold]{result.run_id}[/]  {result.strategy}: {len(result.windows)} windows "
                   f"({'anchored' if anchored else 'rolling'} train {train}, test {test}), chosen by {metric}")
     shown = [c for c in result.windows.columns if c not in ("train_start", "train_end", "test_end")]
-    _table(result.windows.select(shown).to_dicts())
+    _table(result.windows.select(shown).to_dicts(), wide=wide)
     keys = ("total_return", "sharpe", "sortino", "max_drawdown", "calmar", "trades", "fees_paid")
-    _table([{k: result.metrics[k] for k in keys}])
+    _table([{k: result.metrics[k] for k in keys}], wide=wide)

@@ -13,6 +13,7 @@ import typer
 
 from quantdesk.cli import app
 from quantdesk.cli._common import JsonOption, console, emit, fail, handle_errors
+from quantdesk.cli.tables import Col, WideOption, print_table
 
 VenueOption = Annotated[str, typer.Option("--venue", help="A venue name from quantdesk.toml (see `quantdesk venue list`).")]
 _MANUAL = "manual"
@@ -151,6 +152,7 @@ def orders_command(
     venue: Annotated[str | None, typer.Option("--venue", help="Only this venue.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many (newest).")] = 50,
     json_output: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """List orders from the ledger (newest last).
 
@@ -168,16 +170,14 @@ def orders_command(
     if json_output:
         emit({"orders": views})
         return
-    from rich.table import Column, Table
-
-    # the id is what `quantdesk cancel` takes: never truncate it
-    table = Table(Column("client order id", no_wrap=True, min_width=35),
-                  "venue", "symbol", "side", "type", "qty", "price", "status", "filled", "ext")
-    for v in views:
-        table.add_row(v["client_order_id"], v["venue"], v["symbol"], str(v["side"]), str(v["type"]), str(v["qty"]),
-                      "" if v["price"] is None else str(v["price"]), str(v["status"]), str(v["filled_qty"]),
-                      "yes" if v["external"] else "")
-    console.print(table)
+    # the id is what `quantdesk cancel` takes: never truncate or drop it
+    columns = [Col("client order id", 0), Col("symbol", 0), Col("side", 0), Col("qty", 0, "right"),
+               Col("status", 0), Col("filled", 1, "right"), Col("price", 2, "right"), Col("type", 3),
+               Col("venue", 3), Col("ext", 4)]
+    rows = [[v["client_order_id"], v["symbol"], str(v["side"]), str(v["qty"]), str(v["status"]), str(v["filled_qty"]),
+             "" if v["price"] is None else str(v["price"]), str(v["type"]), v["venue"], "yes" if v["external"] else ""]
+            for v in views]
+    print_table(console, columns, rows, wide=wide)
 
 
 @app.command("positions")
@@ -185,6 +185,7 @@ def orders_command(
 def positions_command(
     venue: Annotated[str | None, typer.Option("--venue", help="Only this venue.")] = None,
     json_output: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """Show positions computed from the ledger's fills.
 
@@ -197,12 +198,10 @@ def positions_command(
     if json_output:
         emit({"positions": rows})
         return
-    from rich.table import Table
-
-    table = Table("venue", "account", "symbol", "qty", "cost", "fees", "fills")
-    for p in rows:
-        table.add_row(p.venue, p.account, p.symbol, str(p.qty), str(p.cost), str(p.fees), str(p.fill_count))
-    console.print(table)
+    columns = [Col("symbol", 0), Col("qty", 0, "right"), Col("cost", 1, "right"), Col("venue", 1),
+               Col("fees", 2, "right"), Col("fills", 2, "right"), Col("account", 3)]
+    print_table(console, columns, [[p.symbol, str(p.qty), str(p.cost), p.venue, str(p.fees), str(p.fill_count),
+                                    p.account] for p in rows], wide=wide)
 
 
 @app.command("reconcile")

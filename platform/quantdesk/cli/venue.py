@@ -8,6 +8,7 @@ import typer
 
 from quantdesk.cli import app
 from quantdesk.cli._common import JsonOption, console, emit, handle_errors
+from quantdesk.cli.tables import Col, WideOption, print_table
 
 venue_app = typer.Typer(
     help="Named venues (a ccxt exchange, optional API URL override, credentials from env vars).",
@@ -92,12 +93,11 @@ def venue_add(
 
 @venue_app.command("list")
 @handle_errors
-def venue_list(json_output: JsonOption = False) -> None:
+def venue_list(json_output: JsonOption = False, wide: WideOption = False) -> None:
     """List the venues defined in quantdesk.toml.
 
     Example: quantdesk venue list --json
     """
-    from rich.table import Table
 
     from quantdesk.core.settings import config_path, get_settings
 
@@ -121,7 +121,6 @@ def venue_list(json_output: JsonOption = False) -> None:
             f"no venues in {config_path()}; add one with `quantdesk venue add`", highlight=False
         )
         return
-    table = Table("name", "exchange", "api_url", "sandbox", "key_env", "secret_env")
-    for row in rows:
-        table.add_row(*(("" if v is None else str(v)) for v in row.values()))
-    console.print(table)
+    columns = [Col("name", 0), Col("exchange", 0), Col("api_url", 1), Col("sandbox", 2), Col("key_env", 1),
+               Col("secret_env", 1)]
+    print_table(console, columns, [[("" if v is None else str(v)) for v in row.values()] for row in rows], wide=wide)

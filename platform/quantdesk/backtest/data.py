@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from quantdesk.core.errors import BacktestError, DataError
-from quantdesk.core.timeframes import timeframe_ms
+from quantdesk.core.timeframes import check_window, timeframe_ms
 
 __all__ = [
     "CANDLE_COLUMNS",
@@ -144,6 +144,7 @@ def resolve_data(
     source = "frame"
     start = end = None
     if isinstance(data, LakeQuery):
+        check_window(data.start, data.end)  # a reversed window is a typo, not missing data
         if lake is None:
             # Imported here: the backtest layer reads the lake only when asked to.
             from quantdesk.lake import Lake

@@ -12,7 +12,8 @@ app = typer.Typer(
     name="quantdesk",
     help="quantdesk: candle lake, research, and a risk-gated path to live trading.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    # Help is plain text: "[risk.deployments.NAME]" must print as written, not vanish as markup.
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

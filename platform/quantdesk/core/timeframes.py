@@ -6,9 +6,9 @@ import re
 from datetime import datetime
 
 from quantdesk.core.clock import ensure_utc
-from quantdesk.core.errors import ConfigError
+from quantdesk.core.errors import ConfigError, DataError
 
-__all__ = ["parse_time", "timeframe_ms", "timeframe_polars"]
+__all__ = ["check_window", "parse_time", "timeframe_ms", "timeframe_polars"]
 
 _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _TF = re.compile(r"^(\d+)([smhdw])$")
@@ -44,3 +44,21 @@ def parse_time(value: str | datetime | int | None) -> datetime | None:
         raise ConfigError(
             f"cannot read {value!r} as a time: use ISO 8601 like 2024-01-01 or 2024-01-01T12:00"
         ) from e
+
+
+def check_window(
+    start: str | datetime | int | None, end: str | datetime | int | None, *, names: tuple[str, str] = ("--start", "--end")
+) -> tuple[datetime | None, datetime | None]:
+    """Return `(start, end)` parsed; raise DataError naming both when start is not before end.
+
+    A reversed window otherwise reads as "no candles in the requested range", which sends a
+    user looking for missing data instead of at the typo.
+    """
+    first, last = parse_time(start), parse_time(end)
+    if first is not None and last is not None and first >= last:
+        how = "after" if first > last else "the same as"
+        raise DataError(
+            f"{names[0]} {first:%Y-%m-%d %H:%M} is {how} {names[1]} {last:%Y-%m-%d %H:%M}: the window "
+            f"[{names[0]}, {names[1]}) is empty; give a {names[0]} before {names[1]} (swap them?)"
+        )
+    return first, last

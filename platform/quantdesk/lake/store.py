@@ -14,7 +14,7 @@ import polars as pl
 from quantdesk.core.clock import Clock, SystemClock
 from quantdesk.core.errors import LakeError
 from quantdesk.core.settings import get_settings
-from quantdesk.core.timeframes import parse_time, timeframe_ms
+from quantdesk.core.timeframes import check_window, timeframe_ms
 from quantdesk.lake import layout
 from quantdesk.lake.layout import SeriesFile, decode_symbol, series_dir
 from quantdesk.lake.parquet_io import atomic_write_parquet, series_lock
@@ -222,7 +222,7 @@ class Lake:
                     f"from (stored: {self.timeframes(symbol, exchange) or 'none'}); ingest 1m candles first"
                 )
             source = finer[0]
-        scan = self._scan(exchange, symbol, source, parse_time(start), parse_time(end))
+        scan = self._scan(exchange, symbol, source, *check_window(start, end, names=("start", "end")))
         if source == timeframe:
             return scan.collect()
         return resample(scan, source=source, target=timeframe, now_ms=self.clock.now_ms(),

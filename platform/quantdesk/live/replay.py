@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from quantdesk.core.errors import BacktestError, LookaheadError
-from quantdesk.core.timeframes import parse_time, timeframe_ms
+from quantdesk.core.timeframes import check_window, timeframe_ms
 from quantdesk.live.scratch import ScratchLedger, scratch_url
 from quantdesk.live.sizing import Account
 from quantdesk.live.spec import RunSpec
@@ -135,7 +135,7 @@ def replay(
     from quantdesk.risk import RiskConfig, RiskGate
 
     spec = RunSpec.from_deployment(deployment_or_spec)
-    t0, t1 = parse_time(start), parse_time(end)
+    t0, t1 = check_window(start, end)
     if t0 is None or t1 is None or t0 >= t1:
         raise BacktestError(f"replay needs --start before --end, got {start!r} and {end!r}")
     raw = frames if frames is not None else _load_frames(spec, t0, t1, lake)

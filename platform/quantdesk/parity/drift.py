@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from quantdesk.core.errors import DataError
-from quantdesk.core.timeframes import parse_time, timeframe_ms
+from quantdesk.core.timeframes import check_window, timeframe_ms
 from quantdesk.lake import Lake
 from quantdesk.ledger import Ledger
 from quantdesk.live.spec import RunSpec
@@ -115,7 +115,7 @@ def real_orders(ledger: Any, view: RunSpec) -> pl.DataFrame:
 
 def _window(view: RunSpec, real: pl.DataFrame, start: Any, end: Any, deployment: Any) -> tuple[datetime, datetime]:
     tf = timedelta(milliseconds=timeframe_ms(view.timeframe))
-    first, last = parse_time(start), parse_time(end)
+    first, last = check_window(start, end)
     began, progress = getattr(deployment, "first_bar_ts", None), getattr(deployment, "last_bar_ts", None)
     if first is None and isinstance(began, datetime):
         first = floor_time(began, view.timeframe)  # the runner's first bar: the book was flat there

@@ -16,6 +16,7 @@ import polars as pl
 
 from quantdesk.core.costs import MarketRules
 from quantdesk.core.errors import DataError
+from quantdesk.core.timeframes import check_window
 from quantdesk.lake import Lake
 from quantdesk.live.spec import RunSpec
 from quantdesk.parity._common import align, as_run_spec, load_window, to_utc
@@ -121,8 +122,7 @@ def _parity_report(
 
     spec = as_run_spec(deployment)
     first, last = to_utc(start, "start"), to_utc(end, "end")
-    if last <= first:
-        raise DataError(f"the window [{first}, {last}) is empty; give an --end after --start")
+    check_window(first, last)
     if frames is None:
         frames = load_window(lake, spec, first, last)
     else:

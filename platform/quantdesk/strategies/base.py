@@ -17,6 +17,7 @@ from quantdesk.core.errors import StrategyError
 __all__ = ["Param", "Strategy", "param", "registry"]
 
 _registry: dict[str, type[Strategy]] = {}
+_KIND_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a text"}
 
 
 def registry() -> dict[str, type[Strategy]]:
@@ -55,8 +56,8 @@ class Param:
                 out = kind(value)
         except (TypeError, ValueError) as e:
             raise StrategyError(
-                f"parameter {self.name}={value!r} is not a valid {kind.__name__}; "
-                f"give a {kind.__name__} like {self.default!r}"
+                f"parameter {self.name}={value!r} is not {_KIND_NAMES.get(kind, 'a ' + kind.__name__)}; "
+                f"give {_KIND_NAMES.get(kind, 'a ' + kind.__name__)} like {self.default!r}"
             ) from e
         if self.min is not None and out < self.min or self.max is not None and out > self.max:
             raise StrategyError(

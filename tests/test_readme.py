@@ -1,0 +1,107 @@
+"""The README's trading section, run the way a user types it: command by command, as written (issue 9).
+
+The test reads the fenced bash block under "## Trading: one way out" from README.md, so
+editing the README changes what runs here. Each logical line (backslash continuations
+joined) runs in its own `bash -c` subprocess with `.venv/bin` first on PATH, in a fresh
+QUANTDESK_HOME; `export` lines carry their variables to the next commands, as a shell
+would, and a line ending in `&` starts in the background (the next line waits until its
+port answers, as a user would wait for the banner).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("readme")]
+
+
+def section_commands(title: str) -> list[str]:
+    """Return the logical command lines of the first bash block under `## {title}` in README.md."""
+    text = (REPO / "README.md").read_text()
+    section = text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block, f"README section {title!r} has no bash block"
+    joined = re.sub(r"\\\n\s*", "", block.group(1))
+    return [line.strip() for line in joined.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def _without_comment(line: str) -> str:
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+    lexer.commenters = "#"
+    lexer.whitespace_split = True
+    list(lexer)  # validates the quoting
+    return re.sub(r"\s+#[^\"']*$", "", line).strip()
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[str], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the background command exited with {process.returncode} (see its log)")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"nothing answered on port {port} within {timeout_s} s")
+
+
+def test_the_trading_section_runs_as_written(quantdesk_home: Path, tmp_path: Path) -> None:
+    commands = section_commands("Trading: one way out")
+    assert any("order --venue sim" in c for c in commands), commands
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "100", "NO_COLOR": "1"}
+    env.pop("QUANTDESK_CONFIG", None)
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 8899)) == 0:
+            pytest.fail("port 8899 (the README's venue port) is in use by another program; free it and rerun")
+
+    def run(line: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", "-c", f"set -e; {line}"], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300, check=False)
+
+    setup = run("quantdesk sample")  # the README's prerequisite ("after `quantdesk sample`")
+    assert setup.returncode == 0, setup.stderr
+    background: list[subprocess.Popen[str]] = []
+    outputs: dict[str, str] = {}
+    try:
+        for line in commands:
+            command = _without_comment(line)
+            if command.startswith("export "):
+                done = subprocess.run(["bash", "-c", f"{command}; env -0"], env=env, capture_output=True, text=True,
+                                      check=True)
+                env = dict(item.split("=", 1) for item in done.stdout.split("\0") if "=" in item)
+                continue
+            if command.endswith("&"):
+                log = (tmp_path / f"background-{len(background)}.log").open("w")
+                process = subprocess.Popen(["bash", "-c", f"exec {command[:-1]}"], cwd=tmp_path, env=env,
+                                           stdout=log, stderr=subprocess.STDOUT, text=True)
+                log.close()
+                background.append(process)
+                port = re.search(r"--port (\d+)", command)
+                _wait_for_port(int(port.group(1)) if port else 8899, process)
+                continue
+            result = run(command)
+            assert result.returncode == 0, f"README command failed: {line}\n{result.stdout}\n{result.stderr}"
+            outputs[command] = result.stdout
+    finally:
+        for process in background:
+            process.terminate()
+            process.wait(timeout=30)
+    text = "\n".join(outputs.values())
+    assert re.search(r"order qd-[0-9a-f]{32}: filled", text), text
+    positions = next(v for k, v in outputs.items() if "positions" in k)
+    assert "BTC/USDT" in positions and "0.01" in positions
+    assert "HALTED global (exchange incident)" in text and "ACTIVE global" in text
+    assert "audit log ok" in text
+    assert "secret" not in text.lower().replace("secret-env", "").replace("secret_env", ""), "no secret in output"

@@ -33,6 +33,12 @@ def venue(quantdesk_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sim
     ).with_columns(pl.col("ts").dt.cast_time_unit("ms"))
     with SimulatedVenue({"BTC/USDT": frame}, clock=ManualClock(START + timedelta(minutes=60)),
                         api_key=KEY, api_secret=SECRET) as v:
+        from quantdesk.identity import add_user
+        from quantdesk.ledger import Ledger
+
+        with Ledger() as ledger:  # orders go to a venue: the trading user proves who they are
+            add_user(ledger, "tina", "admin", actor="tina", password=TRADER_PASSWORD)
+        monkeypatch.setenv("QUANTDESK_USER", "tina")
         monkeypatch.setenv("QD_TEST_KEY", KEY)
         monkeypatch.setenv("QD_TEST_SECRET", SECRET)
         (quantdesk_home / "quantdesk.toml").write_text(
@@ -42,7 +48,6 @@ exchange = "binance"
 api_url = "{v.url}"
 key_env = "QD_TEST_KEY"
 secret_env = "QD_TEST_SECRET"
-options = {{ defaultType = "spot", fetchCurrencies = false, fetchMargins = false }}
 
 [risk.default]
 max_qty_per_order = 1
@@ -51,8 +56,14 @@ max_qty_per_order = 1
         yield v
 
 
+TRADER_PASSWORD = "tina-passphrase"
+
+
 def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
+    argv, stdin = list(args), None
+    if argv[0] == "order":
+        argv, stdin = [*argv, "--password-stdin"], TRADER_PASSWORD + "\n"
+    result = CliRunner().invoke(app, argv, input=stdin)
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.stdout, result.stderr

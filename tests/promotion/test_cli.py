@@ -20,8 +20,23 @@ LENIENT_TOML = (
 )
 
 
+PASSWORDS = {"alice": "alice-passphrase", "rita": "rita-passphrase", "bob": "bob-passphrase",
+             "tess": "tess-passphrase"}
+
+
+def _invoke(*args: str) -> object:
+    """Run the CLI the way a script does: `--as NAME` proves NAME with their password on stdin."""
+    argv, stdin = list(args), ""
+    if "--as" in argv:
+        stdin += PASSWORDS.get(argv[argv.index("--as") + 1], "wrong-passphrase") + "\n"
+        argv.append("--password-stdin")
+    if argv[:2] == ["user", "add"]:
+        stdin += PASSWORDS.get(argv[2], "new-user-passphrase") + "\n"
+    return runner.invoke(app, argv, input=stdin)
+
+
 def _ok(*args: str) -> object:
-    result = runner.invoke(app, list(args))
+    result = _invoke(*args)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout) if "--json" in args else result.stdout
 
@@ -36,7 +51,7 @@ def users(quantdesk_home: Path) -> None:
 def test_user_commands(users: None) -> None:
     listed = _ok("user", "list", "--json")
     assert [(u["name"], u["role"]) for u in listed] == [("alice", "admin"), ("bob", "trader"), ("rita", "researcher")]
-    denied = runner.invoke(app, ["user", "add", "eve", "--role", "admin", "--as", "rita"])
+    denied = _invoke("user", "add", "eve", "--role", "admin", "--as", "rita")
     assert denied.exit_code != 0
     assert "may not add users" in denied.output
 
@@ -45,7 +60,7 @@ def test_a_refused_promotion_prints_every_failing_gate_as_json(
     users: None, evidence: StoredEvidence, quantdesk_home: Path
 ) -> None:
     (quantdesk_home / "quantdesk.toml").write_text("[promotion]\nmin_trades = 100000\n")
-    result = runner.invoke(app, ["promote", evidence.ref, "--run", evidence.bare_run_id, "--to", "paper",
+    result = _invoke(*["promote", evidence.ref, "--run", evidence.bare_run_id, "--to", "paper",
                                  "--name", "mom", "--as", "rita", "--json"])
     assert result.exit_code == 3
     payload = json.loads(result.stdout)
@@ -73,12 +88,12 @@ def test_promote_approve_and_list_through_the_cli(
     assert "mom" in _ok("deployments")
 
     # Live needs paper days and drift: without paper history the request is refused, and says why.
-    live = runner.invoke(app, ["promote", evidence.ref, "--run", evidence.run_id, "--to", "live",
+    live = _invoke(*["promote", evidence.ref, "--run", evidence.run_id, "--to", "live",
                                "--name", "mom", "--as", "bob"])
     assert live.exit_code == 3
     assert "paper_days" in live.stderr and "drift_bps" in live.stderr
 
-    denied = runner.invoke(app, ["approve", "mom", "--as", "bob"])
+    denied = _invoke(*["approve", "mom", "--as", "bob"])
     assert denied.exit_code != 0 and "no live promotion" in denied.stderr
 
     shown = _ok("deployment", "show", "mom", "--json")
@@ -124,7 +139,7 @@ def test_approve_through_the_cli_refuses_the_requester_then_accepts_another_trad
     assert listed[0]["pending_promotion"]["to_stage"] == "live"
     assert listed[0]["pending_promotion"]["requested_by"] == "bob"
 
-    own = runner.invoke(app, ["approve", "mom", "--as", "bob", "--json"])
+    own = _invoke(*["approve", "mom", "--as", "bob", "--json"])
     assert own.exit_code != 0 and "cannot approve it" in own.stderr
 
     approved = _ok("approve", "mom", "--as", "tess", "--json")
@@ -137,7 +152,7 @@ def test_a_pending_live_promotion_can_be_rejected_with_a_reason(
     users: None, evidence: StoredEvidence, fake_drift: Callable[..., Callable[..., object]]
 ) -> None:
     _pending_live_request(evidence, fake_drift)
-    no_reason = runner.invoke(app, ["approve", "mom", "--reject", "--as", "alice"])
+    no_reason = _invoke(*["approve", "mom", "--reject", "--as", "alice"])
     assert no_reason.exit_code != 0 and "--reason" in no_reason.stderr
     rejected = _ok("approve", "mom", "--reject", "--reason", "drift too young", "--as", "alice", "--json")
     assert (rejected["status"], rejected["decided_by"], rejected["reason"]) == ("refused", "alice", "drift too young")
@@ -161,7 +176,7 @@ def test_deployment_create_finds_the_lake_exchange_of_a_paper_deployment(users: 
     assert created["exchange"] == "synthetic"
     # a second exchange with the same symbol: guessing could trade on the wrong prices
     lake.write(candles(list(range(120))), exchange="binance", symbol="BTC/USDT", timeframe="1m")
-    ambiguous = runner.invoke(app, ["deployment", "create", "two", "--strategy", "sma_cross", "--symbols",
+    ambiguous = _invoke(*["deployment", "create", "two", "--strategy", "sma_cross", "--symbols",
                                     "BTC/USDT", "--timeframe", "1m", "--as", "alice"])
     assert ambiguous.exit_code != 0
     assert "binance, synthetic" in ambiguous.stderr and "--exchange" in ambiguous.stderr

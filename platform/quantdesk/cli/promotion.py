@@ -1,4 +1,4 @@
-"""`quantdesk promote`, `approve`, `deployments`, `deployment create|show|retire`, `user add|list`.
+"""`quantdesk promote`, `approve`, `deployments`, `deployment create|show|retire` (users: cli/identity.py).
 
 The acting user is `--as`, else QUANTDESK_USER, else the OS login; roles are checked in
 `quantdesk.promotion` and every action is audited with that user.
@@ -11,16 +11,16 @@ from typing import Annotated, Any
 import typer
 
 from quantdesk.cli import app
+from quantdesk.cli._auth import PasswordStdinOption, acting_user
 from quantdesk.cli._common import JsonOption, console, emit, fail, handle_errors
 from quantdesk.cli.tables import Col, WideOption, print_table
 
 deployment_app = typer.Typer(help="Deployments: create, show, retire.", no_args_is_help=True)
-user_app = typer.Typer(help="Users and roles (admin, trader, researcher, viewer).", no_args_is_help=True)
 app.add_typer(deployment_app, name="deployment")
-app.add_typer(user_app, name="user")
 
 AsOption = Annotated[
-    str | None, typer.Option("--as", help="Act as this user (default: QUANTDESK_USER, else the OS login).")
+    str | None,
+    typer.Option("--as", help="Act as this user (needs their password; default: QUANTDESK_USER, else the OS login)."),
 ]
 
 
@@ -85,18 +85,20 @@ def promote_command(
         str | None, typer.Option("--risk-profile", help="A [risk.deployments.NAME] section to apply.")
     ] = None,
     actor: AsOption = None,
+    password_stdin: PasswordStdinOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Promote a backtested strategy to paper or live, checking every gate on the stored evidence.
 
-    A live promotion waits for `quantdesk approve` by a second person.
+    A live promotion needs your password and waits for `quantdesk approve` by a second,
+    authenticated person.
     Example: quantdesk promote sma_cross --run backtest-20240101T000000-abc123 --to paper --name sma-btc
     """
     from quantdesk.parity import drift_report
-    from quantdesk.promotion import PromotionRefused, promote, resolve_actor
+    from quantdesk.promotion import PromotionRefused, promote
 
-    who = resolve_actor(actor)
     with _open() as ledger:
+        who = acting_user(ledger, actor, password_stdin=password_stdin, always=to.strip().lower() == "live")
         try:
             request = promote(
                 ledger, strategy, run_id=run, to=to, actor=who, name=name, venue=venue, account=account,
@@ -128,16 +130,17 @@ def approve_command(
     reason: Annotated[str, typer.Option("--reason", help="Why (stored with the decision; required with --reject).")] = "",
     reject_: Annotated[bool, typer.Option("--reject", help="Refuse the request instead of approving it.")] = False,
     actor: AsOption = None,
+    password_stdin: PasswordStdinOption = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Approve (or --reject) a pending live promotion; approvers are traders or admins other than the requester.
+    """Approve (or --reject) a pending live promotion: a trader or admin other than the requester, with their password.
 
     Example: quantdesk approve sma-btc --as carol
     """
-    from quantdesk.promotion import approve, reject, resolve_actor
+    from quantdesk.promotion import approve, reject
 
-    who = resolve_actor(actor)
     with _open() as ledger:
+        who = acting_user(ledger, actor, password_stdin=password_stdin, always=True)
         if reject_:
             request = reject(ledger, deployment, actor=who, reason=reason)
         else:
@@ -222,6 +225,7 @@ def deployment_create(
                      "exchange that holds every symbol, for a paper venue; else the venue's name)."),
     ] = None,
     actor: AsOption = None,
+    password_stdin: PasswordStdinOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Register a deployment at the research stage (it runs only after `quantdesk promote`).
@@ -229,10 +233,10 @@ def deployment_create(
     Example: quantdesk deployment create sma-btc --strategy sma_cross --symbols BTC/USDT --timeframe 1h --param fast=10
     """
     from quantdesk.identity.users import get_user
-    from quantdesk.promotion import create_deployment, resolve_actor
+    from quantdesk.promotion import create_deployment
 
-    who = resolve_actor(actor)
     with _open() as ledger:
+        who = acting_user(ledger, actor, password_stdin=password_stdin)
         get_user(ledger, who)  # only registered users register deployments
         d = create_deployment(
             ledger, name, strategy=strategy, symbols=[s.strip() for s in symbols.split(",") if s.strip()],
@@ -277,6 +281,7 @@ def deployment_retire(
     name: Annotated[str, typer.Argument(help="Deployment name.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (audited).")] = "",
     actor: AsOption = None,
+    password_stdin: PasswordStdinOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Retire a deployment: it can no longer run (a trader or admin, or a researcher).
@@ -284,54 +289,13 @@ def deployment_retire(
     Example: quantdesk deployment retire sma-btc --reason "superseded" --as alice
     """
     from quantdesk.identity.users import Permission, require
-    from quantdesk.promotion import resolve_actor, retire_deployment
+    from quantdesk.promotion import retire_deployment
 
-    who = resolve_actor(actor)
     with _open() as ledger:
+        who = acting_user(ledger, actor, password_stdin=password_stdin)
         require(ledger, who, Permission.RETIRE)
         d = retire_deployment(ledger, name, actor=who, reason=reason)
     if json_output:
         emit(_deployment_view(d))
     else:
         console.print(f"deployment {name} retired by {who}")
-
-
-@user_app.command("add")
-@handle_errors
-def user_add(
-    name: Annotated[str, typer.Argument(help="User name.")],
-    role: Annotated[str, typer.Option("--role", help="admin, trader, researcher or viewer.")],
-    actor: AsOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Add a user with a role, or change their role (admins only; the first user must be an admin).
-
-    Example: quantdesk user add carol --role trader --as alice
-    """
-    from quantdesk.promotion import add_user, resolve_actor
-
-    who = resolve_actor(actor)
-    with _open() as ledger:
-        user = add_user(ledger, name, role, actor=who)
-    if json_output:
-        emit(user)
-    else:
-        console.print(f"user {user.name} has role {user.role.value}")
-
-
-@user_app.command("list")
-@handle_errors
-def user_list(json_output: JsonOption = False) -> None:
-    """List users and their roles.
-
-    Example: quantdesk user list --json
-    """
-    from quantdesk.promotion import list_users
-
-    with _open() as ledger:
-        users = list_users(ledger)
-    if json_output:
-        emit(users)
-        return
-    for user in users:
-        console.print(f"{user.name}\t{user.role.value}\t(added by {user.created_by})", highlight=False)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from quantdesk.cli import app
+from quantdesk.cli._auth import PasswordStdinOption, acting_user
 from quantdesk.cli._common import JsonOption, console, emit, fail, handle_errors
 from quantdesk.cli.tables import Col, WideOption, print_table
 
@@ -91,10 +92,13 @@ def order_command(
     qty: Annotated[str, typer.Option("--qty", help="Base quantity, e.g. 0.01.")],
     order_type: Annotated[str, typer.Option("--type", help="market or limit.")] = "market",
     price: Annotated[str | None, typer.Option("--price", help="Limit price (required with --type limit).")] = None,
+    actor: Annotated[str | None, typer.Option("--as", help="Trade as this user (default: QUANTDESK_USER, else the OS login).")] = None,
+    password_stdin: PasswordStdinOption = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Place a manual order through the risk gate and the ledger (audited, notified).
+    """Place a manual order through the risk gate and the ledger (audited with you, notified).
 
+    An order goes to a venue, so it needs the trading user's password (prompt or --password-stdin).
     Example: quantdesk order --venue binance-test --symbol BTC/USDT --side buy --qty 0.01 --type limit --price 30000
     """
     import uuid
@@ -118,6 +122,7 @@ def order_command(
         raise ConfigError("a limit order needs --price")
     gated = _open_gated(venue)
     with gated.ledger:
+        gated.actor = acting_user(gated.ledger, actor, password_stdin=password_stdin, always=True)
         gated.start()
         intent = OrderIntent(
             client_order_id=derive_client_order_id(_MANUAL, uuid.uuid4().hex), deployment=_MANUAL, venue=venue,

@@ -45,7 +45,7 @@ def _open_gated(venue_name: str) -> Any:
         raise ConfigError(f"unknown venue {venue_name!r} (configured: {known}); add one with `quantdesk venue add`")
     clock = SystemClock()
     ledger = Ledger(clock=clock)
-    broker = CcxtBroker(make_exchange(venue), name=venue_name, clock=clock)
+    broker = CcxtBroker(make_exchange(venue, name=venue_name), name=venue_name, clock=clock)
     gate = RiskGate(RiskConfig.from_settings(settings), clock, ledger)
     return GatedBroker(broker, ledger, gate, venue=venue_name, notifier=Notifier.from_settings(settings),
                        clock=clock, actor=_actor())

@@ -23,14 +23,19 @@ from quantdesk.core.errors import ConfigError
 __all__ = [
     "MASTER_KEY_ENV",
     "MASTER_KEY_FILE",
+    "NEXT_KEY_FILE",
     "Secret",
     "SecretBox",
     "fingerprint",
     "master_key_path",
+    "write_key_file",
 ]
 
 MASTER_KEY_ENV = "QUANTDESK_MASTER_KEY"
 MASTER_KEY_FILE = "master.key"
+# A rotation writes the new key here first and renames it over master.key last; while it
+# exists it also decrypts, so a rotation interrupted at any step loses nothing.
+NEXT_KEY_FILE = "master.key.next"
 
 
 def fingerprint(value: str | bytes) -> str:
@@ -54,6 +59,15 @@ class Secret:
 
     def __repr__(self) -> str:
         return f"Secret(fingerprint={fingerprint(self._value)!r})"
+
+
+def write_key_file(path: Path, key: bytes) -> None:
+    """Write `key` to `path` with mode 0600, durably (fsync), replacing nothing: fails if it exists."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key + b"\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def master_key_path(home: Path) -> Path:
@@ -114,7 +128,11 @@ class SecretBox:
         env = os.environ.get(MASTER_KEY_ENV)
         if env:
             return cls([_check_key(env, MASTER_KEY_ENV)])
-        return cls([_load_or_create(master_key_path(home))])
+        keys = [_load_or_create(master_key_path(home))]
+        staged = home / NEXT_KEY_FILE
+        if staged.exists():  # an interrupted rotation: its tokens may be under either key
+            keys.append(_check_key(staged.read_bytes(), str(staged)))
+        return cls(keys)
 
     @classmethod
     def from_settings(cls) -> SecretBox:

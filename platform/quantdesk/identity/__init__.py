@@ -5,6 +5,13 @@
     user.may(Permission.APPROVE)
 """
 
+from quantdesk.identity.keys import (
+    ExchangeKeyInfo,
+    exchange_credentials,
+    list_exchange_keys,
+    rotate_master_key,
+    set_exchange_key,
+)
 from quantdesk.identity.passwords import check_password_policy, hash_password, verify_password
 from quantdesk.identity.users import (
     Permission,
@@ -21,18 +28,23 @@ from quantdesk.identity.users import (
 )
 
 __all__ = [
+    "ExchangeKeyInfo",
     "Permission",
     "Role",
     "User",
     "add_user",
     "authenticate",
     "check_password_policy",
+    "exchange_credentials",
     "get_user",
     "hash_password",
+    "list_exchange_keys",
     "list_users",
     "require",
     "resolve_actor",
+    "rotate_master_key",
     "set_disabled",
+    "set_exchange_key",
     "set_password",
     "verify_password",
 ]

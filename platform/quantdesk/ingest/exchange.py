@@ -82,29 +82,43 @@ def _env_secret(var: str | None, what: str, venue: VenueConfig) -> str | None:
     return value
 
 
+def _stored_credentials(name: str, account: str) -> tuple[str, str] | None:
+    from quantdesk.identity.keys import exchange_credentials
+    from quantdesk.ledger import Ledger
+
+    with Ledger() as ledger:
+        found = exchange_credentials(ledger, name, account)
+    return None if found is None else (found[0].reveal(), found[1].reveal())
+
+
 def make_exchange(
     venue: VenueConfig | str,
     *,
     timeout_ms: int | None = None,
     credentials: tuple[str, str] | None = None,
     rate_limit: bool = True,
+    name: str | None = None,
+    account: str = "default",
 ) -> ccxt.Exchange:
     """Return a synchronous ccxt client for `venue` (a VenueConfig, venue name or ccxt id).
 
     Rate limiting is on (ccxt `enableRateLimit`) unless `rate_limit=False`; `api_url`
     rewrites every entry of `exchange.urls['api']`; `sandbox` switches to the exchange's test
-    environment; keys come from the environment variables the venue names, or from
-    `credentials` (key, secret) when given. Otherwise the client keeps ccxt's defaults, so
+    environment; keys come from `credentials` (key, secret) when given, else from the
+    environment variables the venue names, else from the keys stored encrypted for venue
+    `name` and `account` (`quantdesk keys set`), decrypted here and nowhere else. Otherwise the client keeps ccxt's defaults, so
     what runs against the simulated venue is what runs against the exchange.
     """
     if isinstance(venue, str):
-        venue = resolve_venue(venue)[1]
+        name, venue = resolve_venue(venue)
     check_exchange_id(venue.exchange)
     config: dict[str, Any] = {"enableRateLimit": rate_limit}
     if timeout_ms is not None:
         config["timeout"] = timeout_ms
     if credentials is not None:
         keys: dict[str, str | None] = {"apiKey": credentials[0], "secret": credentials[1]}
+    elif venue.key_env is None and name is not None and (stored := _stored_credentials(name, account)):
+        keys = {"apiKey": stored[0], "secret": stored[1]}
     else:
         keys = {
             "apiKey": _env_secret(venue.key_env, "API key", venue),

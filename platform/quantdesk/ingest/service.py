@@ -81,7 +81,7 @@ def _client(
     if isinstance(exchange_or_venue, VenueConfig):
         return exchange_or_venue.exchange, make_exchange(exchange_or_venue, timeout_ms=timeout_ms)
     name, venue = resolve_venue(exchange_or_venue)
-    return name, make_exchange(venue, timeout_ms=timeout_ms)
+    return name, make_exchange(venue, timeout_ms=timeout_ms, name=name)
 
 
 def ingest(

@@ -136,6 +136,19 @@ users = Table(
     Column("updated_at", UtcDateTime(), nullable=True),
 )
 
+# Exchange API keys at rest (0007): Fernet tokens under the installation's master key, never plain text.
+exchange_keys = Table(
+    "exchange_keys",
+    metadata,
+    Column("venue", String(64), primary_key=True),
+    Column("account", String(64), primary_key=True),
+    Column("api_key", Text(), nullable=False),  # Fernet token
+    Column("api_secret", Text(), nullable=False),  # Fernet token
+    Column("key_fingerprint", String(16), nullable=False),  # of the API key: tells keys apart, reveals nothing
+    Column("set_by", String(128), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
 orders = Table(
     "orders",
     metadata,

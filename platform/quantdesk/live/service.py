@@ -60,7 +60,7 @@ def build_runner(ledger: Any, name: str, *, clock: Clock | None = None, notifier
     if exchange is None and venue_config is not None:
         from quantdesk.ingest import make_exchange
 
-        exchange = make_exchange(venue_config)
+        exchange = make_exchange(venue_config, name=deployment.venue, account=deployment.account)
     if deployment.stage is Stage.LIVE:
         if exchange is None:
             raise ConfigError(f"live deployment {name!r} trades on venue {deployment.venue!r}, which is not in "

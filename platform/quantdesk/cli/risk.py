@@ -14,6 +14,7 @@ import typer
 
 from quantdesk.cli import app
 from quantdesk.cli._common import JsonOption, console, emit, handle_errors
+from quantdesk.cli._notify import deliver_pending
 
 risk_app = typer.Typer(help="Risk gate: trading state, limits and recent denials.", no_args_is_help=True)
 app.add_typer(risk_app, name="risk")
@@ -76,6 +77,7 @@ def halt(
     Example: quantdesk halt --reason "venue incident"
     """
     result = _set_state("HALTED", reason or "halted by operator", deployment, actor)
+    deliver_pending()  # the halt and its message were stored together; send it now if a channel answers
     if json_output:
         emit(result)
     else:
@@ -95,6 +97,7 @@ def resume(
     Example: quantdesk resume --reason "incident closed"
     """
     result = _set_state("ACTIVE", reason or "resumed by operator", deployment, actor)
+    deliver_pending()
     if json_output:
         emit(result)
     else:

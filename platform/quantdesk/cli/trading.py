@@ -14,6 +14,7 @@ import typer
 from quantdesk.cli import app
 from quantdesk.cli._auth import PasswordStdinOption, acting_user
 from quantdesk.cli._common import JsonOption, console, emit, fail, handle_errors
+from quantdesk.cli._notify import deliver_pending
 from quantdesk.cli.tables import Col, WideOption, print_table
 
 VenueOption = Annotated[str, typer.Option("--venue", help="A venue name from quantdesk.toml (see `quantdesk venue list`).")]
@@ -35,7 +36,6 @@ def _open_gated(venue_name: str) -> Any:
     from quantdesk.core.settings import get_settings
     from quantdesk.ingest.exchange import make_exchange
     from quantdesk.ledger import Ledger
-    from quantdesk.notify import Notifier
     from quantdesk.risk import RiskConfig, RiskGate
 
     settings = get_settings()
@@ -47,8 +47,9 @@ def _open_gated(venue_name: str) -> Any:
     ledger = Ledger(clock=clock)
     broker = CcxtBroker(make_exchange(venue, name=venue_name), name=venue_name, clock=clock)
     gate = RiskGate(RiskConfig.from_settings(settings), clock, ledger)
-    return GatedBroker(broker, ledger, gate, venue=venue_name, notifier=Notifier.from_settings(settings),
-                       clock=clock, actor=_actor())
+    # No direct notifier: every order event is audited, and its message goes through the
+    # outbox (delivered by deliver_pending after the command, or later), never twice.
+    return GatedBroker(broker, ledger, gate, venue=venue_name, clock=clock, actor=_actor())
 
 
 def _order_view(row: Any) -> dict[str, Any]:
@@ -129,6 +130,7 @@ def order_command(
             symbol=symbol, side=side_value, type=type_value, qty=qty_value, price=price_value, ts=gated.clock.now(),
         )
         outcome = gated.submit(intent)
+    deliver_pending()
     _finish(outcome, json_output, "order")
 
 

@@ -86,6 +86,10 @@ def append_entry(
             hash=digest,
         )
     )
+    # The message people should get about this event, in the same transaction (never lost).
+    from quantdesk.ledger.outbox import enqueue_for_audit
+
+    enqueue_for_audit(connection, ts=ts, actor=actor, action=action, payload=json.loads(payload_json))
     return AuditEntry(
         seq=seq,
         ts=ts,

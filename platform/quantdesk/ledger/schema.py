@@ -254,6 +254,24 @@ risk_events = Table(
     Column("intent", Text(), nullable=False),
 )
 
+# The notification outbox (0004): written in the transaction of the event it reports, delivered
+# later by a sender off the trading path; each row is also the message's delivery history.
+notification_outbox = Table(
+    "notification_outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("event_type", String(64), nullable=False, index=True),
+    Column("level", String(16), nullable=False),
+    Column("payload", Text(), nullable=False),  # canonical JSON of the event (never a secret)
+    Column("status", String(16), nullable=False, index=True),  # pending, sent, digested, failed, skipped
+    Column("attempts", Integer(), nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=True),
+    Column("last_error", Text(), nullable=True),
+    Column("sent_at", UtcDateTime(), nullable=True),
+    Column("digest_id", BigInteger(), nullable=True),  # the row whose digest message carried this one
+)
+
 trading_states = Table(
     "trading_states",
     metadata,

@@ -78,6 +78,7 @@ class Notifier:
     ) -> None:
         self.min_level = NotificationLevel(min_level)
         self._apprise: Any = None
+        self.last_error: str | None = None
         self.channels: list[str] = []
         self.rejected: list[str] = []
         urls = [u for u in urls if u]
@@ -124,6 +125,22 @@ class Notifier:
         except Exception as e:  # a notification must never break the trading path
             log.warning("notification %r failed: %s", event.title, type(e).__name__)
             return False
+
+    def send(self, event: Notification) -> bool:
+        """Send `event` now to every channel, whatever its level; False (see `last_error`) if one refused it.
+
+        The outbox sender uses this: it records the outcome and retries, so nothing is queued here.
+        """
+        if not self.channels:
+            self.last_error = "no channel configured"
+            return False
+        ok = self._send(event)
+        self.last_error = None if ok else f"not delivered to every channel ({', '.join(self.channels)})"
+        return ok
+
+    def wants(self, level: NotificationLevel | str) -> bool:
+        """Return True when `level` is at or above this notifier's minimum level."""
+        return _ORDER[NotificationLevel(level)] >= _ORDER[self.min_level]
 
     def _send(self, event: Notification) -> bool:
         try:

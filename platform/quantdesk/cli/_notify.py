@@ -1,0 +1,29 @@
+"""Deliver what a command put in the outbox before it exits (best effort: a later process or the
+monitor flow delivers whatever is left, so a command never waits long for a slow channel)."""
+
+from __future__ import annotations
+
+import logging
+
+__all__ = ["deliver_pending"]
+
+log = logging.getLogger(__name__)
+
+
+def deliver_pending() -> None:
+    """Drain the outbox once; never raise (the command's own work is already stored)."""
+    try:
+        from quantdesk.core.clock import SystemClock
+        from quantdesk.core.settings import get_settings
+        from quantdesk.ledger import Ledger
+        from quantdesk.ledger.outbox import LedgerOutbox
+        from quantdesk.notify import Notifier
+        from quantdesk.notify.delivery import drain_outbox
+
+        settings = get_settings()
+        section = settings.notify or {}
+        with Ledger() as ledger:
+            drain_outbox(LedgerOutbox(ledger), Notifier.from_settings(settings), now=SystemClock().now(),
+                         templates=section.get("templates") or {})
+    except Exception as e:  # noqa: BLE001 - delivery is retried later; the command succeeded
+        log.warning("notifications not delivered now (%s); `quantdesk notify drain` retries", type(e).__name__)

@@ -1,0 +1,41 @@
+"""`quantdesk export KIND -o PATH`: ledger and run tables as CSV, Excel or Parquet files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from quantdesk.cli import app
+from quantdesk.cli._common import JsonOption, console, emit, handle_errors
+
+
+@app.command("export")
+@handle_errors
+def export_command(
+    kind: Annotated[str, typer.Argument(help="runs, trades, orders, fills, positions, equity, risk-events or audit.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write (format from its suffix unless --format).")],
+    run: Annotated[str | None, typer.Option("--run", help="Stored run id (trades, equity).")] = None,
+    deployment: Annotated[str | None, typer.Option("--deployment", help="Only this deployment (orders, fills, risk-events).")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="From this time (ISO date/time, UTC), inclusive.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Up to this time, exclusive.")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, xlsx or parquet (default: from the file suffix).")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Export a table for stakeholders: Excel with real dates and numbers, CSV, or exact Parquet.
+
+    Example: quantdesk export fills --deployment btc-sma --since 2024-01-01 -o fills.xlsx
+    """
+    from quantdesk.core.timeframes import check_window
+    from quantdesk.ledger import Ledger
+    from quantdesk.reports import export_frame, write_export
+
+    first, last = check_window(since, until, names=("--since", "--until"))
+    with Ledger() as ledger:
+        frame = export_frame(kind, ledger=ledger, run_id=run, deployment=deployment, since=first, until=last)
+    path = write_export(frame, output, fmt, sheet=kind)
+    if json_output:
+        emit({"kind": kind, "path": str(path), "rows": frame.height, "columns": frame.columns})
+    else:
+        console.print(f"wrote {frame.height} {kind} rows to {path}")

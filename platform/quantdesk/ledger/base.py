@@ -52,6 +52,10 @@ class LedgerBase:
         """Return the database URL with any password hidden."""
         return safe_url(self._url)
 
+    def reopen(self) -> LedgerBase:
+        """Return another handle (its own connection pool) on the same database, e.g. for a sender thread."""
+        return type(self)(self._url, clock=self._clock, migrate=False)
+
     @property
     def dialect(self) -> str:
         """Return `sqlite` or `postgresql`."""

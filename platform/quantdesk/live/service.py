@@ -40,7 +40,6 @@ def build_runner(ledger: Any, name: str, *, clock: Clock | None = None, notifier
     """
     from quantdesk.broker import CcxtBroker, GatedBroker, PaperBroker
     from quantdesk.core.settings import get_settings
-    from quantdesk.notify import Notifier
     from quantdesk.promotion import (
         check_pinned,
         get_deployment,
@@ -82,7 +81,8 @@ def build_runner(ledger: Any, name: str, *, clock: Clock | None = None, notifier
         from quantdesk.lake import Lake
 
         lake = Lake()
-    notifier = notifier if notifier is not None else Notifier.from_settings(settings)
+    # In production messages go through the outbox (run_deployment's OutboxSender); a notifier
+    # handed in (tests, notebooks) is also called directly, as before.
     gate = RiskGate(risk_config_for(deployment, settings), clock, ledger)
     gated = GatedBroker(broker, ledger, gate, venue=deployment.venue, account=deployment.account,
                         notifier=notifier, clock=clock, actor=f"runner:{name}", market_rules=rules)
@@ -111,6 +111,9 @@ def run_deployment(ledger: Any, name: str, *, once: bool = False, stop: threadin
 
     With `handle_sigterm`, SIGTERM sets the stop flag: the current bar finishes, then this returns.
     """
+    from quantdesk.core.settings import get_settings
+    from quantdesk.live.notifications import OutboxSender
+    from quantdesk.notify import Notifier
     from quantdesk.promotion import DeploymentState, get_deployment, record_runner_progress
 
     stop = stop or threading.Event()
@@ -127,7 +130,12 @@ def run_deployment(ledger: Any, name: str, *, once: bool = False, stop: threadin
             raise
         record_runner_progress(ledger, name, state=DeploymentState.RUNNING, detail="", actor=actor)
         resume = _ms(get_deployment(ledger, name).last_bar_ts)
-        outcomes = runner.run(once=once, stop=stop, resume_after_ms=resume, on_bar=on_bar)
+        sender = OutboxSender(ledger, Notifier.from_settings(), runner.clock,
+                              templates=(get_settings().notify or {}).get("templates") or {}).start()
+        try:
+            outcomes = runner.run(once=once, stop=stop, resume_after_ms=resume, on_bar=on_bar)
+        finally:
+            sender.stop()
         record_runner_progress(ledger, name, state=DeploymentState.STOPPED,
                                detail="stopped after --once" if once else "stopped (SIGTERM or stop request)",
                                actor=actor)

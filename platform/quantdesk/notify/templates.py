@@ -31,6 +31,7 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
     "login_refused": ("Refused login for {{ user }}", "A wrong password was given for {{ user }} via {{ via }}"),
     "reconcile": ("Reconciliation on {{ venue }} needs attention",
                   "agreed: {{ agreed }}; adopted: {{ adopted }}; unresolved: {{ unresolved }}"),
+    "runner_skip": ("{{ deployment }}: no orders ({{ code }})", "{{ detail }} (bar {{ bar_ts }})"),
     "test": ("quantdesk test message", "If you read this, the channel works."),
 }
 _DIGEST = ("{{ count }} {{ event_type }} events", "{% for e in events[:10] %}- {{ e.get('code') or e.get('state') or e.get('client_order_id') or e }}\n{% endfor %}{% if count > 10 %}... and {{ count - 10 }} more{% endif %}")

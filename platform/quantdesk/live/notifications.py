@@ -1,0 +1,61 @@
+"""The runner's messages: the outbox delivered on a thread of its own, so no channel delays a bar.
+
+Every order event and every fail-closed skip is audited, and its message lands in the ledger's
+outbox in the same transaction. `OutboxSender` drains it every `interval_s` through its own
+ledger connection; a channel that hangs holds up only this thread, never a decision or an order.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+
+from quantdesk.core.clock import Clock
+from quantdesk.ledger.base import LedgerBase
+from quantdesk.ledger.outbox import LedgerOutbox
+from quantdesk.notify import Notifier
+from quantdesk.notify.delivery import drain_outbox
+
+__all__ = ["OutboxSender"]
+
+log = logging.getLogger(__name__)
+
+
+class OutboxSender:
+    """Deliver the outbox in the background until stopped (then once more)."""
+
+    def __init__(self, ledger: LedgerBase, notifier: Notifier, clock: Clock, *,
+                 templates: Mapping[str, Mapping[str, str]] | None = None, interval_s: float = 5.0) -> None:
+        self._ledger = ledger
+        self._notifier = notifier
+        self._clock = clock
+        self._templates = dict(templates or {})
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="quantdesk-outbox", daemon=True)
+
+    def start(self) -> OutboxSender:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop after one last drain (bounded by `timeout_s`: what is left waits for the next process)."""
+        self._stop.set()
+        self._thread.join(timeout_s)
+
+    def _drain(self, outbox: LedgerOutbox) -> None:
+        try:
+            drain_outbox(outbox, self._notifier, now=self._clock.now(), templates=self._templates)
+        except Exception as e:  # noqa: BLE001 - the next round retries; a runner must not die of a channel
+            log.warning("outbox delivery failed (%s); retrying in %.0f s", type(e).__name__, self._interval_s)
+
+    def _loop(self) -> None:
+        ledger = self._ledger.reopen()
+        try:
+            outbox = LedgerOutbox(ledger)
+            while not self._stop.wait(self._interval_s):
+                self._drain(outbox)
+            self._drain(outbox)
+        finally:
+            ledger.close()

@@ -84,3 +84,18 @@ def test_head_revision_constant_matches_the_migration_scripts() -> None:
     from quantdesk.ledger.migrate import alembic_config
 
     assert ScriptDirectory.from_config(alembic_config()).get_current_head() == head_revision()
+
+
+def test_a_database_at_the_last_released_revision_upgrades_to_the_new_tables(quantdesk_home: Path) -> None:
+    """Released revisions never change: a ledger at 0006 (reserved slots released empty) gains the
+    exchange keys (0007) and the notification outbox (0008) on upgrade, and its audit log keeps working."""
+    from sqlalchemy import create_engine, inspect
+
+    url = f"sqlite:///{quantdesk_home / 'released.db'}"
+    assert upgrade(url, revision="0006") == "0006"
+    assert {"notification_outbox", "exchange_keys"}.isdisjoint(inspect(create_engine(url)).get_table_names())
+    with Ledger(url) as ledger:  # opens, migrates itself to head
+        ledger.audit("ops", "trading_state.set", {"scope": "global", "state": "HALTED", "reason": "x"})
+        tables = set(inspect(ledger.engine).get_table_names())
+    assert {"notification_outbox", "exchange_keys"} <= tables
+    assert current_revision(url) == head_revision() == "0008"

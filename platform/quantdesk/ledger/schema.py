@@ -254,7 +254,7 @@ risk_events = Table(
     Column("intent", Text(), nullable=False),
 )
 
-# The notification outbox (0004): written in the transaction of the event it reports, delivered
+# The notification outbox (0008): written in the transaction of the event it reports, delivered
 # later by a sender off the trading path; each row is also the message's delivery history.
 notification_outbox = Table(
     "notification_outbox",

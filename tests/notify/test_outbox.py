@@ -126,3 +126,29 @@ def test_without_a_channel_messages_are_kept_as_skipped(quantdesk_home: Path) ->
     assert runner.invoke(app, ["halt"]).exit_code == 0
     [message] = _history()
     assert message.status == "skipped" and "no notification channel" in (message.last_error or "")
+
+
+def test_a_stored_channel_is_encrypted_redacted_and_used(quantdesk_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A channel URL carries its token: stored encrypted, shown as scheme://***, decrypted only to send."""
+    from quantdesk.identity import add_user
+
+    endpoint = Hook()
+    try:
+        url = endpoint.url + "?canary=tok-9b8a7c6d5e4f"
+        monkeypatch.setenv("QUANTDESK_USER", "olga")
+        with Ledger() as ledger:
+            add_user(ledger, "olga", "admin", actor="olga", password="olga-passphrase")
+        added = runner.invoke(app, ["notify", "channel", "add", "desk", "--stdin"], input=f"olga-passphrase\n{url}\n")
+        assert added.exit_code == 0, added.output
+        listed = runner.invoke(app, ["notify", "channel", "list", "--json"])
+        [channel] = json.loads(listed.stdout)["channels"]
+        assert channel["redacted"] == "json://***"
+        assert runner.invoke(app, ["halt", "--reason", "stored channel"]).exit_code == 0
+        assert [p["title"] for p in endpoint.posts] == ["HALTED global"]
+        with Ledger() as ledger:
+            audit = json.dumps([e.payload for e in ledger.audit_log()])
+        shown = added.output + listed.output + audit + (quantdesk_home / "quantdesk.db").read_bytes().decode("latin-1")
+        assert "tok-9b8a7c6d5e4f" not in shown
+    finally:
+        endpoint.server.shutdown()
+        endpoint.server.server_close()

@@ -60,12 +60,12 @@ def notify_drain(json_output: JsonOption = False) -> None:
     from quantdesk.core.settings import get_settings
     from quantdesk.ledger import Ledger
     from quantdesk.ledger.outbox import LedgerOutbox
-    from quantdesk.notify import Notifier
+    from quantdesk.live.notifications import desk_notifier
     from quantdesk.notify.delivery import drain_outbox
 
     settings = get_settings()
     with Ledger() as ledger:
-        report = drain_outbox(LedgerOutbox(ledger), Notifier.from_settings(settings), now=SystemClock().now(),
+        report = drain_outbox(LedgerOutbox(ledger), desk_notifier(ledger, settings), now=SystemClock().now(),
                               templates=(settings.notify or {}).get("templates") or {})
     if json_output:
         emit(report)
@@ -81,16 +81,87 @@ def notify_test() -> None:
 
     Example: quantdesk notify test
     """
-    from quantdesk.core.settings import get_settings
-    from quantdesk.notify import Notification, NotificationLevel, Notifier
+    from quantdesk.ledger import Ledger
+    from quantdesk.live.notifications import desk_notifier
+    from quantdesk.notify import Notification, NotificationLevel
     from quantdesk.notify.templates import render
 
-    notifier = Notifier.from_settings(get_settings())
+    with Ledger() as ledger:
+        notifier = desk_notifier(ledger)
     if not notifier.enabled:
-        console.print("no channel configured: add apprise URLs to [notify] urls in quantdesk.toml")
+        console.print("no channel configured: `quantdesk notify channel add NAME` or [notify] urls in quantdesk.toml")
         raise typer.Exit(1)
     title, body = render("test", {})
     ok = notifier.send(Notification(level=NotificationLevel.INFO, title=title, body=body))
     console.print(f"{'delivered to' if ok else 'NOT delivered to every one of'} {', '.join(notifier.channels)}")
     if not ok:
         raise typer.Exit(1)
+
+
+channel_app = typer.Typer(help="Named channels; their apprise URLs (tokens, passwords) are stored encrypted.",
+                          no_args_is_help=True)
+notify_app.add_typer(channel_app, name="channel")
+
+
+@channel_app.command("add")
+@handle_errors
+def channel_add(
+    name: Annotated[str, typer.Argument(help="Channel name, e.g. desk-telegram.")],
+    stdin: Annotated[bool, typer.Option("--stdin", help="Read your password, then the apprise URL, from stdin.")] = False,
+    actor: Annotated[str | None, typer.Option("--as", help="Act as this admin (needs their password).")] = None,
+) -> None:
+    """Store a channel (an admin): the URL is asked for hidden and kept encrypted; only its scheme is shown.
+
+    Example: quantdesk notify channel add desk-telegram   (then paste tgram://BOT_TOKEN/CHAT_ID)
+    """
+    from quantdesk.cli._auth import acting_user, read_secret_line
+    from quantdesk.identity.channels import add_channel
+    from quantdesk.ledger import Ledger
+
+    with Ledger() as ledger:
+        who = acting_user(ledger, actor, password_stdin=stdin, always=True)
+        url = read_secret_line(f"apprise URL for {name}", from_stdin=stdin)
+        info = add_channel(ledger, name, url, actor=who)
+    console.print(f"channel {info.name} ({info.redacted}, fingerprint {info.url_fingerprint}) stored encrypted")
+
+
+@channel_app.command("list")
+@handle_errors
+def channel_list(json_output: JsonOption = False) -> None:
+    """List stored channels: name, scheme://*** and fingerprint (never a token).
+
+    Example: quantdesk notify channel list --json
+    """
+    from quantdesk.identity.channels import list_channels
+    from quantdesk.ledger import Ledger
+
+    with Ledger() as ledger:
+        channels = list_channels(ledger)
+    if json_output:
+        emit({"channels": channels})
+        return
+    for c in channels:
+        console.print(f"{c.name}\t{c.redacted}\t{c.url_fingerprint}\t(added by {c.created_by})", highlight=False)
+    if not channels:
+        console.print("no stored channels; add one with `quantdesk notify channel add NAME`")
+
+
+@channel_app.command("remove")
+@handle_errors
+def channel_remove(
+    name: Annotated[str, typer.Argument(help="Channel to remove.")],
+    stdin: Annotated[bool, typer.Option("--stdin", help="Read your password from stdin.")] = False,
+    actor: Annotated[str | None, typer.Option("--as", help="Act as this admin (needs their password).")] = None,
+) -> None:
+    """Remove a stored channel (an admin).
+
+    Example: quantdesk notify channel remove desk-telegram
+    """
+    from quantdesk.cli._auth import acting_user
+    from quantdesk.identity.channels import delete_channel
+    from quantdesk.ledger import Ledger
+
+    with Ledger() as ledger:
+        who = acting_user(ledger, actor, password_stdin=stdin, always=True)
+        delete_channel(ledger, name, actor=who)
+    console.print(f"channel {name} removed")

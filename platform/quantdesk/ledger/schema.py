@@ -254,6 +254,19 @@ risk_events = Table(
     Column("intent", Text(), nullable=False),
 )
 
+# Notification channels (0009): apprise URLs hold bot tokens and passwords, so they are stored
+# as Fernet tokens like exchange keys; `scheme` and a fingerprint are what may be shown.
+notification_channels = Table(
+    "notification_channels",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("url", Text(), nullable=False),  # Fernet token of the apprise URL
+    Column("scheme", String(32), nullable=False),
+    Column("url_fingerprint", String(16), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
 # The notification outbox (0008): written in the transaction of the event it reports, delivered
 # later by a sender off the trading path; each row is also the message's delivery history.
 notification_outbox = Table(

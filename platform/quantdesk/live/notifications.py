@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from typing import Any
 
 from quantdesk.core.clock import Clock
 from quantdesk.ledger.base import LedgerBase
@@ -17,9 +18,20 @@ from quantdesk.ledger.outbox import LedgerOutbox
 from quantdesk.notify import Notifier
 from quantdesk.notify.delivery import drain_outbox
 
-__all__ = ["OutboxSender"]
+__all__ = ["OutboxSender", "desk_notifier"]
 
 log = logging.getLogger(__name__)
+
+
+def desk_notifier(ledger: LedgerBase, settings: Any = None) -> Notifier:
+    """Return the sender's notifier: `[notify] urls` plus the channels stored encrypted in the ledger."""
+    from quantdesk.core.settings import get_settings
+    from quantdesk.identity.channels import channel_urls
+
+    settings = settings or get_settings()
+    section = settings.notify or {}
+    urls = [*section.get("urls", []), *channel_urls(ledger)]  # type: ignore[arg-type]
+    return Notifier(urls, min_level=section.get("min_level", "info"))
 
 
 class OutboxSender:

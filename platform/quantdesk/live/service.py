@@ -112,8 +112,7 @@ def run_deployment(ledger: Any, name: str, *, once: bool = False, stop: threadin
     With `handle_sigterm`, SIGTERM sets the stop flag: the current bar finishes, then this returns.
     """
     from quantdesk.core.settings import get_settings
-    from quantdesk.live.notifications import OutboxSender
-    from quantdesk.notify import Notifier
+    from quantdesk.live.notifications import OutboxSender, desk_notifier
     from quantdesk.promotion import DeploymentState, get_deployment, record_runner_progress
 
     stop = stop or threading.Event()
@@ -130,7 +129,7 @@ def run_deployment(ledger: Any, name: str, *, once: bool = False, stop: threadin
             raise
         record_runner_progress(ledger, name, state=DeploymentState.RUNNING, detail="", actor=actor)
         resume = _ms(get_deployment(ledger, name).last_bar_ts)
-        sender = OutboxSender(ledger, Notifier.from_settings(), runner.clock,
+        sender = OutboxSender(ledger, desk_notifier(ledger), runner.clock,
                               templates=(get_settings().notify or {}).get("templates") or {}).start()
         try:
             outcomes = runner.run(once=once, stop=stop, resume_after_ms=resume, on_bar=on_bar)

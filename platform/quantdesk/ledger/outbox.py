@@ -38,6 +38,8 @@ def event_for(action: str, payload: Mapping[str, Any]) -> tuple[str, str] | None
         return "fill", "info"
     if action in ("order.rejected", "order.in_flight"):
         return action.replace(".", "_"), "warning"
+    if action == "monitor.breach":
+        return "monitor_breach", "error"
     if action == "runner.skip":
         return "runner_skip", "error"
     if action == "broker.reconcile" and (not payload.get("agreed", True) or payload.get("adopted")):

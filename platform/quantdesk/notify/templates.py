@@ -31,6 +31,7 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
     "login_refused": ("Refused login for {{ user }}", "A wrong password was given for {{ user }} via {{ via }}"),
     "reconcile": ("Reconciliation on {{ venue }} needs attention",
                   "agreed: {{ agreed }}; adopted: {{ adopted }}; unresolved: {{ unresolved }}"),
+    "monitor_breach": ("{{ code }}{% if deployment %} on {{ deployment }}{% endif %}", "{{ detail }}"),
     "runner_skip": ("{{ deployment }}: no orders ({{ code }})", "{{ detail }} (bar {{ bar_ts }})"),
     "test": ("quantdesk test message", "If you read this, the channel works."),
 }

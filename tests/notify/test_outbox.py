@@ -152,3 +152,31 @@ def test_a_stored_channel_is_encrypted_redacted_and_used(quantdesk_home: Path, m
     finally:
         endpoint.server.shutdown()
         endpoint.server.server_close()
+
+
+def test_subscriptions_route_each_event_to_the_channels_that_want_it(quantdesk_home: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ops` hears only halts (warning and up) on `pager`; `log` has no subscription and hears everything."""
+    from quantdesk.identity import add_user
+    from quantdesk.identity.channels import add_channel, subscribe
+    from quantdesk.live.notifications import desk_notifier, desk_router
+
+    pager, log = Hook(), Hook()
+    try:
+        with Ledger() as ledger:
+            add_user(ledger, "ops", "admin", actor="ops", password="ops-passphrase")
+            add_channel(ledger, "pager", pager.url, actor="ops")
+            add_channel(ledger, "log", log.url, actor="ops")
+            subscribe(ledger, "ops", "pager", event_type="halt", min_level="warning", actor="ops")
+            ledger.audit("ops", "trading_state.set", {"scope": "global", "state": "HALTED", "reason": "r"})
+            ledger.audit("gated-broker", "order.submitted", {"status": "filled", "client_order_id": "qd-1"})
+            drain_outbox(LedgerOutbox(ledger), desk_notifier(ledger), now=SystemClock().now(), route=desk_router(ledger))
+        assert [p["title"] for p in pager.posts] == ["HALTED global"]
+        assert len(log.posts) == 2 and "HALTED global" in [p["title"] for p in log.posts], "log hears everything"
+        listed = runner.invoke(app, ["notify", "subscriptions", "--json"])
+        assert json.loads(listed.stdout)["subscriptions"] == [
+            {"user": "ops", "channel": "pager", "event_type": "halt", "min_level": "warning"}]
+    finally:
+        for hook in (pager, log):
+            hook.server.shutdown()
+            hook.server.server_close()

@@ -17,13 +17,13 @@ def deliver_pending() -> None:
         from quantdesk.core.settings import get_settings
         from quantdesk.ledger import Ledger
         from quantdesk.ledger.outbox import LedgerOutbox
-        from quantdesk.live.notifications import desk_notifier
+        from quantdesk.live.notifications import desk_notifier, desk_router
         from quantdesk.notify.delivery import drain_outbox
 
         settings = get_settings()
         section = settings.notify or {}
         with Ledger() as ledger:
             drain_outbox(LedgerOutbox(ledger), desk_notifier(ledger, settings), now=SystemClock().now(),
-                         templates=section.get("templates") or {})
+                         templates=section.get("templates") or {}, route=desk_router(ledger, settings))
     except Exception as e:  # noqa: BLE001 - delivery is retried later; the command succeeded
         log.warning("notifications not delivered now (%s); `quantdesk notify drain` retries", type(e).__name__)

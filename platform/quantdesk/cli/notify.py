@@ -60,12 +60,13 @@ def notify_drain(json_output: JsonOption = False) -> None:
     from quantdesk.core.settings import get_settings
     from quantdesk.ledger import Ledger
     from quantdesk.ledger.outbox import LedgerOutbox
-    from quantdesk.live.notifications import desk_notifier
+    from quantdesk.live.notifications import desk_notifier, desk_router
     from quantdesk.notify.delivery import drain_outbox
 
     settings = get_settings()
     with Ledger() as ledger:
         report = drain_outbox(LedgerOutbox(ledger), desk_notifier(ledger, settings), now=SystemClock().now(),
+                              route=desk_router(ledger, settings),
                               templates=(settings.notify or {}).get("templates") or {})
     if json_output:
         emit(report)
@@ -165,3 +166,50 @@ def channel_remove(
         who = acting_user(ledger, actor, password_stdin=stdin, always=True)
         delete_channel(ledger, name, actor=who)
     console.print(f"channel {name} removed")
+
+
+@notify_app.command("subscribe")
+@handle_errors
+def notify_subscribe(
+    user: Annotated[str, typer.Argument(help="Who subscribes (yourself, or anyone as an admin).")],
+    channel: Annotated[str, typer.Option("--channel", help="A stored channel (see `notify channel list`).")],
+    event: Annotated[str, typer.Option("--event", help="Event type (halt, resume, denial, fill, promotion_requested, ...) or * for all.")] = "*",
+    min_level: Annotated[str, typer.Option("--min-level", help="info, warning or error.")] = "info",
+    actor: Annotated[str | None, typer.Option("--as", help="Act as this user (needs their password).")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the acting user's password from stdin.")] = False,
+) -> None:
+    """Subscribe a user to an event type at a minimum level on a stored channel.
+
+    A channel with no subscriptions receives every event; with subscriptions, only what they ask for.
+    Example: quantdesk notify subscribe carol --channel desk-telegram --event halt --min-level warning
+    """
+    from quantdesk.cli._auth import acting_user, default_identity
+    from quantdesk.identity.channels import subscribe
+    from quantdesk.ledger import Ledger
+
+    with Ledger() as ledger:
+        # subscribing someone else is user administration: it needs the admin's password
+        who = acting_user(ledger, actor, password_stdin=password_stdin, always=user != (actor or default_identity()))
+        subscribe(ledger, user, channel, event_type=event, min_level=min_level, actor=who)
+    console.print(f"{user} gets {event} events at {min_level} or above on {channel}")
+
+
+@notify_app.command("subscriptions")
+@handle_errors
+def notify_subscriptions(json_output: JsonOption = False) -> None:
+    """List subscriptions: user, channel, event type, minimum level.
+
+    Example: quantdesk notify subscriptions --json
+    """
+    from quantdesk.identity.channels import subscriptions
+    from quantdesk.ledger import Ledger
+
+    with Ledger() as ledger:
+        rows = subscriptions(ledger)
+    if json_output:
+        emit({"subscriptions": rows})
+        return
+    for r in rows:
+        console.print(f"{r['user']}\t{r['channel']}\t{r['event_type']}\t>= {r['min_level']}", highlight=False)
+    if not rows:
+        console.print("no subscriptions: stored channels receive every event")

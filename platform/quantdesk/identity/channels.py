@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from quantdesk.core.errors import IdentityError
 from quantdesk.core.secrets import SecretBox, fingerprint
 from quantdesk.identity.keys import _home
-from quantdesk.identity.users import Permission, require
+from quantdesk.identity.users import Permission, get_user, require
 from quantdesk.ledger import Ledger
-from quantdesk.ledger.channels import channel_rows, put_channel, remove_channel
+from quantdesk.ledger.channels import (
+    channel_rows,
+    put_channel,
+    put_subscription,
+    remove_channel,
+    subscription_rows,
+)
 
-__all__ = ["ChannelInfo", "add_channel", "channel_urls", "delete_channel", "list_channels"]
+__all__ = [
+    "ChannelInfo",
+    "add_channel",
+    "channel_router",
+    "channel_urls",
+    "delete_channel",
+    "list_channels",
+    "subscribe",
+    "subscriptions",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,3 +74,49 @@ def channel_urls(ledger: Ledger, *, box: SecretBox | None = None) -> list[str]:
         return []
     box = box or SecretBox.from_home(_home())
     return [box.decrypt(r["url"]).reveal() for r in rows]
+
+
+_RANK = {"info": 0, "success": 0, "warning": 1, "error": 2}
+
+
+def subscribe(ledger: Ledger, user: str, channel: str, *, event_type: str = "*", min_level: str = "info",
+              actor: str) -> None:
+    """Subscribe `user` to `event_type` ("*": all) at `min_level` or above on stored `channel` (themselves or an admin)."""
+    if min_level not in _RANK:
+        raise IdentityError(f"unknown level {min_level!r}: use info, warning or error")
+    if actor != user:
+        require(ledger, actor, Permission.MANAGE_USERS)
+    get_user(ledger, user)
+    put_subscription(ledger, user=user, channel=channel, event_type=event_type, min_level=min_level,
+                     audit=(actor, "notify.subscribe", {"user": user, "channel": channel, "event_type": event_type,
+                                                        "min_level": min_level}))
+
+
+def subscriptions(ledger: Ledger) -> list[dict[str, object]]:
+    """Return every subscription (user, channel, event_type, min_level)."""
+    return [{k: r[k] for k in ("user", "channel", "event_type", "min_level")} for r in subscription_rows(ledger)]
+
+
+def channel_router(ledger: Ledger, *, box: SecretBox | None = None) -> Callable[[str, str], list[str]]:
+    """Return `route(event_type, level) -> [url]`: the stored channels that want this message.
+
+    A channel nobody subscribed to receives every event; one with subscriptions receives an
+    event when a subscription names it (or "*") at a level it reaches. URLs are decrypted once.
+    """
+    rows = channel_rows(ledger)
+    box = box or (SecretBox.from_home(_home()) if rows else None)
+    urls = {r["name"]: box.decrypt(r["url"]).reveal() for r in rows} if box else {}
+    wanted: dict[str, list[dict[str, object]]] = {}
+    for s in subscription_rows(ledger):
+        wanted.setdefault(str(s["channel"]), []).append(s)
+
+    def route(event_type: str, level: str) -> list[str]:
+        out = []
+        for name, url in urls.items():
+            subs = wanted.get(name)
+            if not subs or any(s["event_type"] in (event_type, "*") and _RANK.get(level, 0) >= _RANK[str(s["min_level"])]
+                               for s in subs):
+                out.append(url)
+        return out
+
+    return route

@@ -267,6 +267,17 @@ notification_channels = Table(
     Column("created_at", UtcDateTime(), nullable=False),
 )
 
+# Who wants which events on which stored channel (0010); a channel nobody subscribed to gets every event.
+notification_subscriptions = Table(
+    "notification_subscriptions",
+    metadata,
+    Column("user", String(128), primary_key=True),
+    Column("channel", String(64), primary_key=True),
+    Column("event_type", String(64), primary_key=True),  # an event type, or "*" for all
+    Column("min_level", String(16), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
 # The notification outbox (0008): written in the transaction of the event it reports, delivered
 # later by a sender off the trading path; each row is also the message's delivery history.
 notification_outbox = Table(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from quantdesk.core.clock import Clock
@@ -18,7 +18,7 @@ from quantdesk.ledger.outbox import LedgerOutbox
 from quantdesk.notify import Notifier
 from quantdesk.notify.delivery import drain_outbox
 
-__all__ = ["OutboxSender", "desk_notifier"]
+__all__ = ["OutboxSender", "desk_notifier", "desk_router"]
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +34,38 @@ def desk_notifier(ledger: LedgerBase, settings: Any = None) -> Notifier:
     return Notifier(urls, min_level=section.get("min_level", "info"))
 
 
+def desk_router(ledger: LedgerBase, settings: Any = None) -> Callable[[str, str], Notifier]:
+    """Return `route(event_type, level) -> Notifier`: `[notify] urls` plus the stored channels that want it."""
+    from quantdesk.core.settings import get_settings
+    from quantdesk.identity.channels import channel_router
+
+    settings = settings or get_settings()
+    section = settings.notify or {}
+    broadcast = list(section.get("urls", []))
+    stored = channel_router(ledger)  # type: ignore[arg-type]
+    cache: dict[tuple[str, ...], Notifier] = {}
+
+    def route(event_type: str, level: str) -> Notifier:
+        urls = tuple(broadcast + stored(event_type, level))
+        if urls not in cache:
+            cache[urls] = Notifier(urls, min_level=section.get("min_level", "info"))
+        return cache[urls]
+
+    return route
+
+
 class OutboxSender:
     """Deliver the outbox in the background until stopped (then once more)."""
 
     def __init__(self, ledger: LedgerBase, notifier: Notifier, clock: Clock, *,
-                 templates: Mapping[str, Mapping[str, str]] | None = None, interval_s: float = 5.0) -> None:
+                 templates: Mapping[str, Mapping[str, str]] | None = None, interval_s: float = 5.0,
+                 routed: bool = False) -> None:
         self._ledger = ledger
         self._notifier = notifier
         self._clock = clock
         self._templates = dict(templates or {})
         self._interval_s = interval_s
+        self._routed = routed  # subscriptions and stored channels; False: only `notifier`
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="quantdesk-outbox", daemon=True)
 
@@ -58,7 +80,8 @@ class OutboxSender:
 
     def _drain(self, outbox: LedgerOutbox) -> None:
         try:
-            drain_outbox(outbox, self._notifier, now=self._clock.now(), templates=self._templates)
+            drain_outbox(outbox, self._notifier, now=self._clock.now(), templates=self._templates,
+                         route=desk_router(outbox.ledger) if self._routed else None)
         except Exception as e:  # noqa: BLE001 - the next round retries; a runner must not die of a channel
             log.warning("outbox delivery failed (%s); retrying in %.0f s", type(e).__name__, self._interval_s)
 

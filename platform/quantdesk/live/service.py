@@ -129,7 +129,7 @@ def run_deployment(ledger: Any, name: str, *, once: bool = False, stop: threadin
             raise
         record_runner_progress(ledger, name, state=DeploymentState.RUNNING, detail="", actor=actor)
         resume = _ms(get_deployment(ledger, name).last_bar_ts)
-        sender = OutboxSender(ledger, desk_notifier(ledger), runner.clock,
+        sender = OutboxSender(ledger, desk_notifier(ledger), runner.clock, routed=True,
                               templates=(get_settings().notify or {}).get("templates") or {}).start()
         try:
             outcomes = runner.run(once=once, stop=stop, resume_after_ms=resume, on_bar=on_bar)

@@ -10,7 +10,7 @@ More than `digest_after` due messages of one event type go out as one digest.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -65,45 +65,51 @@ def _backoff(attempts: int) -> timedelta:
 
 def drain_outbox(
     outbox: Outbox, notifier: Notifier, *, now: datetime, templates: Mapping[str, Mapping[str, str]] | None = None,
-    digest_after: int = 5, max_attempts: int = 6,
+    digest_after: int = 5, max_attempts: int = 6, route: Callable[[str, str], Notifier] | None = None,
 ) -> DeliveryReport:
-    """Send every due message once (or as part of a digest); return what happened."""
+    """Send every due message once (or as part of a digest); return what happened.
+
+    `route(event_type, level)` picks the channels of each message (subscriptions); without it
+    every message goes to `notifier`. A message no channel wants is marked skipped, with why.
+    """
     due = list(outbox.due(now))
     if not due:
         return DeliveryReport()
-    if not notifier.enabled:
-        outbox.mark([m.id for m in due], status="skipped", at=now, error="no notification channel configured",
-                    attempted=False)
-        return DeliveryReport(skipped=len(due))
+    pick = route or (lambda _event, _level: notifier)
     quiet = [m.id for m in due if not notifier.wants(m.level)]
     outbox.mark(quiet, status="skipped", at=now, error=f"below min_level {notifier.min_level.value}", attempted=False)
     groups: dict[str, list[OutboxItem]] = defaultdict(list)
     for item in due:
         if notifier.wants(item.level):
             groups[item.event_type].append(item)
-    counts = {"sent": 0, "digested": 0, "retrying": 0, "failed": 0}
+    counts = {"sent": 0, "digested": 0, "retrying": 0, "failed": 0, "skipped": len(quiet)}
     for event_type, items in groups.items():
         batches: list[list[OutboxItem]] = [items] if len(items) > digest_after else [[i] for i in items]
         for batch in batches:
             head = batch[0]
+            level = max((m.level for m in batch), key=lambda v: _RANK.get(v, 0))
+            ids = [m.id for m in batch]
+            target = pick(event_type, level)
+            if not target.enabled:
+                outbox.mark(ids, status="skipped", at=now, error="no notification channel configured or subscribed",
+                            attempted=False)
+                counts["skipped"] += len(ids)
+                continue
             if len(batch) > 1:
                 title, body = render(event_type, {}, templates, events=[m.payload for m in batch])
-                level = max((m.level for m in batch), key=lambda v: _RANK.get(v, 0))
             else:
                 title, body = render(event_type, head.payload, templates)
-                level = head.level
-            ok = notifier.send(Notification(level=NotificationLevel(level), title=title, body=body))
-            ids = [m.id for m in batch]
+            ok = target.send(Notification(level=NotificationLevel(level), title=title, body=body))
             if ok:
                 outbox.mark([head.id], status="sent", at=now, digest_id=head.id if len(batch) > 1 else None)
                 outbox.mark(ids[1:], status="digested", at=now, digest_id=head.id)
                 counts["sent"] += 1
                 counts["digested"] += len(ids) - 1
             elif head.attempts + 1 >= max_attempts:
-                outbox.mark(ids, status="failed", at=now, error=notifier.last_error or "a channel refused it")
+                outbox.mark(ids, status="failed", at=now, error=target.last_error or "a channel refused it")
                 counts["failed"] += len(ids)
             else:
-                outbox.mark(ids, status="pending", at=now, error=notifier.last_error or "a channel refused it",
+                outbox.mark(ids, status="pending", at=now, error=target.last_error or "a channel refused it",
                             next_attempt_at=now + _backoff(head.attempts))
                 counts["retrying"] += len(ids)
-    return DeliveryReport(**counts, skipped=len(quiet))
+    return DeliveryReport(**counts)

@@ -93,10 +93,10 @@ def run_monitor(ledger: Ledger, *, lake: Any = None, now: datetime | None = None
     delivery: dict[str, int] = {}
     if deliver:
         from quantdesk.ledger.outbox import LedgerOutbox
-        from quantdesk.live.notifications import desk_notifier
+        from quantdesk.live.notifications import desk_notifier, desk_router
         from quantdesk.notify.delivery import drain_outbox
 
-        report = drain_outbox(LedgerOutbox(ledger), desk_notifier(ledger), now=now)
+        report = drain_outbox(LedgerOutbox(ledger), desk_notifier(ledger), now=now, route=desk_router(ledger))
         delivery = {"sent": report.sent, "digested": report.digested, "retrying": report.retrying,
                     "failed": report.failed, "skipped": report.skipped}
     return MonitorReport(at=now, audit_ok=verification.ok, audit_entries=verification.checked,

@@ -1,0 +1,46 @@
+"""Trading: the kill switch, orders and risk events. Buttons only for traders and admins, and the
+server checks the role again on every click (`quantdesk.desk.halt`)."""
+
+from __future__ import annotations
+
+import panel as pn
+
+from quantdesk.desk import halt, resume, trading
+from quantdesk.ledger import Ledger
+
+
+def page() -> pn.viewable.Viewable:
+    user = pn.state.user
+    with Ledger() as ledger:
+        data = trading(ledger, user)
+    state = pn.pane.Markdown(f"## Trading state: **{data['state']}**", name="state")
+    message = pn.pane.Markdown("")
+
+    def act(action: object) -> None:
+        with Ledger() as ledger:
+            outcome = action(ledger, pn.state.user)  # the session's own user, never a client value
+            message.object = outcome.message
+            state.object = f"## Trading state: **{trading(ledger, pn.state.user)['state']}**"
+
+    controls: list[pn.viewable.Viewable] = []
+    if data["can_halt"]:
+        stop = pn.widgets.Button(name="Halt trading", button_type="danger")
+        go = pn.widgets.Button(name="Resume trading", button_type="success")
+        stop.on_click(lambda _event: act(halt))
+        go.on_click(lambda _event: act(resume))
+        controls = [pn.Row(stop, go)]
+    return pn.Column(
+        f"# Trading — {user}", state, *controls, message,
+        "### Orders", pn.pane.DataFrame(_frame(data["orders"]), sizing_mode="stretch_width"),
+        "### Risk events", pn.pane.DataFrame(_frame(data["risk_events"]), sizing_mode="stretch_width"),
+    )
+
+
+def _frame(rows: list[dict[str, object]]) -> object:
+    import pandas as pd
+
+    return pd.DataFrame(rows)
+
+
+if __name__.startswith("bokeh"):
+    page().servable()

@@ -1,0 +1,112 @@
+"""The dashboards in a real headless Chromium: logins, roles on the server, the kill switch (issue 11)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from quantdesk.desk import halt
+from quantdesk.identity import add_user, set_exchange_key
+from quantdesk.ledger import Ledger
+
+CHROMIUM = "/usr/bin/chromium"
+CANARY = "canary-key-dash-41c7e0"
+PASSWORDS = {"alice": "alice-passphrase", "tina": "tina-passphrase", "vic": "vic-passphrase"}
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent (.ci/run installs it)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(quantdesk_home: Path) -> Iterator[str]:
+    with Ledger() as ledger:
+        add_user(ledger, "alice", "admin", actor="alice", password=PASSWORDS["alice"])
+        add_user(ledger, "tina", "trader", actor="alice", password=PASSWORDS["tina"])
+        add_user(ledger, "vic", "viewer", actor="alice", password=PASSWORDS["vic"])
+        set_exchange_key(ledger, "sim", CANARY, "canary-secret-dash", actor="alice")
+    port = _free_port()
+    log = (quantdesk_home / "dashboard.log").open("w")
+    process = subprocess.Popen([str(Path(sys.executable).parent / "quantdesk"), "dashboard", "--port", str(port)],
+                               stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        assert process.poll() is None, (quantdesk_home / "dashboard.log").read_text()
+        time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def _login(browser: object, base: str, user: str, password: str, page_name: str = "trading") -> object:
+    page = browser.new_context().new_page()  # type: ignore[attr-defined]
+    page.goto(f"{base}/{page_name}")
+    assert "/login" in page.url, "no page without a login"
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_load_state("networkidle")
+    return page
+
+
+def test_no_page_without_login_and_wrong_passwords_are_refused(server: str, browser: object) -> None:
+    page = _login(browser, server, "tina", "not-her-password")
+    assert "/login" in page.url and "error" in page.url
+    with Ledger() as ledger:
+        assert [e.payload["user"] for e in ledger.audit_log(action="auth.failed")] == ["tina"]
+
+
+def test_a_viewer_sees_the_page_but_no_kill_switch_and_cannot_halt(server: str, browser: object) -> None:
+    page = _login(browser, server, "vic", PASSWORDS["vic"])
+    page.get_by_text("Trading — vic").wait_for(timeout=30_000)
+    assert page.get_by_role("button", name="Halt trading").count() == 0
+    with Ledger() as ledger:  # the same server-side action a forged click would reach
+        outcome = halt(ledger, "vic")
+        assert not outcome.ok and "viewer" in outcome.message
+        assert not any(s.state == "HALTED" for s in ledger.trading_states())
+        assert ledger.audit_log(action="dashboard.refused")[-1].actor == "vic"
+
+
+def test_a_trader_halts_from_the_browser(server: str, browser: object) -> None:
+    page = _login(browser, server, "tina", PASSWORDS["tina"])
+    page.get_by_role("button", name="Halt trading").click()
+    page.get_by_text("HALTED by tina").wait_for(timeout=30_000)
+    with Ledger() as ledger:
+        [state] = [s for s in ledger.trading_states() if s.scope == "global"]
+        entry = ledger.audit_log(action="trading_state.set")[-1]
+    assert str(state.state).upper().endswith("HALTED") and entry.actor == "tina"
+    overview = page.context.new_page()
+    overview.goto(f"{server}/overview")
+    overview.get_by_text("Overview — tina (trader)").wait_for(timeout=30_000)
+    html = overview.content() + page.content()
+    assert CANARY not in html and "canary-secret-dash" not in html
+    assert "cdn.bokeh.org" not in html, "Bokeh's JavaScript is served locally"

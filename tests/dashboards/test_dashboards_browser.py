@@ -40,6 +40,9 @@ def server(quantdesk_home: Path) -> Iterator[str]:
         add_user(ledger, "tina", "trader", actor="alice", password=PASSWORDS["tina"])
         add_user(ledger, "vic", "viewer", actor="alice", password=PASSWORDS["vic"])
         set_exchange_key(ledger, "sim", CANARY, "canary-secret-dash", actor="alice")
+    from quantdesk.lake import Lake, write_sample
+
+    write_sample(Lake(), symbols=1, days=2)
     port = _free_port()
     log = (quantdesk_home / "dashboard.log").open("w")
     process = subprocess.Popen([str(Path(sys.executable).parent / "quantdesk"), "dashboard", "--port", str(port)],
@@ -110,3 +113,16 @@ def test_a_trader_halts_from_the_browser(server: str, browser: object) -> None:
     html = overview.content() + page.content()
     assert CANARY not in html and "canary-secret-dash" not in html
     assert "cdn.bokeh.org" not in html, "Bokeh's JavaScript is served locally"
+
+
+def test_each_page_shows_real_content_and_admin_is_for_admins(server: str, browser: object) -> None:
+    page = _login(browser, server, "alice", PASSWORDS["alice"], "overview")
+    expected = {"overview": "Overview — alice (admin)", "deployments": "no deployments yet",
+                "data_health": "BTC/USDT", "admin": "audit chain intact", "trading": "Trading — alice"}
+    for name, text in expected.items():
+        page.goto(f"{server}/{name}")
+        page.get_by_text(text).first.wait_for(timeout=30_000)  # content, not an empty card
+        assert CANARY not in page.content()
+    viewer = _login(browser, server, "vic", PASSWORDS["vic"], "admin")
+    viewer.get_by_text("This page is for admins only.").wait_for(timeout=30_000)
+    assert "tina" not in viewer.content(), "no user list for a viewer"

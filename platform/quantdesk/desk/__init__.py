@@ -1,5 +1,14 @@
 """What the desk's screens show and do, without any UI library: dashboards/ stays thin over this."""
 
-from quantdesk.desk.views import DeskAction, halt, overview, resume, trading
+from quantdesk.desk.views import (
+    DeskAction,
+    admin,
+    data_health,
+    deployments,
+    halt,
+    overview,
+    resume,
+    trading,
+)
 
-__all__ = ["DeskAction", "halt", "overview", "resume", "trading"]
+__all__ = ["DeskAction", "admin", "data_health", "deployments", "halt", "overview", "resume", "trading"]

@@ -16,7 +16,7 @@ from quantdesk.identity import Permission, get_user, require
 from quantdesk.ledger import Ledger
 from quantdesk.risk import GLOBAL_SCOPE
 
-__all__ = ["DeskAction", "halt", "overview", "resume", "trading"]
+__all__ = ["DeskAction", "admin", "data_health", "deployments", "halt", "overview", "resume", "trading"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,3 +73,40 @@ def halt(ledger: Ledger, user: str, reason: str = "halted from the dashboard") -
 def resume(ledger: Ledger, user: str, reason: str = "resumed from the dashboard") -> DeskAction:
     """Resume trading (traders and admins); refused and audited for anyone else."""
     return _set(ledger, user, TradingState.ACTIVE, reason)
+
+
+def deployments(ledger: Ledger, user: str) -> list[dict[str, Any]]:
+    """Return each deployment's stage, state, code-hash pin and pending promotion (any logged-in user)."""
+    from quantdesk.promotion import list_deployments, list_promotions
+
+    get_user(ledger, user)
+    pending = {p.deployment: p for p in list_promotions(ledger, status="pending_approval")}
+    return [{"name": d.name, "strategy": d.strategy_name, "stage": d.stage.value, "state": d.state.value,
+             "code_hash": d.code_hash[:12], "approved_by": d.approved_by,
+             "pending": None if d.name not in pending else f"-> {pending[d.name].to_stage.value} by {pending[d.name].requested_by}"}
+            for d in list_deployments(ledger)]
+
+
+def data_health(lake: Any) -> dict[str, Any]:
+    """Return lake coverage per series and the quarantine by reason."""
+    coverage = lake.coverage()
+    quarantine = lake.quarantine()
+    reasons = quarantine.group_by("reason").len().sort("reason").to_dicts() if quarantine.height else []
+    return {"coverage": coverage.select("exchange", "symbol", "timeframe", "first", "last", "rows", "gaps",
+                                        "missing_bars", "quarantined").to_dicts() if coverage.height else [],
+            "quarantine": reasons}
+
+
+def admin(ledger: Ledger, user: str) -> dict[str, Any] | None:
+    """Return users, venues' stored keys (fingerprints) and the audit chain's verification; None for non-admins."""
+    from quantdesk.identity import list_exchange_keys, list_users
+
+    if not get_user(ledger, user).may(Permission.MANAGE_USERS):
+        return None
+    verification = ledger.verify_audit()
+    return {"users": [{"name": u.name, "role": u.role.value, "password": u.has_password, "disabled": u.disabled}
+                      for u in list_users(ledger)],
+            "keys": [{"venue": k.venue, "account": k.account, "fingerprint": k.key_fingerprint}
+                     for k in list_exchange_keys(ledger)],
+            "audit": {"ok": verification.ok, "entries": verification.checked,
+                      "recent": [{"seq": e.seq, "actor": e.actor, "action": e.action} for e in ledger.audit_log(limit=20)]}}

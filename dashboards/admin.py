@@ -1,0 +1,24 @@
+"""Admin (admins only): users and roles, stored exchange keys by fingerprint, the audit chain."""
+
+from __future__ import annotations
+
+import panel as pn
+from _tables import table
+
+from quantdesk.desk import admin
+from quantdesk.ledger import Ledger
+
+
+def page() -> pn.viewable.Viewable:
+    with Ledger() as ledger:
+        data = admin(ledger, pn.state.user)
+    if data is None:  # decided on the server from the session's user, not by hiding a link
+        return pn.pane.Markdown("# Admin\n\nThis page is for admins only.")
+    audit = data["audit"]
+    verdict = f"audit chain **{'intact' if audit['ok'] else 'BROKEN'}** ({audit['entries']} entries)"
+    return pn.Column("# Admin", "### Users", table(data["users"]), "### Exchange keys", table(data["keys"], "none stored"),
+                     "### Audit log", pn.pane.Markdown(verdict), table(audit["recent"]))
+
+
+if __name__.startswith("bokeh"):
+    page().servable()

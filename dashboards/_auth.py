@@ -7,12 +7,14 @@ and answered after a delay; the session cookie is signed with a per-installation
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
-import time
 from pathlib import Path
 
-from panel.auth import BasicAuthProvider, BasicLoginHandler
+import tornado.escape
+from panel.auth import BasicAuthProvider, BasicLoginHandler, _validate_next_url
+from panel.io.state import state
 
 from quantdesk.core.errors import AuthenticationError
 from quantdesk.core.secrets import write_key_file
@@ -46,8 +48,16 @@ class LedgerLoginHandler(BasicLoginHandler):
                 return True
             except AuthenticationError:
                 ledger.audit("dashboard", "auth.failed", {"user": username, "via": "dashboard"})
-        time.sleep(FAILED_LOGIN_DELAY_S)
         return False
+
+    async def post(self) -> None:
+        """Log in, or answer a refused login only after a delay (without stalling other sessions)."""
+        if not self._validate(self.get_argument("username", ""), self.get_argument("password", "")):
+            await asyncio.sleep(FAILED_LOGIN_DELAY_S)  # the server's event loop keeps serving others
+            self.redirect(self.request.uri + "?error=" + tornado.escape.url_escape("Invalid username or password!"))
+            return
+        self.set_current_user(self.get_argument("username", ""))
+        self.redirect(_validate_next_url(self.get_cookie("next_url", state.base_url)) or "/")
 
 
 class LedgerAuthProvider(BasicAuthProvider):

@@ -47,6 +47,8 @@ def read(url: str, n: int) -> None:
                     errors.append(f"order count went back from {seen[-1]} to {orders}")
                 if not seen or orders != seen[-1]:
                     seen.append(orders)
+                    if len(seen) == 1:
+                        print("READY", flush=True)  # polling: the parent may start the writer now
                 if orders >= n:
                     break
             except Exception as e:  # report, do not die: the parent asserts there were none

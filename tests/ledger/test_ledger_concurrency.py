@@ -32,6 +32,8 @@ def _spawn(role: str, url: str, n: int) -> subprocess.Popen[str]:
 def test_readers_in_other_processes_see_a_consistent_growing_ledger(db_url: str) -> None:
     n = 20
     readers = [_spawn("reader", db_url, n) for _ in range(2)]
+    for reader in readers:  # both poll before the first write, however slowly they started
+        assert reader.stdout is not None and reader.stdout.readline().strip() == "READY"
     writer = _spawn("writer", db_url, n)
     out, err = writer.communicate(timeout=300)
     assert writer.returncode == 0, err

@@ -18,6 +18,7 @@ __all__ = [
     "IngestError",
     "InsufficientFundsError",
     "LakeError",
+    "LeaseHeldError",
     "LedgerError",
     "LookaheadError",
     "OrderNotFoundError",
@@ -137,6 +138,10 @@ class ReconciliationError(BrokerError):
 
 class PromotionError(QuantdeskError):
     """A promotion, approval or deployment start was refused."""
+
+
+class LeaseHeldError(PromotionError):
+    """Another runner holds the deployment's lease (exactly one runner per deployment)."""
 
 
 class IdentityError(QuantdeskError):

@@ -319,3 +319,14 @@ audit_log = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False, unique=True),
 )
+
+# Runner leases (0011): one runner per deployment; a dead runner's lease expires (wall clock).
+runner_leases = Table(
+    "runner_leases",
+    metadata,
+    Column("deployment", String(128), primary_key=True),
+    Column("holder", String(256), nullable=False),
+    Column("acquired_at", UtcDateTime(), nullable=False),
+    Column("renewed_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+)

@@ -110,6 +110,7 @@ def run_deployment(ledger: Any, name: str, *, once: bool = False, stop: threadin
     """Start deployment `name` (reconcile first), process bar closes until stopped, record the state.
 
     With `handle_sigterm`, SIGTERM sets the stop flag: the current bar finishes, then this returns.
+    The deployment's runner lease is held throughout (LeaseHeldError when another runner has it).
     """
     from quantdesk.core.settings import get_settings
     from quantdesk.live.notifications import OutboxSender, desk_notifier
@@ -120,7 +121,13 @@ def run_deployment(ledger: Any, name: str, *, once: bool = False, stop: threadin
     if handle_sigterm and threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     actor = f"runner:{name}"
+    from quantdesk.live.lease import RunnerLease
+
+    # exactly one runner per deployment: a second start fails here, before it reconciles or trades;
+    # a restart after a crash waits (one lease period at most) for the dead runner's lease to lapse
+    lease = RunnerLease(ledger, name, stop=stop)
     try:
+        lease.acquire()
         runner = build_runner(ledger, name, **build)
         try:
             runner.start()
@@ -140,6 +147,8 @@ def run_deployment(ledger: Any, name: str, *, once: bool = False, stop: threadin
                                actor=actor)
         return outcomes
     finally:
+        if lease.held:
+            lease.release()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

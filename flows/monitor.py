@@ -1,7 +1,9 @@
-"""Prefect flow: the desk's monitor (thin orchestration over `quantdesk.ops.run_monitor`).
+"""Prefect flow: the desk's monitor (thin orchestration over `quantdesk.ops`).
 
 Every few minutes: verify the audit chain, check that running deployments' candles are fresh,
-store and notify each breach, and deliver whatever the notification outbox still holds.
+reconcile venues with running live deployments, write each running deployment's daily drift
+report, store and notify each breach, restart `live` runs whose process died, and deliver
+whatever the notification outbox still holds.
 """
 
 from __future__ import annotations
@@ -10,25 +12,33 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from quantdesk.ledger import Ledger
-from quantdesk.ops import run_monitor
+from quantdesk.ops.flow_hooks import notify_flow_failure
 
 
-@flow(name="monitor")
-def monitor_flow() -> dict[str, Any]:
+@flow(name="monitor", on_failure=[notify_flow_failure], on_crashed=[notify_flow_failure])
+def monitor_flow(supervise: bool = True) -> dict[str, Any]:
     """Run the monitor's checks once; fail the run (so Prefect shows it) when the audit chain is broken."""
     from quantdesk.cli._common import to_jsonable
+    from quantdesk.ledger import Ledger
+    from quantdesk.ops import run_monitor
+    from quantdesk.ops.supervise import restart_lost_live_runs
 
     logger = get_run_logger()
     with Ledger() as ledger:
+        restarts = restart_lost_live_runs(ledger) if supervise else []
         report = run_monitor(ledger)
+    for r in restarts:
+        log = logger.warning if r.restarted else logger.error
+        log("live run %s of %s: %s; %s", r.flow_run_id, r.deployment, r.reason,
+            f"restarted (attempt {r.attempt})" if r.restarted else f"NOT restarted after {r.attempt} attempts")
     for breach in report.breaches:
         logger.warning("%s %s %s: %s", breach.code, breach.deployment or "", breach.symbol or "", breach.detail)
-    logger.info("audit chain %s (%d entries), %d series checked, delivery %s",
-                "ok" if report.audit_ok else "BROKEN", report.audit_entries, report.checked_series, report.delivery)
+    logger.info("audit chain %s (%d entries), %d series checked, %d drift reports, delivery %s",
+                "ok" if report.audit_ok else "BROKEN", report.audit_entries, report.checked_series,
+                report.drift_reports, report.delivery)
     if not report.audit_ok:
         raise RuntimeError("the audit chain is broken: see the breach stored in the ledger")
-    return to_jsonable(report)
+    return {**to_jsonable(report), "restarts": to_jsonable(restarts)}
 
 
 if __name__ == "__main__":

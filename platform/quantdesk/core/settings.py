@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     risk: dict[str, Any] = Field(default_factory=dict)
     notify: dict[str, Any] = Field(default_factory=dict)
     promotion: dict[str, Any] = Field(default_factory=dict)
+    research: dict[str, Any] = Field(default_factory=dict)  # [[research.jobs]]: the nightly research flow
+    flows: dict[str, Any] = Field(default_factory=dict)  # [flows]: ingest schedules, venue rate limits
 
     @classmethod
     def settings_customise_sources(

@@ -50,6 +50,9 @@ def event_for(action: str, payload: Mapping[str, Any]) -> tuple[str, str] | None
         "promotion.reject": ("promotion_rejected", "warning"),
         "promotion.refuse": ("promotion_refused", "warning"),
         "auth.failed": ("login_refused", "warning"),
+        "flow.failed": ("flow_failed", "error"),
+        "flow.restarted": ("flow_restarted", "warning"),
+        "runner.lease.taken_over": ("runner_restarted", "warning"),
     }.get(action)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -106,11 +108,13 @@ def _window(spec: RunSpec) -> int:
 
 
 def run_deployment(ledger: Any, name: str, *, once: bool = False, stop: threading.Event | None = None,
-                   handle_sigterm: bool = True, on_bar: Any = None, **build: Any) -> list[BarOutcome]:
+                   handle_sigterm: bool = True, on_bar: Any = None,
+                   hold: Callable[[], AbstractContextManager[Any]] | None = None, **build: Any) -> list[BarOutcome]:
     """Start deployment `name` (reconcile first), process bar closes until stopped, record the state.
 
     With `handle_sigterm`, SIGTERM sets the stop flag: the current bar finishes, then this returns.
-    The deployment's runner lease is held throughout (LeaseHeldError when another runner has it).
+    The deployment's runner lease is held throughout (LeaseHeldError when another runner has it);
+    `hold()` (e.g. a Prefect concurrency slot) is entered after the lease and held as long.
     """
     from quantdesk.core.settings import get_settings
     from quantdesk.live.notifications import OutboxSender, desk_notifier
@@ -126,8 +130,11 @@ def run_deployment(ledger: Any, name: str, *, once: bool = False, stop: threadin
     # exactly one runner per deployment: a second start fails here, before it reconciles or trades;
     # a restart after a crash waits (one lease period at most) for the dead runner's lease to lapse
     lease = RunnerLease(ledger, name, stop=stop)
+    stack = ExitStack()
     try:
         lease.acquire()
+        if hold is not None:
+            stack.enter_context(hold())
         runner = build_runner(ledger, name, **build)
         try:
             runner.start()
@@ -147,6 +154,7 @@ def run_deployment(ledger: Any, name: str, *, once: bool = False, stop: threadin
                                actor=actor)
         return outcomes
     finally:
+        stack.close()
         if lease.held:
             lease.release()
         if previous is not None:

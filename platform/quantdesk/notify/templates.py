@@ -33,6 +33,10 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
                   "agreed: {{ agreed }}; adopted: {{ adopted }}; unresolved: {{ unresolved }}"),
     "monitor_breach": ("{{ code }}{% if deployment %} on {{ deployment }}{% endif %}", "{{ detail }}"),
     "runner_skip": ("{{ deployment }}: no orders ({{ code }})", "{{ detail }} (bar {{ bar_ts }})"),
+    "flow_failed": ("Flow run {{ flow_run }} {{ state }}", "{{ flow }} ({{ deployment or 'no deployment' }}) ended "
+                    "{{ state }}: {{ message }}"),
+    "flow_restarted": ("Restarted {{ flow_run }}", "{{ flow }} run {{ flow_run }} was {{ reason }}; restart {{ attempt }}"),
+    "runner_restarted": ("Runner of {{ deployment }} restarted", "{{ actor }} took over from {{ previous_holder }}"),
     "test": ("quantdesk test message", "If you read this, the channel works."),
 }
 _DIGEST = ("{{ count }} {{ event_type }} events", "{% for e in events[:10] %}- {{ e.get('code') or e.get('state') or e.get('client_order_id') or e }}\n{% endfor %}{% if count > 10 %}... and {{ count - 10 }} more{% endif %}")

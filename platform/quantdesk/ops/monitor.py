@@ -4,7 +4,10 @@ Each breach is stored (a risk event and a `monitor.breach` audit entry, whose me
 outbox carries in the same transaction) and returned in the report, so a scheduled run both
 tells people and leaves evidence. The outbox is drained at the end: whatever an exited process
 left undelivered goes out here.
-Not yet here: reconciling each venue with running deployments and the daily drift report.
+Each venue with running live deployments is reconciled (a disagreement is a breach), and once
+a day each running paper/live deployment's drift report is written to
+`$QUANTDESK_HOME/reports/drift/<deployment>/<day>.json` (drift above the promotion gate's
+`max_drift_bps` is a breach).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class MonitorReport:
     checked_series: int
     breaches: tuple[Breach, ...]
     delivery: dict[str, int] = field(default_factory=dict)
+    drift_reports: int = 0
 
     @property
     def ok(self) -> bool:
@@ -72,7 +76,83 @@ def _freshness(ledger: Ledger, lake: Any, now: datetime) -> tuple[int, list[Brea
     return checked, breaches
 
 
-def run_monitor(ledger: Ledger, *, lake: Any = None, now: datetime | None = None, deliver: bool = True) -> MonitorReport:
+def _running(ledger: Ledger) -> list[Any]:
+    from quantdesk.promotion import DeploymentState, list_deployments
+
+    return [d for d in list_deployments(ledger) if d.state is DeploymentState.RUNNING]
+
+
+def _reconcile(ledger: Ledger, now: datetime) -> list[Breach]:
+    """Reconcile each configured venue that running live deployments trade on."""
+    from quantdesk.broker import CcxtBroker, GatedBroker
+    from quantdesk.core.settings import get_settings
+    from quantdesk.core.types import Stage
+    from quantdesk.ingest.exchange import make_exchange
+    from quantdesk.risk import RiskConfig, RiskGate
+
+    settings = get_settings()
+    breaches: list[Breach] = []
+    venues = sorted({d.venue for d in _running(ledger) if d.stage is Stage.LIVE})
+    for venue in venues:
+        config = settings.venues.get(venue)
+        if config is None:
+            breaches.append(Breach(code="RECONCILE_FAILED", detail=f"venue {venue!r} is not in quantdesk.toml; "
+                                                                   "add it with `quantdesk venue add`"))
+            continue
+        try:
+            broker = CcxtBroker(make_exchange(config, name=venue), name=venue, clock=ledger._clock)
+            gated = GatedBroker(broker, ledger, RiskGate(RiskConfig.from_settings(settings), ledger._clock, ledger),
+                                venue=venue, clock=ledger._clock, actor="monitor")
+            report = gated.reconcile()
+        except Exception as e:  # noqa: BLE001 - an unreachable venue is a breach, not a crashed monitor
+            breaches.append(Breach(code="RECONCILE_FAILED", detail=f"{venue}: {type(e).__name__}: {e}"[:500]))
+            continue
+        if not report.agreed:
+            breaches.append(Breach(code="RECONCILE_MISMATCH",
+                                   detail=f"{venue}: ledger and venue disagree: {'; '.join(report.unresolved[:3])}"))
+    return breaches
+
+
+def _daily_drift(ledger: Ledger, lake: Any, now: datetime, reports_dir: Any) -> tuple[int, list[Breach]]:
+    """Write today's drift report of each running paper/live deployment once; breach above the gate."""
+    import json
+    from pathlib import Path
+
+    from quantdesk.cli._common import to_jsonable
+    from quantdesk.core.errors import QuantdeskError
+    from quantdesk.core.settings import get_settings
+    from quantdesk.parity import drift_report
+
+    settings = get_settings()
+    root = Path(reports_dir or settings.reports_dir) / "drift"
+    threshold = float((settings.promotion or {}).get("max_drift_bps", 25.0))
+    written, breaches = 0, []
+    for d in _running(ledger):
+        path = root / d.name / f"{now:%Y-%m-%d}.json"
+        if path.exists():
+            continue
+        try:
+            report = drift_report(ledger, d, lake=lake)
+        except QuantdeskError as e:  # nothing to compare yet (no fills): say so in the file, no breach
+            body: dict[str, Any] = {"deployment": d.name, "at": now.isoformat(), "status": "nothing to compare",
+                                    "detail": str(e)}
+        else:
+            body = {"deployment": d.name, "at": now.isoformat(), "status": "ok", **to_jsonable(report)}
+            if report.drift_bps is not None and report.drift_bps > threshold:
+                body["status"] = "breach"
+                breaches.append(Breach(code="DRIFT", deployment=d.name,
+                                       detail=f"drift {report.drift_bps:.1f} bps > {threshold:g} bps over "
+                                              f"{report.days:.1f} days; see {path}"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(body, indent=2, default=str))
+        tmp.replace(path)
+        written += 1
+    return written, breaches
+
+
+def run_monitor(ledger: Ledger, *, lake: Any = None, now: datetime | None = None, deliver: bool = True,
+                reports_dir: Any = None) -> MonitorReport:
     """Run every check, store each breach (risk event + audited message), deliver the outbox; return the report."""
     from quantdesk.lake import Lake
 
@@ -86,6 +166,9 @@ def run_monitor(ledger: Ledger, *, lake: Any = None, now: datetime | None = None
                                       "stop trading and compare with a backup"))
     checked, stale = _freshness(ledger, lake, now)
     breaches += stale
+    breaches += _reconcile(ledger, now)
+    drift_written, drift_breaches = _daily_drift(ledger, lake, now, reports_dir)
+    breaches += drift_breaches
     for b in breaches:
         ledger.record_risk_event(code=b.code, detail=b.detail, deployment=b.deployment, symbol=b.symbol, approved=False)
         ledger.audit("monitor", "monitor.breach", {"code": b.code, "detail": b.detail, "deployment": b.deployment,
@@ -100,4 +183,5 @@ def run_monitor(ledger: Ledger, *, lake: Any = None, now: datetime | None = None
         delivery = {"sent": report.sent, "digested": report.digested, "retrying": report.retrying,
                     "failed": report.failed, "skipped": report.skipped}
     return MonitorReport(at=now, audit_ok=verification.ok, audit_entries=verification.checked,
-                         checked_series=checked, breaches=tuple(breaches), delivery=delivery)
+                         checked_series=checked, breaches=tuple(breaches), delivery=delivery,
+                         drift_reports=drift_written)

@@ -22,17 +22,11 @@ from quantdesk.ops.flow_hooks import notify_flow_failure
 def _limit(name: str) -> None:
     """Create the global concurrency limit `name` (1 slot) if it does not exist yet."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    from quantdesk.ops.prefect_ctl import ensure_limit
 
     with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            try:
-                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
-            except ObjectAlreadyExists:
-                pass
+        ensure_limit(client, name, 1)
 
 
 def _retryable(task: Any, task_run: Any, state: Any) -> bool:

@@ -20,11 +20,12 @@ def monitor_flow(supervise: bool = True) -> dict[str, Any]:
     """Run the monitor's checks once; fail the run (so Prefect shows it) when the audit chain is broken."""
     from quantdesk.cli._common import to_jsonable
     from quantdesk.ledger import Ledger
+    from quantdesk.live.schedule import clock_from_env
     from quantdesk.ops import run_monitor
     from quantdesk.ops.supervise import restart_lost_live_runs
 
     logger = get_run_logger()
-    with Ledger() as ledger:
+    with Ledger(clock=clock_from_env()) as ledger:  # the desk's clock (scaled in rehearsals)
         restarts = restart_lost_live_runs(ledger) if supervise else []
         report = run_monitor(ledger)
     for r in restarts:

@@ -13,8 +13,8 @@ import re
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 
 from quantdesk.ops.flow_hooks import notify_flow_failure
 from quantdesk.ops.research import check_job, research_jobs, run_research_job

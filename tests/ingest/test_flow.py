@@ -54,6 +54,7 @@ def test_ingest_flow_under_the_test_harness() -> None:
     module = _load_flow_module()
     venue, end = _venue_and_config(300)
     with venue, prefect_test_harness(server_startup_timeout=120):
-        reports = module.ingest_flow("sim", ["BTC/USDT"], "1m", "2024-01-01", end.isoformat())
+        reports = module.ingest_flow(venue="sim", timeframe="1m", symbols=["BTC/USDT"], since="2024-01-01",
+                                     until=end.isoformat())
     assert [(r["symbol"], r["fetched"]) for r in reports] == [("BTC/USDT", 300)]
     assert Lake().candles("BTC/USDT", "1m", exchange="sim").height == 300

@@ -84,7 +84,9 @@ def test_sigkilled_runner_leaves_ledger_equal_to_venue(flip_strategy: str, quant
             make_deployment(ledger, "flip-kill", strategy=flip_strategy, stage="live", venue="sim", exchange="sim",
                             params={"period": 2})
         env = {**os.environ, "QD_KILL_KEY": KEY, "QD_KILL_SECRET": SECRET, "QUANTDESK_CLOCK": scaled.spec(),
-               "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+               "PYTHONUNBUFFERED": "1", "COLUMNS": "200",
+               # a restart waits out the killed runner's lease (one runner per deployment): keep it short
+               "QUANTDESK_RUNNER_LEASE_S": "2"}
         log = tmp_path / "runner.log"
         try:
             for k in range(KILLS):

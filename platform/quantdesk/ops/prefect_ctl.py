@@ -19,14 +19,14 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from quantdesk.core.errors import ConfigError, QuantdeskError
 
-__all__ = ["FlowsError", "FlowsState", "flows_down", "flows_status", "flows_up", "run_flow"]
+__all__ = ["FlowsError", "FlowsState", "ensure_limit", "flows_down", "flows_status", "flows_up", "run_flow"]
 
 POOL = "quantdesk"
 REPO = Path(__file__).resolve().parents[3]
@@ -95,6 +95,8 @@ def prefect_env(api_url: str | None, base: Mapping[str, str] | None = None) -> d
         "DO_NOT_TRACK": "1",
         "PREFECT_CLI_PROMPT": "false",
         "PREFECT_LOGGING_LEVEL": env.get("PREFECT_LOGGING_LEVEL", "INFO"),
+        # a local worker asks its pool every 2 s (Prefect's default is 10 s): a triggered run starts promptly
+        "PREFECT_WORKER_QUERY_SECONDS": env.get("PREFECT_WORKER_QUERY_SECONDS", "2"),
         # the runs must see the same installation as the CLI that started them
         "QUANTDESK_HOME": str(get_settings().home.resolve()),
         "QUANTDESK_REPO": str(REPO),
@@ -109,7 +111,11 @@ def prefect_env(api_url: str | None, base: Mapping[str, str] | None = None) -> d
 def prefect_client(api_url: str) -> Iterator[Any]:
     """A synchronous Prefect client for `api_url`, whatever this process's Prefect settings say."""
     from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_ANALYTICS_ENABLED, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_ANALYTICS_ENABLED,
+        temporary_settings,
+    )
 
     with temporary_settings(updates={PREFECT_API_URL: api_url, PREFECT_SERVER_ANALYTICS_ENABLED: False}), \
             get_client(sync_client=True) as client:
@@ -178,25 +184,25 @@ def _ensure_pool(client: Any) -> None:
     try:
         client.read_work_pool(POOL)
     except ObjectNotFound:
-        try:
+        with suppress(ObjectAlreadyExists):  # another `up` created it meanwhile
             client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
-        except ObjectAlreadyExists:
-            pass
 
 
-def _ensure_limits(client: Any, venues: list[str], limit: int) -> None:
+def ensure_limit(client: Any, name: str, limit: int) -> None:
+    """Create the global concurrency limit `name` with `limit` slots unless it exists."""
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
     from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
+    try:
+        client.read_global_concurrency_limit_by_name(name)
+    except ObjectNotFound:
+        with suppress(ObjectAlreadyExists):
+            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=limit))
+
+
+def _ensure_limits(client: Any, venues: list[str], limit: int) -> None:
     for venue in venues:
-        name = f"venue-{venue}"
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            try:
-                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=limit))
-            except ObjectAlreadyExists:
-                pass
+        ensure_limit(client, f"venue-{venue}", limit)
 
 
 def _deploy(api_url: str, env: dict[str, str], log: Path) -> None:
@@ -302,7 +308,12 @@ def _state_view(run: Any) -> dict[str, Any]:
 
 def flows_status() -> dict[str, Any]:
     """Return the API and UI URLs and every deployment with its schedule and last run."""
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId, FlowRunFilter, FlowRunFilterStateType
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterStateType,
+    )
     from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import FlowRunSort
 

@@ -42,7 +42,12 @@ def restart_lost_live_runs(ledger: Any, *, client: Any = None, now: datetime | N
     if client is None:
         with get_client(sync_client=True) as own:
             return restart_lost_live_runs(ledger, client=own, now=now, lease_s=lease_s, max_restarts=max_restarts)
-    from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterStateType
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterStateType,
+    )
     from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import FlowRunSort
     from prefect.states import AwaitingRetry

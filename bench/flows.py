@@ -1,0 +1,94 @@
+"""Benchmark the Prefect operations: `flows up` (cold and reused) and a scheduled ingest run's overhead.
+
+Side by side in one run, on the same candles: `quantdesk ingest` of N 1m candles from the
+simulated venue (a fresh lake) against the same ingestion as a deployment run
+(`quantdesk flows run ingest-binance-1m --param venue=sim ... --wait`, a fresh lake). The
+overhead is the difference (goal: <= 2 s per run). `up_cold_s` includes the server creating its
+database; `up_reused_s` is a second `up` (deploys again, starts nothing).
+
+Run: .venv/bin/python bench/flows.py [--bars 5000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+QUANTDESK = str(Path(sys.executable).with_name("quantdesk"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _timed(args: list[str], env: dict[str, str]) -> tuple[float, str]:
+    began = time.perf_counter()
+    done = subprocess.run([QUANTDESK, *args], env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - began
+    if done.returncode != 0:
+        raise SystemExit(f"quantdesk {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return seconds, done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bars", type=int, default=5000, help="1m candles ingested per run")
+    parser.add_argument("--runs", type=int, default=3, help="ingest runs of each kind (median reported)")
+    opts = parser.parse_args()
+    from quantdesk.core.clock import ManualClock
+    from quantdesk.lake.sample import generate_candles
+    from quantdesk.venue import SimulatedVenue
+
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    frame = generate_candles("BTC/USDT", minutes=opts.bars)
+    end = start + timedelta(minutes=opts.bars)
+    with tempfile.TemporaryDirectory() as tmp, \
+            SimulatedVenue({"BTC/USDT": frame}, clock=ManualClock(end + timedelta(minutes=1))) as venue:
+        home = Path(tmp)
+        (home / "quantdesk.toml").write_text(f'[venues.sim]\nexchange = "binance"\napi_url = "{venue.url}"\n')
+        env = {**os.environ, "QUANTDESK_HOME": str(home), "QUANTDESK_CONFIG": str(home / "quantdesk.toml")}
+        env.pop("PREFECT_API_URL", None)
+        cold, _ = _timed(["flows", "up", "--port", str(_free_port()), "--paused", "--json"], env)
+        reused, _ = _timed(["flows", "up", "--paused", "--json"], env)
+        window = ["--since", start.isoformat(), "--until", end.isoformat()]
+        plain, flow = [], []
+        try:
+            for _ in range(opts.runs):
+                shutil.rmtree(home / "lake", ignore_errors=True)
+                seconds, _ = _timed(["ingest", "--exchange", "sim", "--symbol", "BTC/USDT", "--timeframe", "1m",
+                                     *window, "--json"], env)
+                plain.append(seconds)
+                shutil.rmtree(home / "lake", ignore_errors=True)
+                seconds, out = _timed(["flows", "run", "ingest-binance-1m", "--param", "venue=sim", "--param",
+                                       'symbols=["BTC/USDT"]', "--param", f"since={start.isoformat()}", "--param",
+                                       f"until={end.isoformat()}", "--wait", "--json"], env)
+                assert json.loads(out)["state"] == "COMPLETED", out
+                flow.append(seconds)
+        finally:
+            subprocess.run([QUANTDESK, "flows", "down"], env=env, capture_output=True, check=False)
+    median_plain, median_flow = statistics.median(plain), statistics.median(flow)
+    print(json.dumps({
+        "bench": "flows", "machine_cores": os.cpu_count(), "bars_per_ingest": opts.bars,
+        "up_cold_s": round(cold, 2), "up_reused_s": round(reused, 2),
+        "ingest_cli_s": round(median_plain, 2), "ingest_deployment_run_s": round(median_flow, 2),
+        "deployment_overhead_s": round(median_flow - median_plain, 2), "overhead_goal_s": 2.0,
+        "runs": opts.runs,
+        "note": "deployment run = trigger, worker picks it up, flow-run process starts, same ingest; "
+                "the worker polls its pool (Prefect default 10 s), part of the overhead",
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

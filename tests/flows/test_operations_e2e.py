@@ -1,0 +1,291 @@
+"""End to end: `quantdesk flows up` starts a real Prefect server and process worker (free ports).
+
+One server per module (it takes ~20 s to start). The research deployment runs on the small
+sample lake and leaves its report and artifacts; bad input fails with a one-line reason; and
+the live deployment survives a SIGKILL of its worker: the monitor puts the dead run back to
+AwaitingRetry, a new worker runs it, the runner takes the lapsed lease, reconciles, and in the
+end the ledger equals the venue with exactly one venue order per client order id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.live.conftest import FLIP_SOURCE, candles, make_deployment
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("prefect-e2e")]
+
+QUANTDESK = str(Path(sys.executable).with_name("quantdesk"))
+KEY, SECRET = "flows-key", "flows-secret"
+SPEED = 30.0  # market time runs 30x the wall clock: a 1m bar every 2 s
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Desk:
+    """The installation the test drives through the CLI, as an operator would."""
+
+    def __init__(self, home: Path, env: dict[str, str]) -> None:
+        self.home, self.env = home, env
+        self.first_up: dict[str, Any] = {}
+
+    def ledger(self) -> Any:
+        from quantdesk.ledger import Ledger
+
+        return Ledger(f"sqlite:///{self.home / 'quantdesk.db'}")
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([QUANTDESK, *args], env=self.env, capture_output=True, text=True, timeout=timeout,
+                              check=False)
+        if check and done.returncode != 0:
+            raise AssertionError(f"quantdesk {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def json(self, *args: str, check: bool = True, timeout: float = 600) -> Any:
+        return json.loads(self.cli(*args, "--json", check=check, timeout=timeout).stdout)
+
+    def client(self) -> Any:
+        from quantdesk.ops.prefect_ctl import prefect_client
+
+        return prefect_client(self.state["api_url"])
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return json.loads((self.home / "prefect" / "flows.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Desk, Any, Any]]:
+    from quantdesk.core.clock import ManualClock
+    from quantdesk.lake import Lake, write_sample
+    from quantdesk.live.schedule import ScaledClock
+    from quantdesk.venue import SimulatedVenue
+
+    home = tmp_path_factory.mktemp("desk")
+    frame = candles(3000)
+    start_ms = int(frame["ts"][300].timestamp() * 1000)
+    scaled = ScaledClock(start_ms, int(time.time() * 1000), SPEED)
+    venue_clock = ManualClock(start_ms)
+    stop = threading.Event()
+    venue = SimulatedVenue({"BTC/USDT": frame}, clock=venue_clock, api_key=KEY, api_secret=SECRET).start()
+
+    def tick() -> None:  # the venue's market time follows the scaled clock
+        while not stop.is_set():
+            venue.advance(to=max(scaled.now_ms(), venue_clock.now_ms()))
+            time.sleep(0.02)
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    (home / "flip.py").write_text(FLIP_SOURCE)
+    (home / "quantdesk.toml").write_text(f"""
+[venues.sim]
+exchange = "binance"
+api_url = "{venue.url}"
+key_env = "QD_FLOWS_KEY"
+secret_env = "QD_FLOWS_SECRET"
+options = {{ defaultType = "spot", fetchCurrencies = false, fetchMargins = false }}
+
+[[research.jobs]]
+name = "sma-btc"
+strategy = "sma_cross"
+grid = ["fast=3:12:3", "slow=24:48:12"]
+symbols = ["BTC/USDT"]
+timeframe = "1h"
+exchange = "synthetic"
+train = "4d"
+test = "2d"
+""")
+    env = {**os.environ, "QUANTDESK_HOME": str(home), "QUANTDESK_CONFIG": str(home / "quantdesk.toml"),
+           "QD_FLOWS_KEY": KEY, "QD_FLOWS_SECRET": SECRET, "QUANTDESK_CLOCK": scaled.spec(),
+           "QUANTDESK_RUNNER_LEASE_S": "3", "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    env.pop("PREFECT_API_URL", None)
+    write_sample(Lake(home / "lake"), symbols=1, days=20)
+    d = Desk(home, env)
+    try:
+        d.first_up = d.json("flows", "up", "--port", str(_free_port()), "--paused")
+        yield d, venue, scaled
+    finally:
+        d.cli("flows", "down", check=False)
+        stop.set()
+        ticker.join(timeout=5)
+        venue.stop()
+
+
+def _alive(pid: int | None) -> bool:
+    import psutil
+
+    return bool(pid) and psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+
+
+def test_flows_up_deploys_everything_and_a_second_up_reuses_what_runs(desk: tuple[Desk, Any, Any]) -> None:
+    d, _, _ = desk
+    first = d.first_up
+    port = first["api_url"].rsplit(":", 1)[1].split("/")[0]
+    assert first["api_url"] == f"http://127.0.0.1:{port}/api" and first["ui_url"] == f"http://127.0.0.1:{port}"
+    assert {"ingest-binance-1m", "ingest-binance-1h", "research-nightly", "monitor", "live"} <= set(first["deployments"])
+    again = d.json("flows", "up", "--port", port, "--paused")
+    assert (again["server_pid"], again["worker_pid"]) == (first["server_pid"], first["worker_pid"])
+    status = d.json("flows", "status")
+    assert status["api_url"] == first["api_url"]
+    rows = {r["name"]: r for r in status["deployments"]}
+    assert rows["monitor"]["flow"] == "monitor" and rows["monitor"]["schedule"] == "every 300 s"
+    assert rows["research-nightly"]["schedule"] == "cron 0 2 * * * UTC" and rows["research-nightly"]["paused"]
+    assert rows["ingest-binance-1m"]["schedule"] == "every 60 s" and rows["live"]["schedule"] is None
+    assert set(rows["live"]) == {"name", "flow", "schedule", "paused", "last_run"}
+    # the Prefect UI is served locally
+    import urllib.request
+
+    with urllib.request.urlopen(first["ui_url"], timeout=10) as r:
+        assert r.status == 200 and b"<html" in r.read().lower()
+
+
+def test_the_research_deployment_leaves_a_report_and_artifacts(desk: tuple[Desk, Any, Any]) -> None:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    d, _, _ = desk
+    result = d.json("flows", "run", "research-nightly", "--wait", "--timeout", "300")
+    assert result["state"] == "COMPLETED", result
+    reports = list((d.home / "reports" / "research" / "sma-btc").glob("*.html"))
+    assert len(reports) == 1 and "Stored runs: sweep" in reports[0].read_text()
+    with d.client() as client:
+        arts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["research-sma-btc", "research-sma-btc-report"])))
+    by_key = {a.key: a for a in arts}
+    assert "best_params" in str(by_key["research-sma-btc"].data)
+    assert reports[0].as_uri() in str(by_key["research-sma-btc-report"].data)
+    status = {r["name"]: r for r in d.json("flows", "status")["deployments"]}
+    assert status["research-nightly"]["last_run"]["state"] == "COMPLETED"
+
+
+def test_bad_input_fails_at_the_start_with_a_one_line_reason(desk: tuple[Desk, Any, Any]) -> None:
+    d, _, _ = desk
+    unknown = d.cli("flows", "run", "nightly-typo", check=False)
+    assert unknown.returncode != 0 and "no deployment 'nightly-typo'" in unknown.stderr
+    assert "research-nightly" in unknown.stderr and unknown.stderr.count("\n") <= 2
+    before = sorted(p.name for p in (d.home / "runs").iterdir())
+    bad_job = d.json("flows", "run", "research-nightly", "--param", "job=typo", "--wait", "--timeout", "300", check=False)
+    assert bad_job["state"] == "FAILED" and "no research job 'typo'" in bad_job["message"]
+    bad_venue = d.json("flows", "run", "ingest-binance-1m", "--param", "venue=nosuchvenue", "--wait",
+                       "--timeout", "300", check=False)
+    assert bad_venue["state"] == "FAILED" and "nosuchvenue" in bad_venue["message"]
+    began = time.monotonic()
+    bad_live = d.json("flows", "run", "live", "--param", "deployment=ghost", "--wait", "--timeout", "300", check=False)
+    assert bad_live["state"] == "FAILED" and "no deployment named 'ghost'" in bad_live["message"]
+    assert time.monotonic() - began < 60, "bad input is not retried"
+    assert sorted(p.name for p in (d.home / "runs").iterdir()) == before, "nothing was written"
+
+
+def _orders(d: Desk) -> list[Any]:
+    with d.ledger() as ledger:
+        return ledger.orders(deployment="flip-flows")
+
+
+def _wait(predicate: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def test_the_live_deployment_survives_a_sigkilled_worker_without_duplicating_an_order(
+    desk: tuple[Desk, Any, Any],
+) -> None:
+    import psutil
+
+    from quantdesk.ledger.leases import lease_of
+
+    d, venue, _ = desk
+    with d.ledger() as ledger:
+        make_deployment(ledger, "flip-flows", strategy=f"{d.home / 'flip.py'}:Flip", stage="live", venue="sim",
+                        exchange="sim", params={"period": 2})
+    run = d.json("flows", "run", "live", "--param", "deployment=flip-flows")
+    _wait(lambda: len(_orders(d)) >= 2, 180, "the live run to trade")
+    worker = psutil.Process(d.state["worker_pid"])
+    doomed = [worker, *worker.children(recursive=True)]
+    assert any("flip-flows" in " ".join(p.cmdline()) or "prefect" in " ".join(p.cmdline()) for p in doomed)
+    for p in doomed:  # the machine dies: worker and its flow-run process, no cleanup at all
+        p.send_signal(signal.SIGKILL)
+    psutil.wait_procs(doomed, timeout=10)
+    traded_before = len(_orders(d))
+    with d.ledger() as ledger:
+        _wait(lambda: (lambda lease: lease is None or lease.expires_at.timestamp() < time.time())(
+            lease_of(ledger, "flip-flows")), 30, "the dead runner's lease to lapse")
+    again = d.json("flows", "up", "--paused")  # the operator brings a worker back; the server kept running
+    assert again["worker_pid"] != worker.pid and _alive(again["worker_pid"])
+    monitor = d.json("flows", "run", "monitor", "--wait", "--timeout", "300")
+    assert monitor["state"] == "COMPLETED", monitor
+    with d.client() as client:
+        restarted = client.read_flow_run(run["flow_run_id"])
+    assert restarted.state.type.value in ("SCHEDULED", "PENDING", "RUNNING"), restarted.state
+    # the same flow run runs again: it waits for the dead run's concurrency slot (a 60 s lease), then trades
+    _wait(lambda: len(_orders(d)) >= traded_before + 2, 300, "the restarted run to trade again")
+    with d.client() as client:
+        live_run = client.read_flow_run(run["flow_run_id"])
+        assert live_run.state.type.value == "RUNNING" and live_run.run_count >= 2
+        from prefect.states import Cancelling
+
+        client.set_flow_run_state(run["flow_run_id"], Cancelling(), force=True)
+    _wait(lambda: _final(d, run["flow_run_id"]), 120, "the cancelled run to end")
+
+    with d.ledger() as ledger:
+        taken = [e for e in ledger.audit_log(action="runner.lease.taken_over")]
+        assert taken and taken[-1].payload["deployment"] == "flip-flows"
+        reconciled = [e for e in ledger.audit_log() if e.action == "broker.reconcile" and e.seq > taken[-1].seq]
+        first_order = [e for e in ledger.audit_log() if e.action.startswith("order.") and e.seq > taken[-1].seq]
+        assert reconciled and (not first_order or reconciled[0].seq < first_order[0].seq), \
+            "the restarted runner reconciles before its first order"
+        venue_orders = venue.orders()
+        ids = [o.client_order_id for o in venue_orders]
+        assert len(ids) == len(set(ids)), "a client order id reached the venue twice"
+        mine = {o.client_order_id: o for o in ledger.orders(deployment="flip-flows")}
+        sent = {cid for cid, o in mine.items() if o.venue_order_id is not None}
+        assert sent == set(ids)
+        for o in venue_orders:
+            row = mine[o.client_order_id]
+            assert row.status.is_final and row.filled_qty == o.executed_qty, (row, o)
+        fills = ledger.fills(venue="sim")
+        assert {f.trade_id for f in fills} == {str(t.trade_id) for t in venue.trades()}
+        position = ledger.position("BTC/USDT", venue="sim")
+        assert position == sum((f.signed_qty for f in fills), Decimal(0))
+        free, locked = venue.balances().get("BTC", (Decimal(0), Decimal(0)))
+        assert position == free + locked
+
+
+def _final(d: Desk, flow_run_id: str) -> bool:
+    with d.client() as client:
+        state = client.read_flow_run(flow_run_id).state
+    return state is not None and state.is_final()
+
+
+def test_flows_down_stops_what_up_started_and_nothing_else(desk: tuple[Desk, Any, Any]) -> None:
+    d, _, _ = desk
+    state = d.state
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        result = d.json("flows", "down")
+        assert len(result["stopped"]) == 2
+        _wait(lambda: not _alive(state["worker_pid"]) and not _alive(state["server_pid"]), 30, "up's processes to end")
+        assert bystander.poll() is None, "down touched a process it did not start"
+        assert "nothing to stop" in d.json("flows", "down")["detail"]
+    finally:
+        bystander.kill()
+        bystander.wait()

@@ -6,6 +6,11 @@ simulated venue (a fresh lake) against the same ingestion as a deployment run
 overhead is the difference (goal: <= 2 s per run). `up_cold_s` includes the server creating its
 database; `up_reused_s` is a second `up` (deploys again, starts nothing).
 
+Also side by side: the live runner's decision latency (bar close -> order handed to the broker,
+20 deployments of one symbol each, `bench/replay.py`'s live_latency) in a plain process, as
+`quantdesk run` has it, and inside a Prefect flow run logging every bar to the Prefect API, as
+the `live` deployment has it (goal: equal, p99 <= 10 ms).
+
 Run: .venv/bin/python bench/flows.py [--bars 5000] [--runs 3]
 """
 
@@ -40,6 +45,26 @@ def _timed(args: list[str], env: dict[str, str]) -> tuple[float, str]:
     if done.returncode != 0:
         raise SystemExit(f"quantdesk {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return seconds, done.stdout
+
+
+def _latency_side_by_side() -> dict[str, object]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from prefect import flow, get_run_logger
+    from prefect.testing.utilities import prefect_test_harness
+    from replay import bench_latency
+
+    plain = bench_latency()
+
+    @flow(name="live-latency-bench")
+    def under_prefect() -> dict[str, object]:
+        logger = get_run_logger()
+        return bench_latency(on_outcome=lambda o: logger.info("%s targets %s, %d orders", o.bar_ts.isoformat(),
+                                                               o.targets, len(o.orders)))
+
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    with prefect_test_harness(server_startup_timeout=180):
+        prefect = under_prefect()
+    return {"cli_runner": plain, "prefect_flow": prefect, "goal_p99_ms": 10.0}
 
 
 def main() -> None:
@@ -85,6 +110,7 @@ def main() -> None:
         "ingest_cli_s": round(median_plain, 2), "ingest_deployment_run_s": round(median_flow, 2),
         "deployment_overhead_s": round(median_flow - median_plain, 2), "overhead_goal_s": 2.0,
         "runs": opts.runs,
+        "live_decision_latency": _latency_side_by_side(),
         "note": "deployment run = trigger, worker picks it up, flow-run process starts, same ingest; "
                 "the worker polls its pool (Prefect default 10 s), part of the overhead",
     }, indent=2))

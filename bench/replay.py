@@ -171,13 +171,15 @@ class _Venue:
         return self.rows[symbol][i:i + (limit or 500)]
 
 
-def bench_latency(n_symbols: int = 20, bars: int = 30) -> dict[str, Any]:
+def bench_latency(n_symbols: int = 20, bars: int = 30, on_outcome: Any = None) -> dict[str, Any]:
     """Bar close -> order handed to the broker, per deployment, on the live path of `quantdesk run`.
 
     Each bar: the updater fetches the bar that just closed from the venue (an in-memory client
     here, so no network time), the window is served from memory, target, sizing, risk gate,
     intent + SENT committed with fsync, then the order is handed over. The new bar is written
     to the lake after that, as live; it is not in the latency but it is in the loop.
+    `on_outcome(outcome)` runs after each decision, as `run_deployment`'s on_bar does (the live
+    flow logs each bar to Prefect there); it is outside the measured span but in the loop.
     """
     from quantdesk.broker import GatedBroker, PaperBroker
     from quantdesk.core.clock import ManualClock
@@ -224,6 +226,8 @@ def bench_latency(n_symbols: int = 20, bars: int = 30) -> dict[str, Any]:
                 raise RuntimeError(f"bench decision failed: {outcome.skipped}: {outcome.detail}")
             if outcome.orders and b > 0:  # the first bar warms caches up
                 samples.append(1000 * (broker.handed - began))
+            if on_outcome is not None:
+                on_outcome(outcome)
     ledger.close()
     arr = np.array(samples)
     return {"symbols": n_symbols, "decisions": len(arr), "candles": "venue -> memory (lake written after)",

@@ -59,3 +59,17 @@ def test_the_monitor_flow_runs_under_prefect(quantdesk_home: Path) -> None:
     with prefect_test_harness(server_startup_timeout=120):
         result = module.monitor_flow()
     assert result["audit_ok"] is True and result["breaches"] == []
+
+
+def test_a_gap_in_a_running_deployments_recent_candles_is_a_breach(quantdesk_home: Path) -> None:
+    bars = [i for i in range(120) if not 100 <= i < 104]  # four minutes missing, recently
+    Lake().write(candles(bars, t0_ms=T0_MS), exchange="binance", symbol="BTC/USDT", timeframe="1m")
+    now = datetime.fromtimestamp((T0_MS + 121 * 60_000) / 1000, UTC)
+    with Ledger(clock=ManualClock(now)) as ledger:
+        _running_deployment(ledger)
+        report = run_monitor(ledger, now=now, deliver=False)
+    [gap] = [b for b in report.breaches if b.code == "DATA_GAP"]
+    assert gap.symbol == "BTC/USDT" and gap.detail.startswith("4 1m bars missing") and "01:40" in gap.detail
+    assert not [b for b in report.breaches if b.code == "DATA_STALE"]
+    drift = quantdesk_home / "reports" / "drift" / "btc" / f"{now:%Y-%m-%d}.json"
+    assert drift.exists() and "nothing to compare" in drift.read_text(), "the daily drift report is written once"

@@ -276,6 +276,22 @@ def _final(d: Desk, flow_run_id: str) -> bool:
     return state is not None and state.is_final()
 
 
+def test_with_prefect_api_url_set_up_uses_that_server_and_starts_only_a_worker(
+    desk: tuple[Desk, Any, Any], tmp_path: Path,
+) -> None:
+    d, _, _ = desk
+    other = Desk(tmp_path, {**d.env, "QUANTDESK_HOME": str(tmp_path), "QUANTDESK_CONFIG": str(tmp_path / "none.toml"),
+                            "PREFECT_API_URL": d.state["api_url"]})
+    up = other.json("flows", "up", "--paused")
+    try:
+        assert up["external"] is True and up["server_pid"] is None and up["api_url"] == d.state["api_url"]
+        assert _alive(up["worker_pid"]) and up["worker_pid"] != d.state["worker_pid"]
+    finally:
+        down = other.json("flows", "down")
+    assert down["stopped"] == [f"worker (pid {up['worker_pid']})"]
+    assert _alive(d.state["server_pid"]), "the shared server is not ours to stop"
+
+
 def test_flows_down_stops_what_up_started_and_nothing_else(desk: tuple[Desk, Any, Any]) -> None:
     d, _, _ = desk
     state = d.state

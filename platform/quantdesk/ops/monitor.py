@@ -53,6 +53,7 @@ class MonitorReport:
 
 
 def _freshness(ledger: Ledger, lake: Any, now: datetime) -> tuple[int, list[Breach]]:
+    from quantdesk.lake.quality import find_gaps
     from quantdesk.live.spec import RunSpec
     from quantdesk.promotion import DeploymentState, list_deployments
 
@@ -65,9 +66,19 @@ def _freshness(ledger: Ledger, lake: Any, now: datetime) -> tuple[int, list[Brea
         for symbol in d.symbols:
             checked += 1
             try:
-                last = lake.candles(symbol, d.timeframe, start=now - 50 * limit, exchange=exchange)["ts"].max()
+                recent = lake.candles(symbol, d.timeframe, start=now - 50 * limit, exchange=exchange)
             except LakeError:
-                last = None
+                recent = None
+            last = None if recent is None or recent.is_empty() else recent["ts"].max()
+            if recent is not None and recent.height > 1:
+                holes = find_gaps(recent.get_column("ts"), timeframe_ms(d.timeframe))
+                if holes.height:
+                    first = holes.row(0, named=True)
+                    breaches.append(Breach(
+                        code="DATA_GAP", deployment=d.name, symbol=symbol,
+                        detail=f"{int(holes['missing_bars'].sum())} {d.timeframe} bars missing in the last "
+                               f"{50 * STALE_BARS} bars (first at {first['start']:%Y-%m-%d %H:%M}); backfill with "
+                               "`quantdesk ingest` or the ingest deployment"))
             if last is None or now - last > limit:
                 seen = "no candles" if last is None else f"newest candle {last:%Y-%m-%d %H:%M}"
                 breaches.append(Breach(code="DATA_STALE", deployment=d.name, symbol=symbol,

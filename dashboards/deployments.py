@@ -1,18 +1,37 @@
-"""Deployments: stages, states, code-hash pins and pending promotions."""
+"""Deployments: stages, states, code-hash pins and pending promotions, with Approve / Reject for
+those whose role allows it (a different person than the requester; checked again on the server)."""
 
 from __future__ import annotations
 
 import panel as pn
 from _tables import table
 
-from quantdesk.desk import deployments
+from quantdesk.desk import decide_promotion, deployments
 from quantdesk.ledger import Ledger
 
 
 def page() -> pn.viewable.Viewable:
     with Ledger() as ledger:
         rows = deployments(ledger, pn.state.user)
-    return pn.Column("# Deployments", table(rows, "no deployments yet: `quantdesk promote`"))
+    message = pn.pane.Markdown("", name="message")
+    decisions: list[pn.viewable.Viewable] = []
+    for row in rows:
+        if not row["may_decide"]:
+            continue
+        reason = pn.widgets.TextInput(placeholder="reason (required to reject)", width=280)
+        yes = pn.widgets.Button(name=f"Approve {row['name']}", button_type="success")
+        no = pn.widgets.Button(name=f"Reject {row['name']}", button_type="danger")
+
+        def decide(approve: bool, name: str = row["name"], why: pn.widgets.TextInput = reason) -> None:
+            with Ledger() as ledger:  # the session's own user, never a value from the browser
+                message.object = decide_promotion(ledger, pn.state.user, name, approve=approve, reason=why.value).message
+
+        yes.on_click(lambda _e, f=decide: f(True))
+        no.on_click(lambda _e, f=decide: f(False))
+        decisions.append(pn.Row(pn.pane.Markdown(f"**{row['name']}** {row['pending']}"), reason, yes, no))
+    shown = [{k: v for k, v in r.items() if k != "may_decide"} for r in rows]
+    return pn.Column("# Deployments", table(shown, "no deployments yet: `quantdesk promote`"),
+                     *(["### Waiting for your decision", *decisions] if decisions else []), message)
 
 
 if __name__.startswith("bokeh"):

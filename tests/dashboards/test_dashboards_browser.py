@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -126,3 +127,24 @@ def test_each_page_shows_real_content_and_admin_is_for_admins(server: str, brows
     viewer = _login(browser, server, "vic", PASSWORDS["vic"], "admin")
     viewer.get_by_text("This page is for admins only.").wait_for(timeout=30_000)
     assert "tina" not in viewer.content(), "no user list for a viewer"
+
+
+def test_market_research_and_risk_pages_show_the_lake_runs_and_limits(server: str, browser: object) -> None:
+    from quantdesk.backtest import LakeQuery, sweep, walk_forward
+
+    query = LakeQuery.of("BTC/USDT", "15m")
+    sweep("sma_cross", query, grid=["fast=2:6:2", "slow=8:16:4"])
+    walk_forward("sma_cross", query, grid=["fast=2:6:2", "slow=8:16:4"], train="12h", test="6h")
+    page = _login(browser, server, "vic", PASSWORDS["vic"], "market")
+    # two days of 1m candles (2,880) do not fit the 2,500-point budget: the server sends 5m bars
+    page.get_by_text("downsampled from 1m on the server").wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"5\d\d 5m bars")).wait_for(timeout=30_000)
+    assert page.locator("canvas").count() >= 2, "price chart and the RSI/MACD panels are drawn"
+    page.goto(f"{server}/research")
+    page.get_by_text("Deflated Sharpe").wait_for(timeout=30_000)
+    page.get_by_text("out-of-sample total return").first.wait_for(timeout=30_000)
+    assert page.get_by_text("sweep-").count() >= 1
+    page.goto(f"{server}/risk")
+    page.get_by_text("Denials by code").wait_for(timeout=30_000)
+    page.get_by_text("max_gross_exposure").wait_for(timeout=30_000)
+    assert CANARY not in page.content()

@@ -1,9 +1,11 @@
 """What the desk's screens show and do, without any UI library: dashboards/ stays thin over this."""
 
+from quantdesk.desk.pages import market, research, risk
 from quantdesk.desk.views import (
     DeskAction,
     admin,
     data_health,
+    decide_promotion,
     deployments,
     halt,
     overview,
@@ -11,4 +13,4 @@ from quantdesk.desk.views import (
     trading,
 )
 
-__all__ = ["DeskAction", "admin", "data_health", "deployments", "halt", "overview", "resume", "trading"]
+__all__ = ["DeskAction", "admin", "data_health", "decide_promotion", "deployments", "halt", "market", "overview", "research", "resume", "risk", "trading"]

@@ -16,7 +16,8 @@ from quantdesk.identity import Permission, get_user, require
 from quantdesk.ledger import Ledger
 from quantdesk.risk import GLOBAL_SCOPE
 
-__all__ = ["DeskAction", "admin", "data_health", "deployments", "halt", "overview", "resume", "trading"]
+__all__ = ["DeskAction", "admin", "data_health", "decide_promotion", "deployments", "halt", "overview", "resume",
+           "trading"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,12 +80,35 @@ def deployments(ledger: Ledger, user: str) -> list[dict[str, Any]]:
     """Return each deployment's stage, state, code-hash pin and pending promotion (any logged-in user)."""
     from quantdesk.promotion import list_deployments, list_promotions
 
-    get_user(ledger, user)
+    me = get_user(ledger, user)
     pending = {p.deployment: p for p in list_promotions(ledger, status="pending_approval")}
     return [{"name": d.name, "strategy": d.strategy_name, "stage": d.stage.value, "state": d.state.value,
              "code_hash": d.code_hash[:12], "approved_by": d.approved_by,
-             "pending": None if d.name not in pending else f"-> {pending[d.name].to_stage.value} by {pending[d.name].requested_by}"}
+             "pending": None if d.name not in pending else f"-> {pending[d.name].to_stage.value} by {pending[d.name].requested_by}",
+             # a courtesy for the page: the approval rules are checked again when the button is used
+             "may_decide": d.name in pending and me.may(Permission.APPROVE) and pending[d.name].requested_by != user}
             for d in list_deployments(ledger)]
+
+
+def decide_promotion(ledger: Ledger, user: str, deployment: str, *, approve: bool, reason: str = "") -> DeskAction:
+    """Approve or reject `deployment`'s pending live promotion as the logged-in `user`.
+
+    The promotion rules decide, as on the CLI: a different person with the approve permission
+    (trader or admin) must approve; a refusal is audited by `quantdesk.promotion` itself.
+    """
+    from quantdesk.promotion import approve as approve_promotion
+    from quantdesk.promotion import reject as reject_promotion
+
+    try:
+        if approve:
+            approve_promotion(ledger, deployment, actor=user, reason=reason or "approved from the dashboard")
+        else:
+            reject_promotion(ledger, deployment, actor=user, reason=reason or "rejected from the dashboard")
+    except PromotionError as e:
+        ledger.audit(user, "dashboard.refused", {"action": "approve" if approve else "reject",
+                                                 "deployment": deployment, "reason": str(e)})
+        return DeskAction(ok=False, message=f"refused: {e}")
+    return DeskAction(ok=True, message=f"{deployment} {'approved' if approve else 'rejected'} by {user}")
 
 
 def data_health(lake: Any) -> dict[str, Any]:

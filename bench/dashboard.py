@@ -1,0 +1,98 @@
+"""Benchmark the market page: a year of 1m candles, downsampled on the server, in a real browser.
+
+Prints one JSON document with, on the same year of candles (525,600 synthetic 1m bars):
+- `server_market_s`: `quantdesk.desk.market` (lake read + resample + indicators) for the page;
+- `browser_first_chart_s`: headless Chromium, logged in, from opening /market to the chart drawn
+  (goal: under 2 s);
+- `naive_bokeh_json_s` / `naive_points`: the peer a quick notebook would do, plotting every 1m
+  close with hvplot and serialising it for the browser (what the page avoids).
+
+Run: .venv/bin/python bench/dashboard.py   (needs /usr/bin/chromium)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    home = Path(tempfile.mkdtemp(prefix="quantdesk-bench-dash-"))
+    os.environ.update({"QUANTDESK_HOME": str(home), "QUANTDESK_CONFIG": str(home / "quantdesk.toml")})
+    from quantdesk.desk import market
+    from quantdesk.identity import add_user
+    from quantdesk.lake import Lake, write_sample
+    from quantdesk.ledger import Ledger
+
+    lake = Lake()
+    write_sample(lake, symbols=1, days=365)
+    began = time.perf_counter()
+    data = market(lake, exchange="synthetic", symbol="BTC/USDT", timeframe="1m", days=365)
+    server_s = time.perf_counter() - began
+
+    import holoviews as hv
+    import hvplot.polars  # noqa: F401
+    from bokeh.embed import json_item
+
+    full = lake.candles("BTC/USDT", "1m", exchange="synthetic")
+    began = time.perf_counter()
+    naive = full.hvplot.line(x="ts", y="close")
+    json.dumps(json_item(hv.render(naive, backend="bokeh")))
+    naive_s = time.perf_counter() - began
+
+    with Ledger() as ledger:
+        add_user(ledger, "bench", "viewer", actor="bench", password="bench-passphrase")
+    port = _free_port()
+    server = subprocess.Popen([str(Path(sys.executable).with_name("quantdesk")), "dashboard", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    browser_s = None
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+            page = chromium.new_context().new_page()
+            page.goto(f"http://127.0.0.1:{port}/overview")
+            page.fill("input[name=username]", "bench")
+            page.fill("input[name=password]", "bench-passphrase")
+            page.click("button[type=submit], input[type=submit]")
+            page.wait_for_load_state("networkidle")
+            began = time.perf_counter()
+            page.goto(f"http://127.0.0.1:{port}/market")
+            page.get_by_text("downsampled from 1m on the server").wait_for(timeout=60_000)
+            page.locator("canvas").first.wait_for(timeout=60_000)
+            browser_s = time.perf_counter() - began
+            chromium.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(json.dumps({
+        "bench": "dashboard_market", "machine_cores": os.cpu_count(), "candles_1m": full.height,
+        "shown": data["note"], "server_market_s": round(server_s, 3),
+        "browser_first_chart_s": None if browser_s is None else round(browser_s, 2), "goal_s": 2.0,
+        "naive_points": full.height, "naive_bokeh_json_s": round(naive_s, 2),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Research: stored runs (sortable), the newest sweep's heatmap over two parameters with its deflated
+Sharpe and PBO, the newest walk-forward's out-of-sample equity, and a run's tearsheet on request."""
+
+from __future__ import annotations
+
+import hvplot.pandas  # noqa: F401 - registers .hvplot on pandas frames
+import panel as pn
+
+from quantdesk.desk import research
+
+
+def _fmt(value: object) -> str:
+    return "n/a" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def page() -> pn.viewable.Viewable:
+    data = research()
+    runs = data["runs"]
+    if runs.is_empty():
+        return pn.Column("# Research", pn.pane.Markdown("*no runs yet: `quantdesk backtest`, `quantdesk sweep`*"))
+    table = pn.widgets.Tabulator(runs.to_pandas(), show_index=False, sortable=True, pagination="local",
+                                 page_size=15, disabled=True, sizing_mode="stretch_width")
+    parts: list[pn.viewable.Viewable] = ["# Research", "### Runs (click a column to sort)", table]
+    sweep = data["sweep"]
+    if sweep is not None:
+        parts.append(pn.pane.Markdown(
+            f"### Sweep {sweep['run_id']} ({sweep['strategy']}, {sweep['combinations']} combinations)\n"
+            f"Deflated Sharpe **{_fmt(sweep['deflated_sharpe'])}** · probability of backtest overfitting "
+            f"**{_fmt(sweep['pbo'])}**"))
+        if len(sweep["params"]) == 2:
+            a, b = sweep["params"]
+            parts.append(sweep["results"].to_pandas().hvplot.heatmap(
+                x=a, y=b, C=sweep["metric"], cmap="RdBu", responsive=True, height=360,
+                title=f"{sweep['metric']} by {a} and {b}"))
+    walk = data["walkforward"]
+    if walk is not None:
+        parts.append(pn.pane.Markdown(f"### Walk-forward {walk['run_id']}: out-of-sample total return "
+                                      f"{_fmt(walk['metrics'].get('total_return'))}"))
+        parts.append(walk["equity"].to_pandas().hvplot.line(x="ts", y="equity", responsive=True, height=260,
+                                                             title="out-of-sample equity"))
+    backtests = runs.filter(runs["kind"] == "backtest").get_column("run_id").to_list()
+    if backtests:
+        choose = pn.widgets.Select(name="tearsheet of", options=backtests, width=320)
+        button = pn.widgets.Button(name="Open tearsheet", button_type="primary")
+        sheet = pn.pane.HTML("", sizing_mode="stretch_width", height=0)
+
+        def open_sheet(_event: object) -> None:
+            from quantdesk.backtest import write_report
+
+            path = write_report(choose.value)
+            sheet.object = f'<iframe srcdoc="{_escape(path.read_text())}" style="width:100%;height:900px;border:0"></iframe>'
+            sheet.height = 920
+
+        button.on_click(open_sheet)
+        parts += ["### Tearsheet", pn.Row(choose, button), sheet]
+    return pn.Column(*parts, sizing_mode="stretch_width")
+
+
+def _escape(html: str) -> str:
+    return html.replace("&", "&amp;").replace('"', "&quot;")
+
+
+if __name__.startswith("bokeh"):
+    page().servable()

@@ -1,0 +1,26 @@
+"""Risk: trading state per scope, limits against current use, denials by code, exposure by asset and venue."""
+
+from __future__ import annotations
+
+import panel as pn
+from _tables import table
+
+from quantdesk.desk import risk
+from quantdesk.ledger import Ledger
+
+
+def page() -> pn.viewable.Viewable:
+    with Ledger() as ledger:
+        data = risk(ledger)
+    return pn.Column(
+        "# Risk",
+        "### Trading state per scope", table(data["states"], "every scope ACTIVE (no state set)"),
+        "### Limits against current use", table(data["limits"], "no limits configured"),
+        "### Denials by code", table(data["denials"], "no denials"),
+        "### Exposure by asset and venue", table(data["exposure"], "no open positions"),
+        sizing_mode="stretch_width",
+    )
+
+
+if __name__.startswith("bokeh"):
+    page().servable()

@@ -55,7 +55,7 @@ def main() -> None:
     naive_s = time.perf_counter() - began
 
     with Ledger() as ledger:
-        add_user(ledger, "bench", "viewer", actor="bench", password="bench-passphrase")
+        add_user(ledger, "bench", "admin", actor="bench", password="bench-passphrase")
     port = _free_port()
     server = subprocess.Popen([str(Path(sys.executable).with_name("quantdesk")), "dashboard", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

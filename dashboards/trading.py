@@ -1,11 +1,11 @@
-"""Trading: the kill switch, orders and risk events. Buttons only for traders and admins, and the
-server checks the role again on every click (`quantdesk.desk.halt`)."""
+"""Trading: the kill switch, a manual order ticket, orders and risk events. Buttons only for traders and
+admins, and the server checks the role again on every click (`quantdesk.desk.halt`, `place_order`)."""
 
 from __future__ import annotations
 
 import panel as pn
 
-from quantdesk.desk import halt, resume, trading
+from quantdesk.desk import halt, place_order, resume, trading
 from quantdesk.ledger import Ledger
 
 
@@ -29,6 +29,23 @@ def page() -> pn.viewable.Viewable:
         stop.on_click(lambda _event: act(halt))
         go.on_click(lambda _event: act(resume))
         controls = [pn.Row(stop, go)]
+        if data["venues"]:
+            venue = pn.widgets.Select(name="venue", options=data["venues"], width=140)
+            symbol = pn.widgets.TextInput(name="symbol", value="BTC/USDT", width=120)
+            side = pn.widgets.RadioButtonGroup(name="side", options=["buy", "sell"], value="buy")
+            kind = pn.widgets.RadioButtonGroup(name="type", options=["market", "limit"], value="market")
+            qty = pn.widgets.TextInput(name="quantity", placeholder="e.g. 0.01", width=110)
+            price = pn.widgets.TextInput(name="limit price", placeholder="limit only", width=110)
+            send = pn.widgets.Button(name="Send order", button_type="primary")
+
+            def order(_event: object) -> None:
+                with Ledger() as ledger:  # the gate, the ledger and the venue decide; the audit names the user
+                    message.object = place_order(ledger, pn.state.user, venue=venue.value, symbol=symbol.value,
+                                                 side=side.value, qty=qty.value, order_type=kind.value,
+                                                 price=price.value or None).message
+
+            send.on_click(order)
+            controls.append(pn.Column("### Order ticket", pn.Row(venue, symbol, qty, price), pn.Row(side, kind, send)))
     return pn.Column(
         f"# Trading — {user}", state, *controls, message,
         "### Orders", pn.pane.DataFrame(_frame(data["orders"]), sizing_mode="stretch_width"),

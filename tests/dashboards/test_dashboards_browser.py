@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,35 @@ def test_market_research_and_risk_pages_show_the_lake_runs_and_limits(server: st
     page.get_by_text("Denials by code").wait_for(timeout=30_000)
     page.get_by_text("max_gross_exposure").wait_for(timeout=30_000)
     assert CANARY not in page.content()
+
+
+def test_a_trader_sends_an_order_from_the_ticket_through_the_gate_to_the_venue(
+    server: str, browser: object, quantdesk_home: Path,
+) -> None:
+    from quantdesk.core.clock import ManualClock
+    from quantdesk.lake import Lake
+    from quantdesk.venue import SimulatedVenue
+
+    frame = Lake().candles("BTC/USDT", "1m", exchange="synthetic")
+    now = frame["ts"][-1]
+    # the venue checks every signed request against the key stored encrypted for "sim" (the canary)
+    with SimulatedVenue({"BTC/USDT": frame}, clock=ManualClock(now), api_key=CANARY,
+                        api_secret="canary-secret-dash") as venue:
+        (quantdesk_home / "quantdesk.toml").write_text(
+            f'[venues.sim]\nexchange = "binance"\napi_url = "{venue.url}"\n'
+            'options = { defaultType = "spot", fetchCurrencies = false, fetchMargins = false }\n')
+        viewer = _login(browser, server, "vic", PASSWORDS["vic"])
+        viewer.get_by_text("Trading — vic").wait_for(timeout=30_000)
+        assert viewer.get_by_role("button", name="Send order").count() == 0, "no ticket for a viewer"
+        page = _login(browser, server, "tina", PASSWORDS["tina"])
+        page.get_by_text("Order ticket").wait_for(timeout=30_000)
+        page.get_by_placeholder("e.g. 0.01").fill("0.01")
+        page.get_by_role("button", name="Send order").click()
+        page.get_by_text("(sent by tina)").wait_for(timeout=60_000)
+        [sent] = venue.orders()
+        assert sent.executed_qty == Decimal("0.01")
+        with Ledger() as ledger:
+            [order] = ledger.orders(deployment="manual")
+            assert order.client_order_id == sent.client_order_id and order.filled_qty == Decimal("0.01")
+            assert "tina" in {e.actor for e in ledger.audit_log() if e.action.startswith("order.")}
+        assert CANARY not in page.content()

@@ -29,27 +29,10 @@ def _actor() -> str:
 
 
 def _open_gated(venue_name: str) -> Any:
-    """Build the gated broker for a configured venue: ccxt client, ledger, risk gate, notifier."""
-    from quantdesk.broker import CcxtBroker, GatedBroker
-    from quantdesk.core.clock import SystemClock
-    from quantdesk.core.errors import ConfigError
-    from quantdesk.core.settings import get_settings
-    from quantdesk.ingest.exchange import make_exchange
-    from quantdesk.ledger import Ledger
-    from quantdesk.risk import RiskConfig, RiskGate
+    """Build the gated broker for a configured venue: ccxt client, ledger, risk gate (no direct notifier)."""
+    from quantdesk.broker.factory import open_gated
 
-    settings = get_settings()
-    venue = settings.venues.get(venue_name)
-    if venue is None:
-        known = ", ".join(sorted(settings.venues)) or "none yet"
-        raise ConfigError(f"unknown venue {venue_name!r} (configured: {known}); add one with `quantdesk venue add`")
-    clock = SystemClock()
-    ledger = Ledger(clock=clock)
-    broker = CcxtBroker(make_exchange(venue, name=venue_name), name=venue_name, clock=clock)
-    gate = RiskGate(RiskConfig.from_settings(settings), clock, ledger)
-    # No direct notifier: every order event is audited, and its message goes through the
-    # outbox (delivered by deliver_pending after the command, or later), never twice.
-    return GatedBroker(broker, ledger, gate, venue=venue_name, clock=clock, actor=_actor())
+    return open_gated(venue_name, actor=_actor())
 
 
 def _order_view(row: Any) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from quantdesk.desk.views import (
     deployments,
     halt,
     overview,
+    place_order,
     resume,
     trading,
 )
 
-__all__ = ["DeskAction", "admin", "data_health", "decide_promotion", "deployments", "halt", "market", "overview", "research", "resume", "risk", "trading"]
+__all__ = ["DeskAction", "admin", "data_health", "decide_promotion", "deployments", "halt", "market", "overview", "place_order", "research", "resume", "risk", "trading"]

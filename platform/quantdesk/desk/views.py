@@ -16,8 +16,8 @@ from quantdesk.identity import Permission, get_user, require
 from quantdesk.ledger import Ledger
 from quantdesk.risk import GLOBAL_SCOPE
 
-__all__ = ["DeskAction", "admin", "data_health", "decide_promotion", "deployments", "halt", "overview", "resume",
-           "trading"]
+__all__ = ["DeskAction", "admin", "data_health", "decide_promotion", "deployments", "halt", "overview", "place_order",
+           "resume", "trading"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,8 +46,11 @@ def trading(ledger: Ledger, user: str) -> dict[str, Any]:
     """Return the trading page's content and whether this user may use the kill switch."""
     me = get_user(ledger, user)
     orders = ledger.orders(limit=50)
+    from quantdesk.core.settings import get_settings
+
     return {
         "can_halt": me.may(Permission.OPERATE),
+        "venues": sorted(get_settings().venues),
         "state": next((str(s.state) for s in ledger.trading_states() if s.scope == GLOBAL_SCOPE), "ACTIVE"),
         "orders": [{"client_order_id": o.client_order_id, "symbol": o.symbol, "side": str(o.side), "qty": str(o.qty),
                     "status": str(o.status)} for o in orders],
@@ -88,6 +91,54 @@ def deployments(ledger: Ledger, user: str) -> list[dict[str, Any]]:
              # a courtesy for the page: the approval rules are checked again when the button is used
              "may_decide": d.name in pending and me.may(Permission.APPROVE) and pending[d.name].requested_by != user}
             for d in list_deployments(ledger)]
+
+
+def place_order(ledger: Ledger, user: str, *, venue: str, symbol: str, side: str, qty: str,
+                order_type: str = "market", price: str | None = None) -> DeskAction:
+    """Send a manual order from the ticket as `user` (traders and admins) through the risk gate.
+
+    The same path as `quantdesk order`: reconcile, gate, ledger, venue; the audit names `user`.
+    """
+    import uuid
+    from decimal import Decimal, InvalidOperation
+
+    from quantdesk.broker import derive_client_order_id
+    from quantdesk.broker.factory import open_gated
+    from quantdesk.core.errors import QuantdeskError
+    from quantdesk.core.orders import OrderIntent
+    from quantdesk.core.types import OrderType, Side
+
+    try:
+        require(ledger, user, Permission.OPERATE)
+    except PromotionError as e:
+        ledger.audit(user, "dashboard.refused", {"action": "order", "venue": venue, "symbol": symbol,
+                                                 "reason": str(e)})
+        return DeskAction(ok=False, message=f"refused: {e}")
+    try:
+        side_value, type_value = Side(side.lower()), OrderType(order_type.lower())
+        qty_value = Decimal(qty)
+        price_value = None if not price else Decimal(price)
+        if qty_value <= 0 or (type_value is OrderType.LIMIT and price_value is None):
+            raise ValueError
+    except (ValueError, InvalidOperation):
+        return DeskAction(ok=False, message=f"bad order: side {side!r}, type {order_type!r}, qty {qty!r}, price "
+                                            f"{price!r}; a positive quantity, and a price for a limit order")
+    try:
+        gated = open_gated(venue, actor=user)
+        with gated.ledger:
+            gated.start()
+            outcome = gated.submit(OrderIntent(
+                client_order_id=derive_client_order_id("manual", uuid.uuid4().hex), deployment="manual",
+                venue=venue, symbol=symbol, side=side_value, type=type_value, qty=qty_value, price=price_value,
+                ts=gated.clock.now()))
+    except QuantdeskError as e:
+        return DeskAction(ok=False, message=f"not sent: {e}")
+    if not outcome.approved:
+        return DeskAction(ok=False, message=f"denied by the risk gate: {outcome.code}: {outcome.detail}")
+    if outcome.error:
+        return DeskAction(ok=False, message=f"order {outcome.client_order_id} failed: {outcome.error}")
+    return DeskAction(ok=True, message=f"order {outcome.client_order_id} {side_value} {qty_value} {symbol} on "
+                                       f"{venue}: {outcome.status} (sent by {user})")
 
 
 def decide_promotion(ledger: Ledger, user: str, deployment: str, *, approve: bool, reason: str = "") -> DeskAction:

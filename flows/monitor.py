@@ -2,8 +2,8 @@
 
 Every few minutes: verify the audit chain, check that running deployments' candles are fresh,
 reconcile venues with running live deployments, write each running deployment's daily drift
-report, store and notify each breach, restart `live` runs whose process died, and deliver
-whatever the notification outbox still holds.
+report, store and notify each breach, restart `live` runs whose process died, write the daily desk
+report once a day (the weekly one on Mondays), and deliver what the notification outbox still holds.
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ def monitor_flow(supervise: bool = True) -> dict[str, Any]:
     from quantdesk.ledger import Ledger
     from quantdesk.live.schedule import clock_from_env
     from quantdesk.ops import run_monitor
+    from quantdesk.ops.reports import scheduled_desk_reports
     from quantdesk.ops.supervise import restart_lost_live_runs
 
     logger = get_run_logger()
     with Ledger(clock=clock_from_env()) as ledger:  # the desk's clock (scaled in rehearsals)
         restarts = restart_lost_live_runs(ledger) if supervise else []
         report = run_monitor(ledger)
+        written = scheduled_desk_reports(ledger)
     for r in restarts:
         log = logger.warning if r.restarted else logger.error
         log("live run %s of %s: %s; %s", r.flow_run_id, r.deployment, r.reason,
@@ -39,7 +41,9 @@ def monitor_flow(supervise: bool = True) -> dict[str, Any]:
                 report.drift_reports, report.delivery)
     if not report.audit_ok:
         raise RuntimeError("the audit chain is broken: see the breach stored in the ledger")
-    return {**to_jsonable(report), "restarts": to_jsonable(restarts)}
+    for path in written:
+        logger.info("desk report written: %s", path)
+    return {**to_jsonable(report), "restarts": to_jsonable(restarts), "desk_reports": [str(p) for p in written]}
 
 
 if __name__ == "__main__":

@@ -39,3 +39,32 @@ def export_command(
         emit({"kind": kind, "path": str(path), "rows": frame.height, "columns": frame.columns})
     else:
         console.print(f"wrote {frame.height} {kind} rows to {path}")
+
+
+@app.command("desk-report")
+@handle_errors
+def desk_report_command(
+    period: Annotated[str, typer.Option("--period", help="daily (the last 24 h) or weekly (the last 7 days).")] = "daily",
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also print the report to PDF (needs Chromium).")] = True,
+    json_output: JsonOption = False,
+) -> None:
+    """Write the desk report: PnL by deployment, exposure, risk events, drift and data health.
+
+    A papermill notebook rendered to HTML (and PDF) under $QUANTDESK_HOME/reports/desk/; its
+    summary goes out as a notification (daily_pnl / weekly_report). The monitor flow writes the
+    daily one once a day and the weekly one on Mondays.
+    Example: quantdesk desk-report --period weekly
+    """
+    from quantdesk.cli._notify import deliver_pending
+    from quantdesk.ledger import Ledger
+    from quantdesk.reports.desk import write_desk_report
+
+    with Ledger() as ledger:
+        report = write_desk_report(ledger, period=period, pdf=pdf, actor="cli")
+    deliver_pending()
+    if json_output:
+        emit({"period": report.period, "start": report.start, "end": report.end, "html": report.html,
+              "pdf": report.pdf, "snapshot": report.snapshot, "summary": report.summary})
+    else:
+        console.print(f"{period} desk report: {report.pdf or report.html} (cash flow "
+                      f"{report.summary['total_cash_flow']:,.2f}, {report.summary['fills']} fills)", highlight=False)

@@ -103,19 +103,25 @@ def backtest_command(
 @handle_errors
 def report_command(
     run_id: Annotated[str, typer.Argument(help="A run id from `quantdesk backtest` or `quantdesk runs`.")],
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also print the tearsheet to PDF beside it (needs Chromium).")] = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Write a self-contained HTML tearsheet of a stored run and print its path.
+    """Write a self-contained HTML tearsheet of a stored run (and with --pdf a PDF) and print its path.
 
-    Example: quantdesk report backtest-20240101T120000-1a2b3c
+    Example: quantdesk report backtest-20240101T120000-1a2b3c --pdf
     """
     from quantdesk.backtest.report import write_report
 
     path = write_report(run_id)
+    printed = None
+    if pdf:
+        from quantdesk.reports.pdf import html_to_pdf
+
+        printed = html_to_pdf(path)
     if json_out:
-        emit({"run_id": run_id, "path": path})
+        emit({"run_id": run_id, "path": path, "pdf": printed})
     else:
-        typer.echo(str(path))
+        typer.echo(str(printed or path))
 
 
 @app.command("runs")

@@ -40,6 +40,8 @@ def event_for(action: str, payload: Mapping[str, Any]) -> tuple[str, str] | None
         return action.replace(".", "_"), "warning"
     if action == "monitor.breach":
         return "monitor_breach", "error"
+    if action == "report.desk":
+        return ("daily_pnl" if payload.get("period") == "daily" else "weekly_report"), "info"
     if action == "runner.skip":
         return "runner_skip", "error"
     if action == "broker.reconcile" and (not payload.get("agreed", True) or payload.get("adopted")):

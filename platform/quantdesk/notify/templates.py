@@ -37,6 +37,11 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
                     "{{ state }}: {{ message }}"),
     "flow_restarted": ("Restarted {{ flow_run }}", "{{ flow }} run {{ flow_run }} was {{ reason }}; restart {{ attempt }}"),
     "runner_restarted": ("Runner of {{ deployment }} restarted", "{{ actor }} took over from {{ previous_holder }}"),
+    "daily_pnl": ("Daily PnL {{ date }}: {{ '%.2f' % total_cash_flow }}",
+                  "{{ fills }} fills, {{ risk_events }} risk events.{% for d in deployments %}\n- {{ d.deployment }}: "
+                  "{{ '%.2f' % d.cash_flow }}{% endfor %}\nReport: {{ report }}"),
+    "weekly_report": ("Weekly report {{ date }}: {{ '%.2f' % total_cash_flow }}",
+                      "{{ fills }} fills, {{ risk_events }} risk events. Report: {{ report }}"),
     "test": ("quantdesk test message", "If you read this, the channel works."),
 }
 _DIGEST = ("{{ count }} {{ event_type }} events", "{% for e in events[:10] %}- {{ e.get('code') or e.get('state') or e.get('client_order_id') or e }}\n{% endfor %}{% if count > 10 %}... and {{ count - 10 }} more{% endif %}")

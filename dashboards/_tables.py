@@ -14,3 +14,19 @@ def table(rows: list[dict[str, Any]], empty: str = "nothing yet") -> pn.viewable
     import pandas as pd
 
     return pn.pane.DataFrame(pd.DataFrame(rows), sizing_mode="stretch_width", index=False)
+
+
+def downloads(labels: list[str]) -> pn.viewable.Viewable:
+    """Return a row of download buttons for exports (`quantdesk.desk.DOWNLOADS` labels), built on click."""
+    from quantdesk.desk import download
+    from quantdesk.ledger import Ledger
+
+    def make(label: str) -> pn.widgets.FileDownload:
+        def build() -> str:
+            with Ledger() as ledger:  # any logged-in user may download; the download is audited
+                return str(download(ledger, pn.state.user, label))
+
+        return pn.widgets.FileDownload(callback=build, filename=label, label=f"Download {label}",
+                                       button_type="light", embed=False)
+
+    return pn.Row(*[make(label) for label in labels])

@@ -4,6 +4,7 @@ admins, and the server checks the role again on every click (`quantdesk.desk.hal
 from __future__ import annotations
 
 import panel as pn
+from _tables import downloads
 
 from quantdesk.desk import halt, place_order, resume, trading
 from quantdesk.ledger import Ledger
@@ -49,6 +50,7 @@ def page() -> pn.viewable.Viewable:
     return pn.Column(
         f"# Trading — {user}", state, *controls, message,
         "### Orders", pn.pane.DataFrame(_frame(data["orders"]), sizing_mode="stretch_width"),
+        downloads(["orders.xlsx", "fills.csv", "positions.csv", "risk-events.xlsx"]),
         "### Risk events", pn.pane.DataFrame(_frame(data["risk_events"]), sizing_mode="stretch_width"),
     )
 

@@ -119,7 +119,7 @@ def test_a_trader_halts_from_the_browser(server: str, browser: object) -> None:
 
 def test_each_page_shows_real_content_and_admin_is_for_admins(server: str, browser: object) -> None:
     page = _login(browser, server, "alice", PASSWORDS["alice"], "overview")
-    expected = {"overview": "Overview — alice (admin)", "deployments": "no deployments yet",
+    expected = {"overview": "Data freshness", "deployments": "no deployments yet", "notifications": "Templates",
                 "data_health": "BTC/USDT", "admin": "audit chain intact", "trading": "Trading — alice"}
     for name, text in expected.items():
         page.goto(f"{server}/{name}")
@@ -181,3 +181,31 @@ def test_a_trader_sends_an_order_from_the_ticket_through_the_gate_to_the_venue(
             assert order.client_order_id == sent.client_order_id and order.filled_qty == Decimal("0.01")
             assert "tina" in {e.actor for e in ledger.audit_log() if e.action.startswith("order.")}
         assert CANARY not in page.content()
+
+
+def test_the_notification_center_and_downloads(server: str, browser: object, tmp_path: Path) -> None:
+    with Ledger() as ledger:
+        halt(ledger, "tina")  # an event: its message is in the outbox's history
+        ledger.record_intent(client_order_id="qd-" + "a" * 32, venue="sim", symbol="BTC/USDT", side="buy",
+                             order_type="limit", qty="0.25", price="42000.5", deployment="btc-sma")
+    page = _login(browser, server, "alice", PASSWORDS["alice"], "notifications")
+    page.get_by_text("History (newest first)").wait_for(timeout=30_000)
+    page.get_by_role("cell", name="halt").first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Send a test message").click()
+    page.get_by_text("no channel configured").wait_for(timeout=30_000)
+    page.goto(f"{server}/trading")
+    with page.expect_download(timeout=60_000) as info:
+        page.get_by_text("Download orders.xlsx").click()
+    saved = tmp_path / "orders.xlsx"
+    info.value.save_as(saved)
+    from openpyxl import load_workbook
+
+    rows = list(load_workbook(saved).active.iter_rows(values_only=True))
+    header = list(rows[0])
+    assert len(rows) == 2 and rows[1][header.index("qty")] == 0.25 and rows[1][header.index("price")] == 42000.5
+    with Ledger() as ledger:
+        [entry] = ledger.audit_log(action="dashboard.download")
+        assert entry.actor == "alice" and entry.payload["export"] == "orders.xlsx"
+    viewer = _login(browser, server, "vic", PASSWORDS["vic"], "notifications")
+    viewer.get_by_text("History (newest first)").wait_for(timeout=30_000)
+    assert viewer.get_by_role("button", name="Send a test message").count() == 0

@@ -8,6 +8,7 @@ refused (and audited) all the same.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from quantdesk.core.errors import PromotionError
@@ -39,7 +40,50 @@ def overview(ledger: Ledger, user: str) -> dict[str, Any]:
         "deployments": [{"name": d.name, "stage": d.stage.value, "state": d.state.value, "pnl": d.pnl}
                         for d in list_deployments(ledger)],
         "positions": [{"venue": p.venue, "symbol": p.symbol, "qty": str(p.qty)} for p in ledger.positions() if p.qty],
+        "desk_pnl": str(sum((d.pnl for d in list_deployments(ledger) if d.pnl is not None), Decimal(0))),
+        "venues": _venues(ledger),
+        "freshness": _freshness(),
+        "flows": _flow_runs(),
     }
+
+
+def _venues(ledger: Ledger) -> list[dict[str, Any]]:
+    """Configured venues and when each last reconciled (and whether ledger and venue agreed)."""
+    from quantdesk.core.settings import get_settings
+
+    last: dict[str, Any] = {}
+    for e in ledger.audit_log(action="broker.reconcile", limit=500):
+        last[str(e.payload.get("venue", ""))] = e
+    rows = []
+    for name in sorted(get_settings().venues):
+        e = last.get(name)
+        rows.append({"venue": name, "last_reconcile": e.ts.isoformat(timespec="seconds") if e else "never",
+                     "agreed": None if e is None else bool(e.payload.get("agreed", True))})
+    return rows
+
+
+def _freshness() -> list[dict[str, Any]]:
+    """The newest candle of each series in the lake."""
+    from quantdesk.lake import Lake
+
+    coverage = Lake().coverage()
+    if not coverage.height:
+        return []
+    return [{"exchange": r["exchange"], "symbol": r["symbol"], "timeframe": r["timeframe"],
+             "newest": r["last"].isoformat(timespec="minutes") if r["last"] else None}
+            for r in coverage.select("exchange", "symbol", "timeframe", "last").to_dicts()]
+
+
+def _flow_runs() -> list[dict[str, Any]] | str:
+    """The last run of each Prefect deployment, or why there is none to show."""
+    try:
+        from quantdesk.ops.prefect_ctl import flows_status
+
+        status = flows_status()
+    except Exception as e:  # noqa: BLE001 - the overview shows the reason instead of failing
+        return f"no flow runs to show ({str(e).splitlines()[0][:160]})"
+    return [{"deployment": d["name"], "state": (d["last_run"] or {}).get("state") or "never",
+             "ended": ((d["last_run"] or {}).get("end") or "")[:19]} for d in status["deployments"]]
 
 
 def trading(ledger: Ledger, user: str) -> dict[str, Any]:

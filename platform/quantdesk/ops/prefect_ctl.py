@@ -308,6 +308,9 @@ def _state_view(run: Any) -> dict[str, Any]:
 
 def flows_status() -> dict[str, Any]:
     """Return the API and UI URLs and every deployment with its schedule and last run."""
+    api_url = _api_url()  # no server known or none answering: say so before importing Prefect
+    if not _healthy(api_url):
+        raise FlowsError(f"the Prefect server at {api_url} does not answer; start it with `quantdesk flows up`")
     from prefect.client.schemas.filters import (
         DeploymentFilter,
         DeploymentFilterId,
@@ -317,9 +320,6 @@ def flows_status() -> dict[str, Any]:
     from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import FlowRunSort
 
-    api_url = _api_url()
-    if not _healthy(api_url):
-        raise FlowsError(f"the Prefect server at {api_url} does not answer; start it with `quantdesk flows up`")
     rows = []
     with prefect_client(api_url) as client:
         flows: dict[Any, str] = {}

@@ -1,0 +1,38 @@
+"""Notification center: every message with its delivery status, the channels (redacted), who is
+subscribed to what, the templates in use, and a test message (traders and admins)."""
+
+from __future__ import annotations
+
+import panel as pn
+from _tables import table
+
+from quantdesk.desk import notifications, send_test
+from quantdesk.ledger import Ledger
+
+
+def page() -> pn.viewable.Viewable:
+    with Ledger() as ledger:
+        data = notifications(ledger, pn.state.user)
+    message = pn.pane.Markdown("", name="message")
+    controls: list[pn.viewable.Viewable] = []
+    if data["can_test"]:
+        button = pn.widgets.Button(name="Send a test message", button_type="primary")
+
+        def test(_event: object) -> None:
+            with Ledger() as ledger:  # the session's own user; the role is checked again there
+                message.object = send_test(ledger, pn.state.user)
+
+        button.on_click(test)
+        controls = [button, message]
+    return pn.Column(
+        "# Notifications", *controls,
+        "### History (newest first)", table(data["history"], "no messages yet"),
+        "### Channels", table(data["channels"], "no stored channel: `quantdesk notify channel add NAME`"),
+        "### Subscriptions", table(data["subscriptions"], "no subscriptions: every channel gets every event"),
+        "### Templates", table(data["templates"]),
+        sizing_mode="stretch_width",
+    )
+
+
+if __name__.startswith("bokeh"):
+    page().servable()

@@ -4,8 +4,7 @@ Prints one JSON document with, on the same year of candles (525,600 synthetic 1m
 - `server_market_s`: `quantdesk.desk.market` (lake read + resample + indicators) for the page;
 - `browser_first_chart_s`: headless Chromium, logged in, from opening /market to the chart drawn
   (goal: under 2 s);
-- `naive_bokeh_json_s` / `naive_points`: the peer a quick notebook would do, plotting every 1m
-  close with hvplot and serialising it for the browser (what the page avoids).
+- `points_sent` against `candles_1m`: what downsampling saves the browser.
 
 Run: .venv/bin/python bench/dashboard.py   (needs /usr/bin/chromium)
 """
@@ -44,15 +43,7 @@ def main() -> None:
     data = market(lake, exchange="synthetic", symbol="BTC/USDT", timeframe="1m", days=365)
     server_s = time.perf_counter() - began
 
-    import holoviews as hv
-    import hvplot.polars  # noqa: F401
-    from bokeh.embed import json_item
-
     full = lake.candles("BTC/USDT", "1m", exchange="synthetic")
-    began = time.perf_counter()
-    naive = full.hvplot.line(x="ts", y="close")
-    json.dumps(json_item(hv.render(naive, backend="bokeh")))
-    naive_s = time.perf_counter() - began
 
     with Ledger() as ledger:
         add_user(ledger, "bench", "admin", actor="bench", password="bench-passphrase")
@@ -90,7 +81,7 @@ def main() -> None:
         "bench": "dashboard_market", "machine_cores": os.cpu_count(), "candles_1m": full.height,
         "shown": data["note"], "server_market_s": round(server_s, 3),
         "browser_first_chart_s": None if browser_s is None else round(browser_s, 2), "goal_s": 2.0,
-        "naive_points": full.height, "naive_bokeh_json_s": round(naive_s, 2),
+        "points_sent": data["frame"].height,
     }, indent=2))
 
 

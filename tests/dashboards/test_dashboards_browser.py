@@ -119,12 +119,17 @@ def test_a_trader_halts_from_the_browser(server: str, browser: object) -> None:
 
 def test_each_page_shows_real_content_and_admin_is_for_admins(server: str, browser: object) -> None:
     page = _login(browser, server, "alice", PASSWORDS["alice"], "overview")
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     expected = {"overview": "Data freshness", "deployments": "no deployments yet", "notifications": "Templates",
+                "market": "5m bars", "risk": "Denials by code", "research": "no runs yet",
                 "data_health": "BTC/USDT", "admin": "audit chain intact", "trading": "Trading — alice"}
     for name, text in expected.items():
         page.goto(f"{server}/{name}")
         page.get_by_text(text).first.wait_for(timeout=30_000)  # content, not an empty card
         assert CANARY not in page.content()
+    foreign = sorted({u for u in requested if not u.startswith((server, "ws://127.0.0.1", "data:", "blob:"))})
+    assert not foreign, f"pages must work offline: scripts, styles and fonts come from the server, not {foreign}"
     viewer = _login(browser, server, "vic", PASSWORDS["vic"], "admin")
     viewer.get_by_text("This page is for admins only.").wait_for(timeout=30_000)
     assert "tina" not in viewer.content(), "no user list for a viewer"

@@ -1,4 +1,5 @@
-"""Admin (admins only): users and roles, stored exchange keys by fingerprint, the audit chain."""
+"""Admin (admins only): users and roles, stored exchange keys by fingerprint, venues, notification
+channels (redacted), the audit chain verified."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ def page() -> pn.viewable.Viewable:
     audit = data["audit"]
     verdict = f"audit chain **{'intact' if audit['ok'] else 'BROKEN'}** ({audit['entries']} entries)"
     return pn.Column("# Admin", "### Users", table(data["users"]), "### Exchange keys", table(data["keys"], "none stored"),
+                     "### Venues", table(data["venues"], "no venue: `quantdesk venue add`"),
+                     "### Notification channels", table(data["channels"], "none stored: `quantdesk notify channel add`"),
                      "### Audit log", pn.pane.Markdown(verdict), table(audit["recent"]))
 
 

@@ -54,6 +54,9 @@ def ingest_flow(
     start = since or (SystemClock().now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     with concurrency(f"venue-{venue}", occupy=1):
         reports = [ingest_symbol(venue, symbol, timeframe, start, until) for symbol in plan]
+    from quantdesk.ops.data_events import record_quarantined
+
+    record_quarantined(reports, actor="flow:ingest")  # people hear about rejected rows
     for report in reports:
         logger.info("%s %s %s: fetched %s, inserted %s", report["exchange"], report["symbol"],
                     report["timeframe"], report["fetched"], report["inserted"])

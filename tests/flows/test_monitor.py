@@ -73,3 +73,18 @@ def test_a_gap_in_a_running_deployments_recent_candles_is_a_breach(quantdesk_hom
     assert not [b for b in report.breaches if b.code == "DATA_STALE"]
     drift = quantdesk_home / "reports" / "drift" / "btc" / f"{now:%Y-%m-%d}.json"
     assert drift.exists() and "nothing to compare" in drift.read_text(), "the daily drift report is written once"
+
+
+def test_rows_quarantined_by_an_ingestion_are_audited_and_notified(quantdesk_home: Path) -> None:
+    from quantdesk.notify.templates import render
+    from quantdesk.ops.data_events import record_quarantined
+
+    reports = [{"exchange": "binance", "symbol": "BTC/USDT", "timeframe": "1m", "quarantined": 3},
+               {"exchange": "binance", "symbol": "ETH/USDT", "timeframe": "1m", "quarantined": 0}]
+    with Ledger() as ledger:
+        assert record_quarantined(reports, actor="flow:ingest", ledger=ledger) == 1
+        [message] = LedgerOutbox(ledger).history()
+        [entry] = ledger.audit_log(action="data.quarantined")
+    assert message.event_type == "data_quarantined" and message.level == "warning" and entry.actor == "flow:ingest"
+    title, body = render(message.event_type, message.payload)
+    assert title == "3 rows quarantined: binance BTC/USDT 1m" and "quantdesk lake quarantine" in body

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from quantdesk.core.types import Stage
 from quantdesk.desk import decide_promotion, deployments
@@ -43,3 +44,20 @@ def test_a_rejection_from_the_dashboard_keeps_the_deployment_on_paper(
     outcome = decide_promotion(ledger, "alice", "mom", approve=False, reason="drift too high on ETH")
     assert outcome.ok and get_deployment(ledger, "mom").stage is Stage.PAPER
     assert deployments(ledger, "alice")[0]["pending"] is None
+
+
+def test_promotion_from_the_dashboard_follows_the_roles_and_the_gates(
+    ledger: Ledger, evidence: StoredEvidence, quantdesk_home: Path,
+) -> None:
+    from quantdesk.desk import request_promotion
+
+    viewer = request_promotion(ledger, "vic", strategy=evidence.ref, run_id=evidence.run_id, to="paper", name="mom")
+    assert not viewer.ok and "viewer" in viewer.message
+    gated = request_promotion(ledger, "rita", strategy=evidence.ref, run_id=evidence.run_id, to="paper", name="mom")
+    assert not gated.ok and gated.message.startswith("refused by the gates: deflated_sharpe")  # the default gates
+    (quantdesk_home / "quantdesk.toml").write_text(
+        "[promotion]\nmin_oos_sharpe = -10.0\nmax_drawdown = 1.0\nmin_trades = 1\nmin_deflated_sharpe = 0.0\n")
+    done = request_promotion(ledger, "rita", strategy=evidence.ref, run_id=evidence.run_id, to="paper", name="mom")
+    assert done.ok and get_deployment(ledger, "mom").stage is Stage.PAPER, done.message
+    refused = request_promotion(ledger, "rita", strategy=evidence.ref, run_id="backtest-nope", to="paper", name="x")
+    assert not refused.ok and "backtest-nope" in refused.message

@@ -75,6 +75,12 @@ def ingest_command(
             progress=on_progress,
             retry=RetryPolicy(max_attempts=max_attempts),
         )
+    from quantdesk.ops.data_events import record_quarantined
+
+    if record_quarantined(reports, actor="cli:ingest"):  # people hear about rejected rows (data_quarantined)
+        from quantdesk.cli._notify import deliver_pending
+
+        deliver_pending()
     if json_output:
         emit({"reports": reports})
         return

@@ -11,8 +11,9 @@ from quantdesk.desk.views import (
     halt,
     overview,
     place_order,
+    request_promotion,
     resume,
     trading,
 )
 
-__all__ = ["DeskAction", "admin", "data_health", "decide_promotion", "deployments", "download", "halt", "latest_desk_report", "market", "notifications", "overview", "place_order", "research", "resume", "risk", "send_test", "trading"]
+__all__ = ["DeskAction", "admin", "data_health", "decide_promotion", "deployments", "download", "halt", "latest_desk_report", "market", "notifications", "overview", "place_order", "request_promotion", "research", "resume", "risk", "send_test", "trading"]

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from quantdesk.core.errors import PromotionError
+from quantdesk.core.errors import PromotionError, QuantdeskError
 from quantdesk.core.types import TradingState
 from quantdesk.identity import Permission, get_user, require
 from quantdesk.ledger import Ledger
 from quantdesk.risk import GLOBAL_SCOPE
 
 __all__ = ["DeskAction", "admin", "data_health", "decide_promotion", "deployments", "halt", "overview", "place_order",
-           "resume", "trading"]
+           "request_promotion", "resume", "trading"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -185,6 +185,31 @@ def place_order(ledger: Ledger, user: str, *, venue: str, symbol: str, side: str
                                        f"{venue}: {outcome.status} (sent by {user})")
 
 
+def request_promotion(ledger: Ledger, user: str, *, strategy: str, run_id: str, to: str,
+                      name: str | None = None) -> DeskAction:
+    """Promote `strategy` on the evidence of run `run_id` to paper or live as `user`, every gate checked.
+
+    The same call as `quantdesk promote`: the role rules and gates of `quantdesk.promotion` decide;
+    a live promotion waits for another person's approval.
+    """
+    from quantdesk.parity import drift_report
+    from quantdesk.promotion import PromotionRefused, promote
+
+    try:
+        request = promote(ledger, strategy, run_id=run_id, to=to, actor=user, name=name or None, drift=drift_report)
+    except PromotionRefused as e:
+        return DeskAction(ok=False, message="refused by the gates: " + "; ".join(
+            g.line() for g in e.request.failing_gates[:5]))
+    except QuantdeskError as e:
+        ledger.audit(user, "dashboard.refused", {"action": "promote", "strategy": strategy, "run_id": run_id,
+                                                 "reason": str(e)})
+        return DeskAction(ok=False, message=f"refused: {e}")
+    if request.status == "pending_approval":
+        return DeskAction(ok=True, message=f"live promotion of {request.deployment} requested by {user}; another "
+                                           "trader or admin must approve it")
+    return DeskAction(ok=True, message=f"{request.deployment} is now at stage {request.to_stage.value} ({user})")
+
+
 def decide_promotion(ledger: Ledger, user: str, deployment: str, *, approve: bool, reason: str = "") -> DeskAction:
     """Approve or reject `deployment`'s pending live promotion as the logged-in `user`.
 
@@ -218,7 +243,9 @@ def data_health(lake: Any) -> dict[str, Any]:
 
 def admin(ledger: Ledger, user: str) -> dict[str, Any] | None:
     """Return users, venues' stored keys (fingerprints) and the audit chain's verification; None for non-admins."""
+    from quantdesk.core.settings import get_settings
     from quantdesk.identity import list_exchange_keys, list_users
+    from quantdesk.identity.channels import list_channels
 
     if not get_user(ledger, user).may(Permission.MANAGE_USERS):
         return None
@@ -227,5 +254,10 @@ def admin(ledger: Ledger, user: str) -> dict[str, Any] | None:
                       for u in list_users(ledger)],
             "keys": [{"venue": k.venue, "account": k.account, "fingerprint": k.key_fingerprint}
                      for k in list_exchange_keys(ledger)],
+            "venues": [{"venue": name, "exchange": v.exchange, "api_url": v.api_url or "(the exchange's own)",
+                        "sandbox": v.sandbox, "keys": f"env {v.key_env}" if v.key_env else "stored (encrypted)"}
+                       for name, v in sorted(get_settings().venues.items())],
+            "channels": [{"name": c.name, "url": c.redacted, "fingerprint": c.url_fingerprint}
+                         for c in list_channels(ledger)],
             "audit": {"ok": verification.ok, "entries": verification.checked,
                       "recent": [{"seq": e.seq, "actor": e.actor, "action": e.action} for e in ledger.audit_log(limit=20)]}}

@@ -53,6 +53,7 @@ def event_for(action: str, payload: Mapping[str, Any]) -> tuple[str, str] | None
         "promotion.refuse": ("promotion_refused", "warning"),
         "auth.failed": ("login_refused", "warning"),
         "flow.failed": ("flow_failed", "error"),
+        "data.quarantined": ("data_quarantined", "warning"),
         "flow.restarted": ("flow_restarted", "warning"),
         "runner.lease.taken_over": ("runner_restarted", "warning"),
     }.get(action)

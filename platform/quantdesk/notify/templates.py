@@ -37,6 +37,7 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
                     "{{ state }}: {{ message }}"),
     "flow_restarted": ("Restarted {{ flow_run }}", "{{ flow }} run {{ flow_run }} was {{ reason }}; restart {{ attempt }}"),
     "runner_restarted": ("Runner of {{ deployment }} restarted", "{{ actor }} took over from {{ previous_holder }}"),
+    "data_quarantined": ("{{ rows }} rows quarantined: {{ exchange }} {{ symbol }} {{ timeframe }}", "{{ detail }}"),
     "daily_pnl": ("Daily PnL {{ date }}: {{ '%.2f' % total_cash_flow }}",
                   "{{ fills }} fills, {{ risk_events }} risk events.{% for d in deployments %}\n- {{ d.deployment }}: "
                   "{{ '%.2f' % d.cash_flow }}{% endfor %}\nReport: {{ report }}"),

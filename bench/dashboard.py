@@ -4,13 +4,17 @@ Prints one JSON document with, on the same year of candles (525,600 synthetic 1m
 - `server_market_s`: `quantdesk.desk.market` (lake read + resample + indicators) for the page;
 - `browser_first_chart_s`: headless Chromium, logged in, from opening /market to the chart drawn
   (goal: under 2 s);
-- `points_sent` against `candles_1m`: what downsampling saves the browser.
+- `points_sent` against `candles_1m`: what downsampling saves the browser;
+- `first_paint_s`: each page, from navigation to its heading drawn (goal: under 2 s);
+- `concurrent_viewers`: 20 logged-in viewer sessions opening the overview at once, p95 to the
+  heading drawn (goal: p95 under 1 s).
 
 Run: .venv/bin/python bench/dashboard.py   (needs /usr/bin/chromium)
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -21,6 +25,38 @@ import time
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
+PAGES = ("overview", "market", "research", "deployments", "trading", "risk", "data_health", "notifications", "admin")
+
+
+async def _concurrent(port: int, sessions: int) -> dict[str, float]:
+    """Log `sessions` viewers in, then open the overview in all of them at once; p50/p95 to the heading."""
+    import statistics
+
+    from playwright.async_api import async_playwright
+
+    base = f"http://127.0.0.1:{port}"
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        pages = []
+        for _ in range(sessions):
+            page = await (await chromium.new_context()).new_page()
+            await page.goto(f"{base}/risk")
+            await page.fill("input[name=username]", "bench")
+            await page.fill("input[name=password]", "bench-passphrase")
+            await page.click("button[type=submit], input[type=submit]")
+            await page.wait_for_load_state("networkidle")
+            pages.append(page)
+
+        async def one(page: object) -> float:
+            began = time.perf_counter()
+            await page.goto(f"{base}/overview")  # type: ignore[attr-defined]
+            await page.locator("h1").first.wait_for(timeout=120_000)  # type: ignore[attr-defined]
+            return time.perf_counter() - began
+
+        times = sorted(await asyncio.gather(*(one(page) for page in pages)))
+        await chromium.close()
+    return {"sessions": sessions, "p50_s": round(statistics.median(times), 2),
+            "p95_s": round(times[int(0.95 * (len(times) - 1))], 2), "max_s": round(times[-1], 2), "goal_p95_s": 1.0}
 
 
 def _free_port() -> int:
@@ -51,6 +87,8 @@ def main() -> None:
     server = subprocess.Popen([str(Path(sys.executable).with_name("quantdesk")), "dashboard", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     browser_s = None
+    paints: dict[str, float] = {}
+    concurrent: dict[str, float] = {}
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -73,7 +111,13 @@ def main() -> None:
             page.get_by_text("downsampled from 1m on the server").wait_for(timeout=60_000)
             page.locator("canvas").first.wait_for(timeout=60_000)
             browser_s = time.perf_counter() - began
+            for name in PAGES:
+                began = time.perf_counter()
+                page.goto(f"http://127.0.0.1:{port}/{name}")
+                page.locator("h1").first.wait_for(timeout=60_000)
+                paints[name] = round(time.perf_counter() - began, 2)
             chromium.close()
+        concurrent = asyncio.run(_concurrent(port, 20))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -82,6 +126,7 @@ def main() -> None:
         "shown": data["note"], "server_market_s": round(server_s, 3),
         "browser_first_chart_s": None if browser_s is None else round(browser_s, 2), "goal_s": 2.0,
         "points_sent": data["frame"].height,
+        "first_paint_s": paints, "first_paint_goal_s": 2.0, "concurrent_viewers": concurrent,
     }, indent=2))
 
 

@@ -83,6 +83,23 @@ def _login(browser: object, base: str, user: str, password: str, page_name: str 
     return page
 
 
+def test_no_websocket_without_login(server: str) -> None:
+    import asyncio
+
+    from tornado.httpclient import HTTPClientError
+    from tornado.websocket import websocket_connect
+
+    async def attempt() -> int:
+        try:
+            connection = await websocket_connect(server.replace("http://", "ws://") + "/trading/ws")
+        except HTTPClientError as e:
+            return e.code
+        connection.close()
+        return 101
+
+    assert asyncio.run(attempt()) in (401, 403), "a websocket without a session cookie is refused"
+
+
 def test_no_page_without_login_and_wrong_passwords_are_refused(server: str, browser: object) -> None:
     page = _login(browser, server, "tina", "not-her-password")
     assert "/login" in page.url and "error" in page.url

@@ -46,6 +46,7 @@ class VenueConfig(BaseModel):
 
     exchange: str
     api_url: str | None = None
+    ws_url: str | None = None  # WebSocket base for ccxt pro streams (a simulated venue's `/stream`)
     sandbox: bool = False
     key_env: str | None = None
     secret_env: str | None = None

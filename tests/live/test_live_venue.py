@@ -86,3 +86,36 @@ def test_restart_rederives_the_same_order_id_and_sends_nothing_twice(venue_setup
     assert outcome.ok
     assert len(venue_setup["venue"].orders()) == before
     assert all(o.code == "ALREADY_SUBMITTED" for o in outcome.orders)
+
+
+def test_the_runner_takes_bar_closes_from_the_stream_and_rest_only_fills_what_it_lacks(
+    venue_setup: Any, quantdesk_home: Any,
+) -> None:
+    from quantdesk.live.service import build_runner
+    from quantdesk.venue.streams import KlineStreams
+
+    venue = venue_setup["venue"]
+    streams = KlineStreams(venue).start()
+    (quantdesk_home / "quantdesk.toml").write_text(
+        f'[venues.sim]\nexchange = "binance"\napi_url = "{venue.url}"\nws_url = "{streams.url}"\n'
+        'options = { defaultType = "spot", fetchCurrencies = false, fetchMargins = false }\n')
+    try:
+        runner = build_runner(venue_setup["ledger"], "flip-live", clock=venue_setup["clock"], lake=venue_setup["lake"],
+                              exchange=venue_setup["exchange"], notifier=Alerts(), stream=True)
+        updater = runner.market.updater
+        try:
+            runner.start()
+            klines_before = venue.request_count("klines")
+            outcomes = [runner.step(_advance(venue_setup)) for _ in range(12)]
+        finally:
+            updater.close()
+    finally:
+        streams.stop()
+    assert all(o.ok for o in outcomes), [o.detail for o in outcomes if not o.ok]
+    assert updater.from_stream >= 10, (updater.from_stream, updater.from_rest)
+    # the first refresh loads history over REST; after that the stream answers every bar close
+    assert venue.request_count("klines") - klines_before <= updater.from_rest * 3
+    ledger = venue_setup["ledger"]
+    assert {o.client_order_id for o in ledger.orders(deployment="flip-live")} == {o.client_order_id
+                                                                                 for o in venue.orders()}
+    assert len(venue.orders()) >= 3

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -113,3 +113,27 @@ def test_a_silent_stream_is_stale_reconnects_and_is_backfilled(rig: Rig, tmp_pat
     report = _stream(rig, 25, wall_stale_s=0.6)
     assert report.stale_events >= 1 and report.backfills >= 2  # type: ignore[attr-defined]
     _same_as_rest(tmp_path, rig)
+
+
+def test_quantdesk_stream_writes_the_bars_and_reports_json(rig: Rig, quantdesk_home: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from quantdesk.live.schedule import ScaledClock
+
+    scaled = ScaledClock(rig.start_ms, int(time.time() * 1000), 60.0 / STEP_S)  # the CLI's clock follows the venue's
+    ticker = threading.Thread(target=rig.tick, daemon=True)
+    ticker.start()
+    try:
+        done = subprocess.run([str(Path(sys.executable).with_name("quantdesk")), "stream", "--exchange", "sim",
+                               "--symbol", "BTC/USDT", "--bars", "3", "--since", "2024-01-01", "--json"],
+                              env={**os.environ, "QUANTDESK_CLOCK": scaled.spec()}, capture_output=True, text=True,
+                              timeout=120, check=False)
+    finally:
+        rig.stop.set()
+        ticker.join(timeout=5)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["written"]["BTC/USDT"] >= 3
+    assert Lake().candles("BTC/USDT", "1m", exchange="sim").height > 300

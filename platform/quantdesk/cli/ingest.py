@@ -176,3 +176,40 @@ def import_command(
     )
     for note in report.notes:
         console.print(f"  note: {note}", highlight=False)
+
+
+@app.command("stream")
+@handle_errors
+def stream_command(
+    exchange: Annotated[str, typer.Option("--exchange", help="A venue name from quantdesk.toml or a ccxt id.")],
+    symbol: Annotated[list[str], typer.Option("--symbol", help="Unified symbol, repeatable.")],
+    timeframe: Annotated[str, typer.Option("--timeframe", help="Candle timeframe, e.g. 1m.")] = "1m",
+    since: Annotated[str | None, typer.Option("--since", help="Backfill start for a new series (default: 100 bars ago).")] = None,
+    bars: Annotated[int | None, typer.Option("--bars", min=1, help="Stop after this many new bars per symbol (default: run until Ctrl-C or SIGTERM).")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Write closed candles to the lake as the venue's WebSocket stream delivers them (ccxt pro).
+
+    REST fills the lake up to now first, and again after any reconnect or gap, so the lake ends up
+    exactly as `quantdesk ingest` would leave it; a stream quiet for 3 bars is reopened.
+    Example: quantdesk stream --exchange binance --symbol BTC/USDT --symbol ETH/USDT --timeframe 1m
+    """
+    import signal
+    import threading
+
+    from quantdesk.live.schedule import clock_from_env
+    from quantdesk.live.stream import CandleStream
+
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    printer = None if json_output else (lambda sym, ts: console.print(f"{sym} {timeframe} bar {ts} stored", highlight=False))
+    try:
+        report = CandleStream(exchange, symbol, timeframe, since=since, on_bar=printer,
+                              clock=clock_from_env()).run(stop=stop, max_bars=bars)
+    except KeyboardInterrupt:
+        return
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if json_output:
+        emit({"written": report.written, "reconnects": report.reconnects, "backfills": report.backfills,
+              "stale_events": report.stale_events})

@@ -31,6 +31,8 @@ def run_command(
     start: Annotated[str | None, typer.Option("--start", help="Replay start (ISO date or time).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="Replay end, exclusive (ISO date or time).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Replay: recompute target() every bar, as live.")] = False,
+    stream: Annotated[bool, typer.Option("--stream", help="Take bar closes from the venue's WebSocket stream "
+                                         "(REST fills any gap) instead of polling.")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Run DEPLOYMENT on each bar close (paper or live), or replay it with --replay.
@@ -47,6 +49,8 @@ def run_command(
     if replay_mode:
         if not start or not end:
             raise ConfigError("--replay needs --start and --end, e.g. --start 2024-01-01 --end 2024-02-01")
+        if stream:
+            raise ConfigError("--stream applies to live and paper runs, not --replay (which reads the lake)")
         from quantdesk.live import replay
         from quantdesk.promotion import get_deployment
 
@@ -78,6 +82,6 @@ def run_command(
 
     clock = clock_from_env()
     with Ledger(clock=clock) as ledger:
-        outcomes = run_deployment(ledger, deployment, once=once, on_bar=show, clock=clock)
+        outcomes = run_deployment(ledger, deployment, once=once, on_bar=show, clock=clock, stream=stream)
     if json_output:
         emit({"deployment": deployment, "bars": [_outcome_view(o) for o in outcomes]})

@@ -35,10 +35,11 @@ def _ms(value: datetime | None) -> int | None:
 
 
 def build_runner(ledger: Any, name: str, *, clock: Clock | None = None, notifier: Any = None,
-                 lake: Any = None, exchange: Any = None, settings: Any = None) -> Runner:
+                 lake: Any = None, exchange: Any = None, settings: Any = None, stream: bool = False) -> Runner:
     """Return a ready (not started) `Runner` for deployment `name`; PromotionError when it may not run.
 
-    `exchange` (a ccxt client) overrides the venue configured in quantdesk.toml.
+    `exchange` (a ccxt client) overrides the venue configured in quantdesk.toml. With `stream`,
+    bar closes come from the venue's WebSocket stream (ccxt pro), REST filling whatever it lacks.
     """
     from quantdesk.broker import CcxtBroker, GatedBroker, PaperBroker
     from quantdesk.core.settings import get_settings
@@ -89,9 +90,16 @@ def build_runner(ledger: Any, name: str, *, clock: Clock | None = None, notifier
     gated = GatedBroker(broker, ledger, gate, venue=deployment.venue, account=deployment.account,
                         notifier=notifier, clock=clock, actor=f"runner:{name}", market_rules=rules)
     # with a venue, new closed bars come from it into the market's memory; the lake gets them after the orders
-    updater = None
+    updater: Any = None
     if exchange is not None:
         updater = VenueCandles(exchange, timeframe=spec.timeframe, clock=clock, history_bars=4 * _window(spec) + 10)
+        if stream:
+            if venue_config is None:
+                raise ConfigError(f"--stream needs venue {deployment.venue!r} in quantdesk.toml (`quantdesk venue add`)")
+            from quantdesk.live.stream import StreamedCandles
+
+            updater = StreamedCandles(deployment.venue, updater, symbols=list(spec.symbols), timeframe=spec.timeframe,
+                                      clock=clock)
     market = LakeMarket(lake, exchange=spec.data_exchange, symbols=spec.symbols, timeframe=spec.timeframe,
                         updater=updater)
 
@@ -149,6 +157,9 @@ def run_deployment(ledger: Any, name: str, *, once: bool = False, stop: threadin
             outcomes = runner.run(once=once, stop=stop, resume_after_ms=resume, on_bar=on_bar)
         finally:
             sender.stop()
+            close = getattr(getattr(runner.market, "updater", None), "close", None)
+            if close is not None:  # a stream's thread and socket
+                close()
         record_runner_progress(ledger, name, state=DeploymentState.STOPPED,
                                detail="stopped after --once" if once else "stopped (SIGTERM or stop request)",
                                actor=actor)

@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from quantdesk.core.timeframes import timeframe_ms
 
-__all__ = ["CandleStream", "StreamReport", "make_pro_exchange"]
+__all__ = ["CandleStream", "StreamReport", "StreamedCandles", "make_pro_exchange"]
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,8 @@ class CandleStream:
 
     def __init__(self, venue: str, symbols: list[str], timeframe: str = "1m", *, lake: Any = None,
                  since: str | None = None, stale_bars: float = 3.0, clock: Any = None,
-                 on_bar: Callable[[str, int], None] | None = None, wall_stale_s: float | None = None) -> None:
+                 on_bar: Callable[[str, int], None] | None = None, wall_stale_s: float | None = None,
+                 sink: Callable[[str, list[list[Any]]], None] | None = None, backfill: bool = True) -> None:
         from quantdesk.core.clock import SystemClock
         from quantdesk.ingest.exchange import resolve_venue
         from quantdesk.lake import Lake
@@ -79,6 +81,8 @@ class CandleStream:
         # quiet for this long (wall seconds) is stale; a scaled market clock shortens it in rehearsals
         self.stale_s = wall_stale_s if wall_stale_s is not None else stale_bars * self.step / 1000
         self.report = StreamReport(written={s: 0 for s in self.symbols})
+        self.sink = sink  # None: write to the lake; else hand closed rows over (the live runner's memory)
+        self.backfill = backfill
         self._last: dict[str, int | None] = {}
 
     def _stored(self, symbol: str) -> int | None:
@@ -90,6 +94,8 @@ class CandleStream:
         """REST from the newest stored candle up to the last closed bar (what `quantdesk ingest` does)."""
         from quantdesk.ingest import ingest
 
+        if not self.backfill:  # the consumer fills gaps itself (StreamedCandles asks REST for what is missing)
+            return
         since = self.since or _iso(self.clock.now_ms() - 100 * self.step)
         ingest(self.venue, self.symbols, self.timeframe, since, lake=self.lake, clock=self.clock)
         self.report.backfills += 1
@@ -99,8 +105,10 @@ class CandleStream:
     def _write(self, symbol: str, rows: list[list[Any]]) -> None:
         from quantdesk.ingest.fetch import ohlcv_to_frame
 
-        frame = ohlcv_to_frame(rows)
-        self.lake.write(frame, exchange=self.name, symbol=symbol, timeframe=self.timeframe)
+        if self.sink is not None:
+            self.sink(symbol, rows)
+        else:
+            self.lake.write(ohlcv_to_frame(rows), exchange=self.name, symbol=symbol, timeframe=self.timeframe)
         self._last[symbol] = int(rows[-1][0])
         self.report.written[symbol] += len(rows)
         if self.on_bar is not None:
@@ -136,7 +144,7 @@ class CandleStream:
                     if not rows:
                         continue
                     last = self._last.get(symbol)
-                    if last is not None and int(rows[0][0]) > last + self.step:  # a gap: REST first
+                    if self.backfill and last is not None and int(rows[0][0]) > last + self.step:  # a gap: REST first
                         await asyncio.to_thread(self._backfill)
                         rows = [r for r in rows if int(r[0]) > (self._last.get(symbol) or -1)]
                         if not rows:
@@ -176,3 +184,67 @@ def _iso(ms: int) -> str:
 
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M")
 
+
+
+class StreamedCandles:
+    """The live runner's updater fed by the venue's stream (`quantdesk run --stream`).
+
+    Same interface as `VenueCandles` (`fetch(symbol, since_ms, until_ms)`): a bar close is
+    answered from the bars the stream delivered, waiting up to `wait_s` for the one that just
+    closed; anything the stream does not hold (history on the first call, a gap after a
+    reconnect, a silent stream) comes from REST through `VenueCandles`, so the runner sees the
+    same rows either way. When neither answers, the runner's stale-data rule fails closed.
+    """
+
+    def __init__(self, venue: str, rest: Any, *, symbols: list[str], timeframe: str, clock: Any,
+                 wait_s: float = 2.0, stale_s: float | None = None) -> None:
+        self.rest, self.clock, self.wait_s = rest, clock, wait_s
+        self.history_bars = rest.history_bars  # what LakeMarket asks of an updater, as of VenueCandles
+        self.step = timeframe_ms(timeframe)
+        self._rows: dict[str, dict[int, list[Any]]] = {s: {} for s in symbols}
+        self._cond = threading.Condition()
+        self.from_stream = self.from_rest = 0
+        self._stop = threading.Event()
+        self.stream = CandleStream(venue, symbols, timeframe, clock=clock, sink=self._receive, backfill=False,
+                                   wall_stale_s=stale_s)
+        self._thread = threading.Thread(target=self._run, name=f"stream:{venue}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.stream.run(stop=self._stop)
+        except Exception:  # noqa: BLE001 - the runner falls back to REST; the log says why
+            log.exception("the candle stream stopped; bar closes come from REST polling")
+
+    def _receive(self, symbol: str, rows: list[list[Any]]) -> None:
+        with self._cond:
+            held = self._rows[symbol]
+            for row in rows:
+                held[int(row[0])] = row
+            while len(held) > 5000:  # memory for a few days of 1m bars; the lake keeps everything
+                held.pop(min(held))
+            self._cond.notify_all()
+
+    def fetch(self, symbol: str, since_ms: int, until_ms: int) -> Any:
+        """Return closed rows in [since_ms, until_ms): from the stream when it holds them all, else REST."""
+        import numpy as np
+
+        now = self.clock.now_ms()
+        last_needed = min(until_ms, now - now % self.step) - self.step
+        wanted = range(since_ms - since_ms % self.step + (self.step if since_ms % self.step else 0),
+                       last_needed + 1, self.step)
+        deadline = time.monotonic() + self.wait_s
+        with self._cond:
+            while last_needed not in self._rows[symbol] and time.monotonic() < deadline:
+                self._cond.wait(max(0.0, deadline - time.monotonic()))
+            held = self._rows[symbol]
+            if len(wanted) and all(ts in held for ts in wanted):
+                rows = np.array([held[ts] for ts in wanted], dtype=float)
+                self.from_stream += 1
+                return rows[:, 0].copy(), np.ascontiguousarray(rows[:, 1:6].T)
+        self.from_rest += 1
+        return self.rest.fetch(symbol, since_ms, until_ms)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)

@@ -47,6 +47,43 @@ def _timed(args: list[str], env: dict[str, str]) -> tuple[float, str]:
     return seconds, done.stdout
 
 
+def _scheduled_runs(home: Path, env: dict[str, str], start: datetime, end: datetime, runs: int) -> dict[str, object]:
+    """A *scheduled* ingest run (the worker prefetches it, so its process is up before the time) against
+    the same ingest called in-process: overhead = (run end - scheduled time) - in-process ingest time."""
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Scheduled
+
+    from quantdesk.ingest import ingest
+    from quantdesk.lake import Lake
+    from quantdesk.ops.prefect_ctl import prefect_client
+
+    os.environ.update({"QUANTDESK_HOME": str(home), "QUANTDESK_CONFIG": str(home / "quantdesk.toml")})
+    api_url = json.loads((home / "prefect" / "flows.json").read_text())["api_url"]
+    inproc, spans = [], []
+    for _ in range(runs):
+        shutil.rmtree(home / "lake", ignore_errors=True)
+        began = time.perf_counter()
+        ingest("sim", ["BTC/USDT"], "1m", start.isoformat(), end.isoformat(), lake=Lake())
+        inproc.append(time.perf_counter() - began)
+        shutil.rmtree(home / "lake", ignore_errors=True)
+        with prefect_client(api_url) as client:
+            deployment = client.read_deployment_by_name("ingest/ingest-binance-1m")
+            at = datetime.now(UTC) + timedelta(seconds=15)
+            run = client.create_flow_run_from_deployment(
+                deployment.id, parameters={"venue": "sim", "symbols": ["BTC/USDT"], "since": start.isoformat(),
+                                           "until": end.isoformat()}, state=Scheduled(scheduled_time=at))
+            while True:
+                run = client.read_flow_run(run.id)
+                if run.state and run.state.type in (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED):
+                    break
+                time.sleep(0.2)
+        assert run.state.type is StateType.COMPLETED, run.state
+        spans.append((run.end_time - at).total_seconds())
+    return {"ingest_in_process_s": round(statistics.median(inproc), 2),
+            "scheduled_time_to_end_s": round(statistics.median(spans), 2),
+            "overhead_s": round(statistics.median(spans) - statistics.median(inproc), 2), "goal_s": 2.0}
+
+
 def _latency_side_by_side() -> dict[str, object]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from prefect import flow, get_run_logger
@@ -105,6 +142,7 @@ def main() -> None:
                 # the run's own span in Prefect (flow engine + the same ingest), without pickup and process start
                 inside.append((datetime.fromisoformat(result["end"]) - datetime.fromisoformat(result["start"]))
                               .total_seconds())
+            scheduled = _scheduled_runs(home, env, start, end, opts.runs)
         finally:
             subprocess.run([QUANTDESK, "flows", "down"], env=env, capture_output=True, check=False)
     median_plain, median_flow = statistics.median(plain), statistics.median(flow)
@@ -116,6 +154,7 @@ def main() -> None:
         "flow_run_span_s": round(statistics.median(inside), 2),
         "pickup_and_process_start_s": round(median_flow - statistics.median(inside), 2),
         "runs": opts.runs,
+        "scheduled_run": scheduled,
         "live_decision_latency": _latency_side_by_side(),
         "note": "deployment run = `flows run --wait`: trigger, the worker's next poll (2 s), a new flow-run "
                 "process (python, prefect, the flow file), the same ingest, then the CLI's poll; flow_run_span_s "

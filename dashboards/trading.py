@@ -4,7 +4,7 @@ admins, and the server checks the role again on every click (`quantdesk.desk.hal
 from __future__ import annotations
 
 import panel as pn
-from _tables import downloads
+from _tables import downloads, table
 
 from quantdesk.desk import halt, place_order, resume, trading
 from quantdesk.ledger import Ledger
@@ -51,7 +51,10 @@ def page() -> pn.viewable.Viewable:
         f"# Trading — {user}", state, *controls, message,
         "### Orders", pn.pane.DataFrame(_frame(data["orders"]), sizing_mode="stretch_width"),
         downloads(["orders.xlsx", "fills.csv", "positions.csv", "risk-events.xlsx"]),
-        "### Risk events", pn.pane.DataFrame(_frame(data["risk_events"]), sizing_mode="stretch_width"),
+        "### In flight (not final yet)", table(data["in_flight"], "no order in flight"),
+        "### Fills", table(data["fills"], "no fills yet"),
+        "### Positions", table(data["positions"], "no open positions"),
+        "### Risk events and denials", pn.pane.DataFrame(_frame(data["risk_events"]), sizing_mode="stretch_width"),
     )
 
 

@@ -180,3 +180,38 @@ def test_subscriptions_route_each_event_to_the_channels_that_want_it(quantdesk_h
         for hook in (pager, log):
             hook.server.shutdown()
             hook.server.server_close()
+
+
+def test_a_hanging_channel_never_holds_a_command_and_the_message_is_not_lost(quantdesk_home: Path) -> None:
+    """The webhook takes the request and never answers while the test holds it: `halt` still returns."""
+    received, release = threading.Event(), threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802 - stdlib name
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.set()
+            release.wait(60)  # hangs like a dead channel
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    (quantdesk_home / "quantdesk.toml").write_text(
+        f'[notify]\nurls = ["json://127.0.0.1:{server.server_address[1]}/hook"]\n')
+    try:
+        done = subprocess.run([str(Path(sys.executable).with_name("quantdesk")), "halt", "--reason", "incident"],
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        assert received.is_set() and not release.is_set(), "halt returned while the channel still held its message"
+        with Ledger() as ledger:
+            assert any(s.state == "HALTED" for s in ledger.trading_states())
+            [message] = LedgerOutbox(ledger).history()
+        assert message.event_type == "halt" and message.status in ("pending", "retrying"), message.status
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()

@@ -25,6 +25,8 @@ def test_the_requester_and_a_viewer_are_refused_and_a_second_trader_approves(
     _pending(ledger, evidence, fake_drift())
     rows = {r["name"]: r for r in deployments(ledger, "bob")}
     assert rows["mom"]["pending"] == "-> live by bob" and rows["mom"]["may_decide"] is False  # not his own
+    assert rows["mom"]["evidence"] == evidence.run_id
+    assert "ok paper_days: " in rows["mom"]["gates"] and "ok drift_bps: " in rows["mom"]["gates"]  # figure, threshold
     assert {r["name"]: r for r in deployments(ledger, "alice")}["mom"]["may_decide"] is True
     own = decide_promotion(ledger, "bob", "mom", approve=True)
     viewer = decide_promotion(ledger, "vic", "mom", approve=True)

@@ -10,8 +10,26 @@ __all__ = ["deliver_pending"]
 log = logging.getLogger(__name__)
 
 
-def deliver_pending() -> None:
-    """Drain the outbox once; never raise (the command's own work is already stored)."""
+DELIVERY_BUDGET_S = 3.0  # a command waits at most this long for its messages; the rest go out later
+
+
+def deliver_pending(budget_s: float = DELIVERY_BUDGET_S) -> None:
+    """Drain the outbox once, for at most `budget_s`; never raise (the command's own work is already stored).
+
+    A channel that hangs must not hold the command: the drain runs in a daemon thread, and
+    what it has not delivered when the command exits stays pending for the next process or the
+    monitor flow (the outbox never loses a message; a message cut off mid-send may go twice).
+    """
+    import threading
+
+    worker = threading.Thread(target=_drain, name="deliver-pending", daemon=True)
+    worker.start()
+    worker.join(budget_s)
+    if worker.is_alive():
+        log.warning("a notification channel is slow: delivery continues later (`quantdesk notify drain`)")
+
+
+def _drain() -> None:
     try:
         from quantdesk.core.clock import SystemClock
         from quantdesk.core.settings import get_settings

@@ -98,8 +98,16 @@ def trading(ledger: Ledger, user: str) -> dict[str, Any]:
         "state": next((str(s.state) for s in ledger.trading_states() if s.scope == GLOBAL_SCOPE), "ACTIVE"),
         "orders": [{"client_order_id": o.client_order_id, "symbol": o.symbol, "side": str(o.side), "qty": str(o.qty),
                     "status": str(o.status)} for o in orders],
-        "risk_events": [{"ts": e.ts.isoformat(timespec="seconds"), "code": e.code, "detail": e.detail}
-                        for e in ledger.risk_events(limit=20)],
+        "risk_events": [{"ts": e.ts.isoformat(timespec="seconds"), "code": e.code, "detail": e.detail,
+                         "approved": e.approved} for e in ledger.risk_events(limit=20)],
+        "in_flight": [{"client_order_id": o.client_order_id, "symbol": o.symbol, "status": str(o.status),
+                       "updated_at": o.updated_at.isoformat(timespec="seconds")}
+                      for o in orders if not o.status.is_final],
+        "fills": [{"ts": f.ts.isoformat(timespec="seconds"), "symbol": f.symbol, "side": str(f.side),
+                   "qty": str(f.qty), "price": str(f.price), "fee": str(f.fee), "venue": f.venue}
+                  for f in ledger.fills(limit=50)],
+        "positions": [{"venue": p.venue, "symbol": p.symbol, "qty": str(p.qty), "cost": str(p.cost)}
+                      for p in ledger.positions() if p.qty],
     }
 
 
@@ -129,8 +137,13 @@ def deployments(ledger: Ledger, user: str) -> list[dict[str, Any]]:
 
     me = get_user(ledger, user)
     pending = {p.deployment: p for p in list_promotions(ledger, status="pending_approval")}
+    latest = {p.deployment: p for p in list_promotions(ledger)}  # oldest first: the last one wins
     return [{"name": d.name, "strategy": d.strategy_name, "stage": d.stage.value, "state": d.state.value,
              "code_hash": d.code_hash[:12], "approved_by": d.approved_by,
+             # the newest promotion's evidence and every gate with its figure and threshold
+             "evidence": latest[d.name].run_id if d.name in latest else None,
+             "gates": "; ".join(("ok " if g.passed else "FAIL ") + g.line() for g in latest[d.name].gates)
+             if d.name in latest else None,
              "pending": None if d.name not in pending else f"-> {pending[d.name].to_stage.value} by {pending[d.name].requested_by}",
              # a courtesy for the page: the approval rules are checked again when the button is used
              "may_decide": d.name in pending and me.may(Permission.APPROVE) and pending[d.name].requested_by != user}

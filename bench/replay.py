@@ -171,7 +171,32 @@ class _Venue:
         return self.rows[symbol][i:i + (limit or 500)]
 
 
-def bench_latency(n_symbols: int = 20, bars: int = 30, on_outcome: Any = None) -> dict[str, Any]:
+def _hanging_channel() -> tuple[str, Any]:
+    """A webhook that takes every message and never answers (until shut down): a dead channel."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    release = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802 - stdlib name
+            release.wait(30)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def close() -> None:
+        release.set()
+        server.shutdown()
+
+    return f"json://127.0.0.1:{server.server_address[1]}/hook", close
+
+
+def bench_latency(n_symbols: int = 20, bars: int = 30, on_outcome: Any = None,
+                  hanging_channel: bool = False) -> dict[str, Any]:
     """Bar close -> order handed to the broker, per deployment, on the live path of `quantdesk run`.
 
     Each bar: the updater fetches the bar that just closed from the venue (an in-memory client
@@ -180,6 +205,9 @@ def bench_latency(n_symbols: int = 20, bars: int = 30, on_outcome: Any = None) -
     to the lake after that, as live; it is not in the latency but it is in the loop.
     `on_outcome(outcome)` runs after each decision, as `run_deployment`'s on_bar does (the live
     flow logs each bar to Prefect there); it is outside the measured span but in the loop.
+    With `hanging_channel`, the outbox sender `run_deployment` starts runs beside the runner and
+    delivers every fill to a webhook that never answers (issue 12: a dead channel must not slow
+    an order).
     """
     from quantdesk.broker import GatedBroker, PaperBroker
     from quantdesk.core.clock import ManualClock
@@ -216,6 +244,13 @@ def bench_latency(n_symbols: int = 20, bars: int = 30, on_outcome: Any = None) -
         runner.start()
         runners.append((runner, broker))
     samples = []
+    sender = closer = None
+    if hanging_channel:
+        from quantdesk.live.notifications import OutboxSender
+        from quantdesk.notify import Notifier
+
+        url, closer = _hanging_channel()
+        sender = OutboxSender(ledger, Notifier([url]), clock, interval_s=0.05).start()
     for b in range(bars):
         bar_ms = start_ms + b * 60_000
         clock.set(bar_ms + 60_000)  # the bar just closed
@@ -228,6 +263,9 @@ def bench_latency(n_symbols: int = 20, bars: int = 30, on_outcome: Any = None) -
                 samples.append(1000 * (broker.handed - began))
             if on_outcome is not None:
                 on_outcome(outcome)
+    if sender is not None:
+        closer()  # answer the held requests first, so the sender's last drain ends at once
+        sender.stop()
     ledger.close()
     arr = np.array(samples)
     return {"symbols": n_symbols, "decisions": len(arr), "candles": "venue -> memory (lake written after)",
@@ -252,6 +290,7 @@ def main() -> None:
         "fast_vs_backtrader_end_to_end": round(fast["bars_per_s_end_to_end"] / backtrader["bars_per_s"], 1),
         "strict_replay": bench_strict(frame, args.strict_bars),
         "live_latency": bench_latency(),
+        "live_latency_with_a_hanging_channel": bench_latency(hanging_channel=True),
         "load_avg_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
         "targets": {"fast_bars_per_s": 250_000, "fast_vs_backtrader": 20, "strict_bars_per_s": 2_000,
                     "live_p99_ms": 10},

@@ -6,7 +6,7 @@ from __future__ import annotations
 import panel as pn
 from _tables import table
 
-from quantdesk.desk import notifications, send_test
+from quantdesk.desk import add_subscription, notifications, send_test
 from quantdesk.ledger import Ledger
 
 
@@ -24,11 +24,28 @@ def page() -> pn.viewable.Viewable:
 
         button.on_click(test)
         controls = [button, message]
+    subscribe: list[pn.viewable.Viewable] = []
+    if data["channels"]:
+        who = pn.widgets.TextInput(name="user", value=data["user"], width=140, disabled=not data["can_subscribe_others"])
+        channel = pn.widgets.Select(name="channel", options=[c["name"] for c in data["channels"]], width=160)
+        event = pn.widgets.TextInput(name="event type", value="*", width=140)
+        level = pn.widgets.Select(name="minimum level", options=["info", "warning", "error"], width=120)
+        button = pn.widgets.Button(name="Subscribe", button_type="primary")
+        said = pn.pane.Markdown("")
+
+        def add(_event: object) -> None:
+            with Ledger() as ledger:  # yourself, or anyone when you are an admin (checked on the server)
+                said.object = add_subscription(ledger, pn.state.user, subscriber=who.value, channel=channel.value,
+                                               event_type=event.value, min_level=level.value)
+
+        button.on_click(add)
+        subscribe = ["### Subscribe", pn.Row(who, channel, event, level, button), said]
     return pn.Column(
         "# Notifications", *controls,
         "### History (newest first)", table(data["history"], "no messages yet"),
         "### Channels", table(data["channels"], "no stored channel: `quantdesk notify channel add NAME`"),
         "### Subscriptions", table(data["subscriptions"], "no subscriptions: every channel gets every event"),
+        *subscribe,
         "### Templates", table(data["templates"]),
         sizing_mode="stretch_width",
     )

@@ -51,8 +51,17 @@ def page() -> pn.viewable.Viewable:
             sheet.object = f'<iframe srcdoc="{_escape(path.read_text())}" style="width:100%;height:900px;border:0"></iframe>'
             sheet.height = 920
 
+        def pdf() -> str:
+            from quantdesk.backtest import write_report
+            from quantdesk.reports.pdf import html_to_pdf
+
+            return str(html_to_pdf(write_report(choose.value)))
+
         button.on_click(open_sheet)
-        parts += ["### Tearsheet", pn.Row(choose, button), sheet]
+        download = pn.widgets.FileDownload(callback=pdf, filename="tearsheet.pdf", label="Download PDF", embed=False)
+        choose.param.watch(lambda e: setattr(download, "filename", f"{e.new}.pdf"), "value")
+        download.filename = f"{choose.value}.pdf"
+        parts += ["### Tearsheet", pn.Row(choose, button, download), sheet]
     return pn.Column(*parts, sizing_mode="stretch_width")
 
 

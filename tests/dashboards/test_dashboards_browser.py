@@ -167,6 +167,14 @@ def test_market_research_and_risk_pages_show_the_lake_runs_and_limits(server: st
     page.get_by_text("Deflated Sharpe").wait_for(timeout=30_000)
     page.get_by_text("out-of-sample total return").first.wait_for(timeout=30_000)
     assert page.get_by_text("sweep-").count() >= 1
+    from quantdesk.backtest import backtest
+
+    run = backtest("sma_cross", query, params={"fast": 2, "slow": 8})
+    page.goto(f"{server}/research")
+    with page.expect_download(timeout=60_000) as info:
+        page.get_by_text("Download PDF").click()
+    assert info.value.suggested_filename == f"{run.run_id}.pdf"
+    assert Path(info.value.path()).read_bytes().startswith(b"%PDF"), "the tearsheet as PDF"
     page.goto(f"{server}/risk")
     page.get_by_text("Denials by code").wait_for(timeout=30_000)
     page.get_by_text("max_gross_exposure").wait_for(timeout=30_000)

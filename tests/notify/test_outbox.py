@@ -215,3 +215,22 @@ def test_a_hanging_channel_never_holds_a_command_and_the_message_is_not_lost(qua
         release.set()
         server.shutdown()
         server.server_close()
+
+
+def test_subscriptions_from_the_dashboard_are_for_yourself_unless_you_are_an_admin(quantdesk_home: Path) -> None:
+    from quantdesk.desk import add_subscription
+    from quantdesk.identity import add_user
+    from quantdesk.identity.channels import add_channel, subscriptions
+
+    with Ledger() as ledger:
+        add_user(ledger, "alice", "admin", actor="alice")
+        add_user(ledger, "tina", "trader", actor="alice")
+        add_user(ledger, "vic", "viewer", actor="alice")
+        add_channel(ledger, "desk-hook", "json://127.0.0.1:9/hook", actor="alice")
+        assert add_subscription(ledger, "vic", subscriber="tina", channel="desk-hook").startswith("refused")
+        assert "vic now gets halt at warning" in add_subscription(ledger, "vic", subscriber="vic", channel="desk-hook",
+                                                                  event_type="halt", min_level="warning")
+        assert "tina now gets" in add_subscription(ledger, "alice", subscriber="tina", channel="desk-hook")
+        rows = {(s["user"], s["event_type"], s["min_level"]) for s in subscriptions(ledger)}
+        assert rows == {("vic", "halt", "warning"), ("tina", "*", "info")}
+        assert ledger.audit_log(action="dashboard.refused")[-1].actor == "vic"

@@ -1,6 +1,12 @@
 """What the desk's screens show and do, without any UI library: dashboards/ stays thin over this."""
 
-from quantdesk.desk.center import download, latest_desk_report, notifications, send_test
+from quantdesk.desk.center import (
+    add_subscription,
+    download,
+    latest_desk_report,
+    notifications,
+    send_test,
+)
 from quantdesk.desk.pages import market, research, risk
 from quantdesk.desk.views import (
     DeskAction,
@@ -16,4 +22,4 @@ from quantdesk.desk.views import (
     trading,
 )
 
-__all__ = ["DeskAction", "admin", "data_health", "decide_promotion", "deployments", "download", "halt", "latest_desk_report", "market", "notifications", "overview", "place_order", "request_promotion", "research", "resume", "risk", "send_test", "trading"]
+__all__ = ["DeskAction", "add_subscription", "admin", "data_health", "decide_promotion", "deployments", "download", "halt", "latest_desk_report", "market", "notifications", "overview", "place_order", "request_promotion", "research", "resume", "risk", "send_test", "trading"]

@@ -10,7 +10,7 @@ from quantdesk.core.errors import PromotionError
 from quantdesk.identity import Permission, get_user, require
 from quantdesk.ledger import Ledger
 
-__all__ = ["DOWNLOADS", "download", "latest_desk_report", "notifications", "send_test"]
+__all__ = ["DOWNLOADS", "add_subscription", "download", "latest_desk_report", "notifications", "send_test"]
 
 # what the pages offer to download: label -> (export kind, format)
 DOWNLOADS = {"orders.xlsx": ("orders", "xlsx"), "fills.csv": ("fills", "csv"), "risk-events.xlsx": ("risk-events", "xlsx"),
@@ -39,6 +39,8 @@ def notifications(ledger: Ledger, user: str, *, limit: int = 200) -> dict[str, A
         "subscriptions": [{k: v for k, v in s.items() if k != "created_at"} for s in subscriptions(ledger)],
         "templates": templates,
         "can_test": me.may(Permission.OPERATE),
+        "can_subscribe_others": me.may(Permission.MANAGE_USERS),
+        "user": me.name,
     }
 
 
@@ -60,6 +62,20 @@ def send_test(ledger: Ledger, user: str) -> str:
     ok = notifier.send(Notification(level=NotificationLevel.INFO, title=title, body=body))
     ledger.audit(user, "notify.test", {"channels": list(notifier.channels), "delivered": ok})
     return f"test message {'delivered to' if ok else 'NOT delivered to every one of'} {', '.join(notifier.channels)}"
+
+
+def add_subscription(ledger: Ledger, user: str, *, subscriber: str, channel: str, event_type: str = "*",
+                     min_level: str = "info") -> str:
+    """Subscribe `subscriber` to `event_type` on stored `channel` as the logged-in `user` (themselves or an admin)."""
+    from quantdesk.core.errors import QuantdeskError
+    from quantdesk.identity.channels import subscribe
+
+    try:
+        subscribe(ledger, subscriber, channel, event_type=event_type or "*", min_level=min_level, actor=user)
+    except QuantdeskError as e:
+        ledger.audit(user, "dashboard.refused", {"action": "subscribe", "subscriber": subscriber, "reason": str(e)})
+        return f"refused: {e}"
+    return f"{subscriber} now gets {event_type or '*'} at {min_level} or above on {channel} (set by {user})"
 
 
 def download(ledger: Ledger, user: str, label: str) -> Path:

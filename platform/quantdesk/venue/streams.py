@@ -67,6 +67,12 @@ class KlineStreams:
             self._thread.join(timeout=5)
         self._thread = self._loop = None
 
+    def __enter__(self) -> KlineStreams:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     @property
     def url(self) -> str:
         """Base URL to configure as the venue's `ws_url` (ccxt appends `/ws/<n>`)."""
@@ -90,8 +96,11 @@ class KlineStreams:
 
     # -- serving ---------------------------------------------------------------------------------
     def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._loop.run_until_complete(self._serve())
+        loop = self._loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._serve())
+        finally:
+            loop.close()  # its selector's sockets too
 
     async def _serve(self) -> None:
         from websockets.asyncio.server import serve

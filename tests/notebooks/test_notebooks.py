@@ -31,6 +31,7 @@ NOTEBOOK_PARAMETERS: dict[str, dict[str, Any]] = {
     "02_first_strategy.ipynb": {"symbol": "BTC/USDT", "timeframe": "1h", "fast": 5, "slow": 20,
                                 "fee_grid": [0.0, 10.0]},
     "04_nwe_repainting.ipynb": {"symbol": "BTC/USDT", "timeframe": "1h", "window": 30},
+    "05_cross_venue_spread.ipynb": {"symbol": "BTC/USDT", "timeframe": "1h", "basis_bps": 8.0},
 }
 SAMPLE = {"symbols": 3, "days": 10}
 CELL_TIMEOUT_S = 600

@@ -6,6 +6,7 @@
 
 from quantdesk.lake.layout import decode_symbol, encode_symbol
 from quantdesk.lake.resample import closed_candles
+from quantdesk.lake.spread import cross_venue
 from quantdesk.lake.sample import SAMPLE_EXCHANGE, generate_candles, write_sample
 from quantdesk.lake.store import Lake, WriteReport
 from quantdesk.lake.validation import QuarantineReason
@@ -16,6 +17,7 @@ __all__ = [
     "QuarantineReason",
     "WriteReport",
     "closed_candles",
+    "cross_venue",
     "decode_symbol",
     "encode_symbol",
     "generate_candles",

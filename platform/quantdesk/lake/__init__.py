@@ -6,8 +6,8 @@
 
 from quantdesk.lake.layout import decode_symbol, encode_symbol
 from quantdesk.lake.resample import closed_candles
-from quantdesk.lake.spread import cross_venue
 from quantdesk.lake.sample import SAMPLE_EXCHANGE, generate_candles, write_sample
+from quantdesk.lake.spread import cross_venue
 from quantdesk.lake.store import Lake, WriteReport
 from quantdesk.lake.validation import QuarantineReason
 

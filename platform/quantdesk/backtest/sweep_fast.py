@@ -29,6 +29,12 @@ def _sma(close: pl.Series, window: int) -> np.ndarray:
     return sma_exact(close, window).to_numpy()  # exactly SmaCross.target's indicator
 
 
+def _sma_table(close: pl.Series, windows: list[int]) -> dict[int, np.ndarray]:
+    from quantdesk.indicators import sma_exact_table
+
+    return sma_exact_table(close, windows)  # bit for bit `_sma` per window, sharing the prefix sums
+
+
 def _ema(close: pl.Series, window: int) -> np.ndarray:
     from quantdesk.indicators import ema
 
@@ -39,10 +45,11 @@ def _ema(close: pl.Series, window: int) -> np.ndarray:
 class _MaCrossSpec:
     indicator: Callable[[pl.Series, int], np.ndarray]
     short_param: str | None
+    table: Callable[[pl.Series, list[int]], dict[int, np.ndarray]] | None = None  # many windows at once
 
 
 _SPECS: dict[str, _MaCrossSpec] = {
-    "sma_cross": _MaCrossSpec(_sma, None),
+    "sma_cross": _MaCrossSpec(_sma, None, _sma_table),
     "ema_cross": _MaCrossSpec(_ema, "short"),
 }
 
@@ -56,6 +63,28 @@ class FastPath:
     close_series: pl.Series
     open_: np.ndarray
     close: np.ndarray
+
+    def _indicators(self, windows: list[int]) -> dict[int, np.ndarray]:
+        """Return each window's moving average; batched and on every core when the spec has a table builder.
+
+        numpy releases the GIL in the long array passes, so threads split the windows.
+        """
+        if not windows:
+            return {}
+        if self.spec.table is None:
+            return {w: self.spec.indicator(self.close_series, w) for w in windows}
+        import os
+        from concurrent.futures import ThreadPoolExecutor
+
+        n = max(1, min(os.cpu_count() or 1, len(windows) // 4 or 1))
+        parts = [windows[i::n] for i in range(n)]
+        if n == 1:
+            return self.spec.table(self.close_series, windows)
+        out: dict[int, np.ndarray] = {}
+        with ThreadPoolExecutor(n) as pool:
+            for part in pool.map(lambda ws: self.spec.table(self.close_series, ws), parts):
+                out.update(part)
+        return {w: out[w] for w in windows}
 
     def _levels(self, combos: list[dict[str, Any]], allow_short: bool) -> tuple[np.ndarray, np.ndarray]:
         defaults = {k: p.default for k, p in self.strategy_cls.params().items()}
@@ -108,9 +137,10 @@ class FastPath:
             needed = {int(w) for w in fast[chunk]} | {int(w) for w in slow[chunk]}
             slots = {w: i for w, i in slots.items() if w in needed}
             free = sorted(set(range(max_windows)) - set(slots.values()))
-            for w in sorted(needed - set(slots)):
+            missing = sorted(needed - set(slots))
+            for w, values in self._indicators(missing).items():
                 slots[w] = free.pop(0)
-                table[slots[w]] = self.spec.indicator(self.close_series, w)[sl]
+                table[slots[w]] = values[sl]
             out, blk = ma_cross_sweep(
                 self.open_[sl], self.close[sl], table,
                 np.array([slots[int(w)] for w in fast[chunk]]), np.array([slots[int(w)] for w in slow[chunk]]),

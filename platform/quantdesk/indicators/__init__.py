@@ -26,7 +26,7 @@ from quantdesk.indicators.talib_wrappers import (
     sma,
     zscore,
 )
-from quantdesk.indicators.window_exact import sma_exact, window_mean_std
+from quantdesk.indicators.window_exact import sma_exact, sma_exact_table, window_mean_std
 
 __all__ = [
     "Kdj",
@@ -46,6 +46,7 @@ __all__ = [
     "rsi",
     "sma",
     "sma_exact",
+    "sma_exact_table",
     "window_mean_std",
     "zscore",
 ]

@@ -18,7 +18,7 @@ import talib
 
 from quantdesk.core.errors import StrategyError
 
-__all__ = ["sma_exact", "window_mean_std"]
+__all__ = ["sma_exact", "sma_exact_table", "window_mean_std"]
 
 # A scaled value stays at most 2**50: a float price times 10**k is then off by far less than
 # 0.5 from the integer a price with at most k decimals scales to, so rounding recovers that
@@ -52,19 +52,26 @@ def _scales(magnitude: np.ndarray, period: int) -> np.ndarray:
     return most - np.searchsorted(bounds, peak, side="left")
 
 
-def _window_means(x: np.ndarray, period: int, k: int, magnitude: float) -> np.ndarray:
+def _window_means(x: np.ndarray, period: int, k: int, magnitude: float,
+                  prefixes: dict[int, np.ndarray] | None = None) -> np.ndarray:
     """Return each full window's mean of the values scaled to k decimals, summed in int64, divided once.
 
-    `magnitude` is the largest |value| in `x`.
+    `magnitude` is the largest |value| in `x`. `prefixes` (k -> prefix sums) lets several
+    periods share the scaled prefix sums of one series when no value needs zeroing for them.
     """
-    scaled = x * 10.0**k
     # Values too large for this k never sit in a window that uses it (its peak bounds them;
     # twice the cap absorbs the threshold's round-off); zero them so the cast is defined.
     limit = 2 * _value_cap(period)
-    if not magnitude * 10.0**k <= limit:
-        scaled[~(np.abs(scaled) <= limit)] = 0.0
-    prefix = np.zeros(len(x) + 1, dtype=np.int64)
-    np.cumsum(np.rint(scaled, out=scaled).astype(np.int64), out=prefix[1:])
+    shareable = magnitude * 10.0**k <= limit
+    prefix = prefixes.get(k) if prefixes is not None and shareable else None
+    if prefix is None:
+        scaled = x * 10.0**k
+        if not shareable:
+            scaled[~(np.abs(scaled) <= limit)] = 0.0
+        prefix = np.zeros(len(x) + 1, dtype=np.int64)
+        np.cumsum(np.rint(scaled, out=scaled).astype(np.int64), out=prefix[1:])
+        if prefixes is not None and shareable:
+            prefixes[k] = prefix
     # Integer arithmetic wraps modulo 2**64 (numpy documents it for cumsum), so a prefix that
     # overflows still gives every window's sum exactly, as long as that sum fits (it does).
     total = prefix[period:] - prefix[:-period]
@@ -97,36 +104,72 @@ def sma_exact(series: Any, period: int) -> pl.Series:
     Example: `sma_exact(candles["close"], 30)`.
     """
     s = series if isinstance(series, pl.Series) else pl.Series(series)
+    _check_period(period)
+    return pl.Series(s.name, _sma_values(_Prepared.of(s), int(period), None), dtype=pl.Float64).fill_nan(None)
+
+
+def sma_exact_table(series: Any, periods: Any) -> dict[int, np.ndarray]:
+    """Return `{period: sma_exact(series, period) as float64 numpy (NaN for null)}` for many periods at once.
+
+    Bit for bit what `sma_exact` gives for each period; the series is prepared once and the
+    scaled prefix sums are shared between periods that use the same number of decimals, so a
+    sweep's table of moving averages costs a fraction of one call per period.
+    """
+    s = series if isinstance(series, pl.Series) else pl.Series(series)
+    prepared = _Prepared.of(s)
+    prefixes: dict[int, np.ndarray] = {}
+    out = {}
+    for period in dict.fromkeys(int(p) for p in periods):
+        _check_period(period)
+        out[period] = _sma_values(prepared, period, prefixes)
+    return out
+
+
+def _check_period(period: Any) -> None:
     if isinstance(period, bool) or int(period) != period or not 1 <= period <= 2**40:
         raise StrategyError(f"sma_exact period {period!r} must be an integer in [1, 2**40]")
-    period = int(period)
-    x = np.ascontiguousarray(s.cast(pl.Float64).to_numpy(), dtype=np.float64)
+
+
+class _Prepared:
+    """A series as sma_exact reads it: float64 values (nulls as 0), where they were missing, |values|."""
+
+    __slots__ = ("gaps", "largest", "magnitude", "missing", "x")
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.missing = np.isnan(x)
+        gappy = bool(self.missing.any())
+        self.x = np.where(self.missing, 0.0, x) if gappy else x
+        self.gaps = np.concatenate([[0], np.cumsum(self.missing)]) if gappy else None
+        self.magnitude = np.abs(self.x)
+        self.largest = float(self.magnitude.max()) if len(x) else 0.0
+
+    @classmethod
+    def of(cls, s: pl.Series) -> _Prepared:
+        return cls(np.ascontiguousarray(s.cast(pl.Float64).to_numpy(), dtype=np.float64))
+
+
+def _sma_values(p: _Prepared, period: int, prefixes: dict[int, np.ndarray] | None) -> np.ndarray:
+    """Return sma_exact's values as float64 with NaN where it is null."""
+    x = p.x
     out = np.full(len(x), np.nan)
     if len(x) >= period:
-        missing = np.isnan(x)
-        gappy = bool(missing.any())
-        if gappy:
-            x = np.where(missing, 0.0, x)
-        magnitude = np.abs(x)
-        k = _scales(magnitude, period)  # one per bar with a full window behind it
-        if gappy:  # a null in the window gives null
-            gaps = np.concatenate([[0], np.cumsum(missing)])
-            k[(gaps[period:] - gaps[: len(x) - period + 1]) > 0] = -2
-        largest = float(magnitude.max())
+        k = _scales(p.magnitude, period)  # one per bar with a full window behind it
+        if p.gaps is not None:  # a null in the window gives null
+            k[(p.gaps[period:] - p.gaps[: len(x) - period + 1]) > 0] = -2
         if (k == -1).any():
             raise StrategyError(
-                f"sma_exact: |value| up to {largest:g} over {period} bars overflows exact int64 window "
+                f"sma_exact: |value| up to {p.largest:g} over {period} bars overflows exact int64 window "
                 f"sums (at most {_value_cap(period):g} per value); rescale the series (e.g. quote in "
                 "thousands) or use a shorter period"
             )
         full = out[period - 1 :]  # a view
         for scale in np.flatnonzero(np.bincount(k[k >= 0])).tolist():
-            means = _window_means(x, period, scale, largest)
+            means = _window_means(x, period, scale, p.largest, prefixes)
             if (k == scale).all():
                 full[:] = means
             else:
                 np.copyto(full, means, where=k == scale)
-    return pl.Series(s.name, out, dtype=pl.Float64).fill_nan(None)
+    return out
 
 
 def window_mean_std(close: pl.Series, period: int) -> tuple[pl.Series, pl.Series]:

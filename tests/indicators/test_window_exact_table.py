@@ -30,3 +30,30 @@ def test_real_candles_share_prefix_sums_and_stay_exact() -> None:
     table = sma_exact_table(close, range(5, 400, 7))
     for period in (5, 201, 397):
         assert np.array_equal(table[period], sma_exact(close, period).to_numpy(), equal_nan=True)
+
+
+def _reference_means(prefix: np.ndarray, period: int, divisor: int) -> np.ndarray:
+    """The vectorised numpy form the jitted one replaced, kept here as the reference."""
+    total = prefix[period:] - prefix[:-period]
+    quotient = np.floor(total / float(divisor))
+    whole = quotient.astype(np.int64)
+    rest = np.subtract(total, whole * divisor, out=total)
+    fix = (rest >= divisor).astype(np.int64) - (rest < 0)
+    whole += fix
+    rest -= fix * divisor
+    np.divide(rest, float(divisor), out=quotient)
+    quotient += whole
+    return quotient
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-(2**40), 2**40), min_size=2, max_size=200), st.integers(1, 50), st.integers(0, 12))
+def test_the_jitted_division_is_the_vectorised_one_bit_for_bit(steps: list[int], period: int, k: int) -> None:
+    from quantdesk.indicators.window_exact import _means_from_prefix
+
+    prefix = np.concatenate([[0], np.cumsum(np.array(steps, dtype=np.int64))])
+    if len(prefix) <= period:
+        return
+    divisor = period * 10**k
+    got = _means_from_prefix(prefix, period, divisor)
+    assert np.array_equal(got, _reference_means(prefix, period, divisor))

@@ -22,7 +22,7 @@ from quantdesk.ops.flow_hooks import notify_flow_failure
 @task(name="ingest-symbol", retries=0, cache_policy=NO_CACHE)
 def ingest_symbol(venue: str, symbol: str, timeframe: str, since: str, until: str | None = None) -> dict[str, Any]:
     """Ingest one symbol; network retries happen inside `quantdesk.ingest`, not here."""
-    from quantdesk.cli._common import to_jsonable
+    from quantdesk.core.jsonable import to_jsonable
     from quantdesk.ingest import ingest
 
     [report] = ingest(venue, [symbol], timeframe, since, until)

@@ -18,7 +18,7 @@ from quantdesk.ops.flow_hooks import notify_flow_failure
 @flow(name="monitor", on_failure=[notify_flow_failure], on_crashed=[notify_flow_failure])
 def monitor_flow(supervise: bool = True) -> dict[str, Any]:
     """Run the monitor's checks once; fail the run (so Prefect shows it) when the audit chain is broken."""
-    from quantdesk.cli._common import to_jsonable
+    from quantdesk.core.jsonable import to_jsonable
     from quantdesk.ledger import Ledger
     from quantdesk.live.schedule import clock_from_env
     from quantdesk.ops import run_monitor

@@ -28,7 +28,7 @@ def _key(text: str) -> str:
 @task(name="research-job", retries=0, cache_policy=NO_CACHE)
 def research_job(name: str) -> dict[str, Any]:
     """Run one job and publish its artifacts; return its outcome as JSON-ready data."""
-    from quantdesk.cli._common import to_jsonable
+    from quantdesk.core.jsonable import to_jsonable
 
     [job] = research_jobs(only=name)
     outcome = run_research_job(job)

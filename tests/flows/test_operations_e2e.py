@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -24,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.live.conftest import FLIP_SOURCE, candles, make_deployment
+from tests.live.conftest import FLIP_SOURCE, VenueTicker, candles, make_deployment
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("prefect-e2e")]
 
@@ -82,17 +81,8 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Desk, Any, 
     frame = candles(3000)
     start_ms = int(frame["ts"][300].timestamp() * 1000)
     scaled = ScaledClock(start_ms, int(time.time() * 1000), SPEED)
-    venue_clock = ManualClock(start_ms)
-    stop = threading.Event()
-    venue = SimulatedVenue({"BTC/USDT": frame}, clock=venue_clock, api_key=KEY, api_secret=SECRET).start()
-
-    def tick() -> None:  # the venue's market time follows the scaled clock
-        while not stop.is_set():
-            venue.advance(to=max(scaled.now_ms(), venue_clock.now_ms()))
-            time.sleep(0.02)
-
-    ticker = threading.Thread(target=tick, daemon=True)
-    ticker.start()
+    venue = SimulatedVenue({"BTC/USDT": frame}, clock=ManualClock(start_ms), api_key=KEY, api_secret=SECRET).start()
+    ticker = VenueTicker(venue, scaled).start()  # the venue's market time follows the scaled clock
     (home / "flip.py").write_text(FLIP_SOURCE)
     (home / "quantdesk.toml").write_text(f"""
 [venues.sim]
@@ -123,8 +113,7 @@ test = "2d"
         yield d, venue, scaled
     finally:
         d.cli("flows", "down", check=False)
-        stop.set()
-        ticker.join(timeout=5)
+        ticker.stop()
         venue.stop()
 
 

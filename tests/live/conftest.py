@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import textwrap
+import threading
+import time
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -62,3 +64,25 @@ def make_deployment(ledger: Any, name: str, *, strategy: str, symbols: Sequence[
                       params=params or {}, venue=venue, exchange=exchange, capital=Decimal(capital), **extra)
     update_deployment(ledger, name, {"stage": stage})
     return get_deployment(ledger, name)
+
+
+class VenueTicker:
+    """Move a simulated venue's market time along a scaled clock, in a background thread."""
+
+    def __init__(self, venue: Any, scaled: Any) -> None:
+        self.venue, self.scaled = venue, scaled
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.venue.advance(to=max(self.scaled.now_ms(), self.venue.clock.now_ms()))
+            time.sleep(0.02)
+
+    def start(self) -> VenueTicker:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

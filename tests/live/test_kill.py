@@ -13,14 +13,13 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from tests.live.conftest import candles, make_deployment
+from tests.live.conftest import VenueTicker, candles, make_deployment
 
 KEY, SECRET = "kill-test-key", "kill-test-secret"
 SPEED = 60.0
@@ -67,18 +66,9 @@ def test_sigkilled_runner_leaves_ledger_equal_to_venue(flip_strategy: str, quant
     frame = candles(1200)
     start_ms = int(frame["ts"][300].timestamp() * 1000)
     scaled = ScaledClock(start_ms, int(time.time() * 1000), SPEED)
-    venue_clock = ManualClock(start_ms)
-    stop = threading.Event()
     rng = random.Random(5)
-    with SimulatedVenue({"BTC/USDT": frame}, clock=venue_clock, api_key=KEY, api_secret=SECRET) as venue:
-
-        def tick() -> None:  # the venue's market time follows the scaled clock
-            while not stop.is_set():
-                venue.advance(to=max(scaled.now_ms(), venue_clock.now_ms()))
-                time.sleep(0.02)
-
-        ticker = threading.Thread(target=tick, daemon=True)
-        ticker.start()
+    with SimulatedVenue({"BTC/USDT": frame}, clock=ManualClock(start_ms), api_key=KEY, api_secret=SECRET) as venue:
+        ticker = VenueTicker(venue, scaled).start()  # the venue's market time follows the scaled clock
         _config(quantdesk_home, venue.url)
         with Ledger() as ledger:
             make_deployment(ledger, "flip-kill", strategy=flip_strategy, stage="live", venue="sim", exchange="sim",
@@ -106,8 +96,7 @@ def test_sigkilled_runner_leaves_ledger_equal_to_venue(flip_strategy: str, quant
             proc.send_signal(signal.SIGTERM)  # graceful: finish the bar, record STOPPED, exit 0
             assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
         finally:
-            stop.set()
-            ticker.join(timeout=5)
+            ticker.stop()
             if proc.poll() is None:
                 proc.kill()
 

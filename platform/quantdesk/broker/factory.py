@@ -7,12 +7,13 @@ from typing import Any
 __all__ = ["open_gated"]
 
 
-def open_gated(venue_name: str, *, actor: str, settings: Any = None) -> Any:
+def open_gated(venue_name: str, *, actor: str, settings: Any = None, ledger: Any = None) -> Any:
     """Return a `GatedBroker` for venue `venue_name` of quantdesk.toml: ccxt client, ledger, risk gate.
 
-    The caller owns the returned broker's ledger (`with gated.ledger:`) and calls `start()`
-    (reconcile) before submitting. There is no direct notifier: every order event is audited and
-    its message goes through the outbox, delivered later, never twice.
+    Without `ledger` a new one is opened and the caller owns it (`with gated.ledger:`); with
+    one, the broker uses it and its clock. Call `start()` (reconcile) before submitting. There
+    is no direct notifier: every order event is audited and its message goes through the outbox,
+    delivered later, never twice.
     """
     from quantdesk.broker import CcxtBroker, GatedBroker
     from quantdesk.core.clock import SystemClock
@@ -27,8 +28,8 @@ def open_gated(venue_name: str, *, actor: str, settings: Any = None) -> Any:
     if venue is None:
         known = ", ".join(sorted(settings.venues)) or "none yet"
         raise ConfigError(f"unknown venue {venue_name!r} (configured: {known}); add one with `quantdesk venue add`")
-    clock = SystemClock()
-    ledger = Ledger(clock=clock)
+    clock = ledger._clock if ledger is not None else SystemClock()
+    ledger = ledger if ledger is not None else Ledger(clock=clock)
     broker = CcxtBroker(make_exchange(venue, name=venue_name), name=venue_name, clock=clock)
     gate = RiskGate(RiskConfig.from_settings(settings), clock, ledger)
     return GatedBroker(broker, ledger, gate, venue=venue_name, clock=clock, actor=actor)

@@ -6,16 +6,11 @@ never at module level, so `quantdesk --help` stays instant.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
-from decimal import Decimal
-from enum import Enum
-from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -23,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from quantdesk.core.errors import QuantdeskError
+from quantdesk.core.jsonable import to_jsonable
 
 __all__ = [
     "JsonOption",
@@ -43,27 +39,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def to_jsonable(value: Any) -> Any:
-    """Convert dataclasses, enums, Decimals, datetimes and paths into JSON-ready values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, float) and value != value:
-        return None
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        return value.item()
-    return value
 
 
 def emit(payload: Any) -> None:

@@ -7,6 +7,7 @@ refused (and audited) all the same.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -34,13 +35,14 @@ def overview(ledger: Ledger, user: str) -> dict[str, Any]:
     from quantdesk.promotion import list_deployments
 
     me = get_user(ledger, user)
+    found = list_deployments(ledger)
     return {
         "user": me.name, "role": me.role.value,
         "states": [{"scope": s.scope, "state": str(s.state), "reason": s.reason} for s in ledger.trading_states()],
         "deployments": [{"name": d.name, "stage": d.stage.value, "state": d.state.value, "pnl": d.pnl}
-                        for d in list_deployments(ledger)],
+                        for d in found],
         "positions": [{"venue": p.venue, "symbol": p.symbol, "qty": str(p.qty)} for p in ledger.positions() if p.qty],
-        "desk_pnl": str(sum((d.pnl for d in list_deployments(ledger) if d.pnl is not None), Decimal(0))),
+        "desk_pnl": str(sum((d.pnl for d in found if d.pnl is not None), Decimal(0))),
         "venues": _venues(ledger),
         "freshness": _freshness(),
         "flows": _flow_runs(),
@@ -74,8 +76,21 @@ def _freshness() -> list[dict[str, Any]]:
             for r in coverage.select("exchange", "symbol", "timeframe", "last").to_dicts()]
 
 
+_FLOW_RUNS_TTL_S = 15.0  # every overview session would otherwise ask the Prefect API again
+_flow_runs_cache: tuple[float, list[dict[str, Any]] | str] | None = None
+
+
 def _flow_runs() -> list[dict[str, Any]] | str:
-    """The last run of each Prefect deployment, or why there is none to show."""
+    """The last run of each Prefect deployment (at most 15 s old), or why there is none to show."""
+    global _flow_runs_cache
+    now = time.monotonic()
+    if _flow_runs_cache is not None and now - _flow_runs_cache[0] < _FLOW_RUNS_TTL_S:
+        return _flow_runs_cache[1]
+    _flow_runs_cache = (now, _read_flow_runs())
+    return _flow_runs_cache[1]
+
+
+def _read_flow_runs() -> list[dict[str, Any]] | str:
     try:
         from quantdesk.ops.prefect_ctl import flows_status
 

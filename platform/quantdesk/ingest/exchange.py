@@ -99,8 +99,12 @@ def make_exchange(
     rate_limit: bool = True,
     name: str | None = None,
     account: str = "default",
+    pro: bool = False,
 ) -> ccxt.Exchange:
     """Return a synchronous ccxt client for `venue` (a VenueConfig, venue name or ccxt id).
+
+    With `pro`, the async WebSocket client of `ccxt.pro` instead, configured the same way; its
+    stream URLs move to the venue's `ws_url` when it has one (a simulated venue's streams).
 
     Rate limiting is on (ccxt `enableRateLimit`) unless `rate_limit=False`; `api_url`
     rewrites every entry of `exchange.urls['api']`; `sandbox` switches to the exchange's test
@@ -126,7 +130,14 @@ def make_exchange(
             "password": _env_secret(venue.password_env, "API password", venue),
         }
     config.update({k: v for k, v in keys.items() if v})
-    exchange: ccxt.Exchange = getattr(ccxt, venue.exchange)(config)
+    if pro:
+        import ccxt.pro as ccxtpro
+
+        if not hasattr(ccxtpro, venue.exchange):
+            raise ConfigError(f"ccxt pro has no WebSocket client for {venue.exchange!r}; poll with `quantdesk ingest`")
+        exchange: ccxt.Exchange = getattr(ccxtpro, venue.exchange)(config)
+    else:
+        exchange = getattr(ccxt, venue.exchange)(config)
     if venue.options:
         exchange.options.update(venue.options)
     if venue.sandbox:
@@ -136,6 +147,9 @@ def make_exchange(
             raise ConfigError(
                 f"exchange {venue.exchange!r} has no sandbox in ccxt; remove `sandbox` from the venue"
             ) from e
+    streams = exchange.urls["api"].get("ws") if pro else None
     if venue.api_url:
         exchange.urls["api"] = rewrite_api_urls(exchange.urls["api"], venue.api_url)
+    if streams is not None:  # REST moved to api_url; streams go to ws_url, else stay the exchange's own
+        exchange.urls["api"]["ws"] = rewrite_api_urls(streams, venue.ws_url) if venue.ws_url else streams
     return exchange

@@ -27,26 +27,10 @@ log = logging.getLogger(__name__)
 
 
 def make_pro_exchange(venue: str) -> Any:
-    """Return an async ccxt pro client for venue `venue` (quantdesk.toml name or ccxt id), URLs rewritten."""
-    import ccxt.pro as ccxtpro
+    """Return the async ccxt pro client of venue `venue` (quantdesk.toml name or ccxt id), as `make_exchange` builds it."""
+    from quantdesk.ingest.exchange import make_exchange
 
-    from quantdesk.core.errors import ConfigError
-    from quantdesk.ingest.exchange import resolve_venue, rewrite_api_urls
-
-    name, config = resolve_venue(venue)
-    cls = getattr(ccxtpro, config.exchange, None)
-    if cls is None:
-        raise ConfigError(f"ccxt pro has no WebSocket client for {config.exchange!r}; use polling (quantdesk ingest)")
-    client = cls({"enableRateLimit": True, "newUpdates": False})
-    if config.options:
-        client.options.update(config.options)
-    if config.api_url:
-        ws = client.urls["api"].get("ws")
-        client.urls["api"] = rewrite_api_urls(client.urls["api"], config.api_url)
-        client.urls["api"]["ws"] = rewrite_api_urls(ws, config.ws_url) if config.ws_url else ws
-    elif config.ws_url:
-        client.urls["api"]["ws"] = rewrite_api_urls(client.urls["api"]["ws"], config.ws_url)
-    return client
+    return make_exchange(venue, pro=True)
 
 
 @dataclass(slots=True)

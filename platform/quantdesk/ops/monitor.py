@@ -95,27 +95,14 @@ def _running(ledger: Ledger) -> list[Any]:
 
 def _reconcile(ledger: Ledger, now: datetime) -> list[Breach]:
     """Reconcile each configured venue that running live deployments trade on."""
-    from quantdesk.broker import CcxtBroker, GatedBroker
-    from quantdesk.core.settings import get_settings
+    from quantdesk.broker.factory import open_gated
     from quantdesk.core.types import Stage
-    from quantdesk.ingest.exchange import make_exchange
-    from quantdesk.risk import RiskConfig, RiskGate
 
-    settings = get_settings()
     breaches: list[Breach] = []
-    venues = sorted({d.venue for d in _running(ledger) if d.stage is Stage.LIVE})
-    for venue in venues:
-        config = settings.venues.get(venue)
-        if config is None:
-            breaches.append(Breach(code="RECONCILE_FAILED", detail=f"venue {venue!r} is not in quantdesk.toml; "
-                                                                   "add it with `quantdesk venue add`"))
-            continue
-        try:
-            broker = CcxtBroker(make_exchange(config, name=venue), name=venue, clock=ledger._clock)
-            gated = GatedBroker(broker, ledger, RiskGate(RiskConfig.from_settings(settings), ledger._clock, ledger),
-                                venue=venue, clock=ledger._clock, actor="monitor")
-            report = gated.reconcile()
-        except Exception as e:  # noqa: BLE001 - an unreachable venue is a breach, not a crashed monitor
+    for venue in sorted({d.venue for d in _running(ledger) if d.stage is Stage.LIVE}):
+        try:  # an unknown venue or an unreachable one is a breach, not a crashed monitor
+            report = open_gated(venue, actor="monitor", ledger=ledger).reconcile()
+        except Exception as e:  # noqa: BLE001
             breaches.append(Breach(code="RECONCILE_FAILED", detail=f"{venue}: {type(e).__name__}: {e}"[:500]))
             continue
         if not report.agreed:
@@ -129,8 +116,8 @@ def _daily_drift(ledger: Ledger, lake: Any, now: datetime, reports_dir: Any) -> 
     import json
     from pathlib import Path
 
-    from quantdesk.cli._common import to_jsonable
     from quantdesk.core.errors import QuantdeskError
+    from quantdesk.core.jsonable import to_jsonable
     from quantdesk.core.settings import get_settings
     from quantdesk.parity import drift_report
 

@@ -169,6 +169,23 @@ add("gross-deployment-override-other", "GROSS_EXPOSURE_EXCEEDS_MAX",
     config={"default": {"max_gross_exposure": 100}, "deployments": {"alpha": {"max_gross_exposure": 1000}}},
     intent={"qty": "5", "deployment": "beta"})
 
+# -- perpetual futures: leverage and distance to liquidation (BTC tiers: 125x up to 50k notional) --
+fut = {"leverage": {BTC: "20"}}
+for lev, limit, expect in (("20", 20, OK), ("21", 20, "LEVERAGE_EXCEEDS_MAX"), ("125", None, OK), ("126", None, "LEVERAGE_EXCEEDS_MAX")):
+    add(f"leverage-{lev}-limit-{limit}", expect, config=dflt(max_leverage=limit) if limit else dflt(),
+        context={"leverage": {BTC: lev}})
+add("leverage-tier-cap-by-notional", "LEVERAGE_EXCEEDS_MAX", intent={"qty": "600"},  # 60k notional: 100x cap
+    context={"leverage": {BTC: "101"}}, config=dflt())
+add("leverage-spot-symbol-unchecked", OK, config=dflt(max_leverage=1))
+add("leverage-shrinking-passes", OK, config=dflt(max_leverage=2), intent={"side": "sell", "qty": "1"},
+    context={**fut, "positions": {BTC: "2"}, "entry_prices": {BTC: "100"}})
+for lev, expect in (("10", OK), ("20", "LIQUIDATION_TOO_CLOSE")):  # 20x long: liquidated 4.6 % below
+    add(f"liq-distance-{lev}x", expect, config=dflt(min_liquidation_distance_pct=5), context={"leverage": {BTC: lev}})
+add("liq-distance-short-20x", "LIQUIDATION_TOO_CLOSE", config=dflt(min_liquidation_distance_pct=5),
+    intent={"side": "sell"}, context=fut)
+add("liq-distance-averaged-entry", "LIQUIDATION_TOO_CLOSE", config=dflt(min_liquidation_distance_pct=5),
+    context={"leverage": {BTC: "10"}, "positions": {BTC: "5"}, "entry_prices": {BTC: "107"}})
+
 # -- active orders (open + in flight) -----------------------------------------------------------
 for active, expect in (({BTC: 2}, OK), ({BTC: 3}, "TOO_MANY_ACTIVE_ORDERS"), ({BTC: 4}, "TOO_MANY_ACTIVE_ORDERS"),
                        ({ETH: 3}, OK)):

@@ -59,6 +59,8 @@ def make_context(overrides: dict[str, Any]) -> RiskContext:
         equity=Decimal(overrides["equity"]) if "equity" in overrides else None,
         active_orders=overrides.get("active_orders", {}),
         market_rules=market_rules,
+        leverage=dec(overrides.get("leverage", {})),
+        entry_prices=dec(overrides.get("entry_prices", {})),
     )
 
 

@@ -20,6 +20,7 @@ from quantdesk.backtest.store import StoredRun, list_runs, load_run, save_run
 _LAZY: dict[str, str] = {
     "OverfittingReport": "quantdesk.backtest.overfitting",
     "SweepResult": "quantdesk.backtest.sweep",
+    "futures_backtest": "quantdesk.backtest.futures",
     "WalkForwardResult": "quantdesk.backtest.walkforward",
     "sweep": "quantdesk.backtest.sweep",
     "walk_forward": "quantdesk.backtest.walkforward",
@@ -41,6 +42,7 @@ __all__ = [
     "backtest",
     "check_lookahead",
     "compute_metrics",
+    "futures_backtest",  # noqa: F822 - lazy, see _LAZY
     "list_runs",
     "load_run",
     "reproduce",

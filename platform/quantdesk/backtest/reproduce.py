@@ -64,20 +64,28 @@ def reproduce(run_id: str, *, rel_tol: float = 1e-9, lake: Any = None) -> Reprod
         candles = run.table("candles")
         data = {s: candles.filter(pl.col("symbol") == s).drop("symbol") for s in snap["symbols"]}
     look = rec.get("lookahead")
-    result = backtest(
-        cls,
-        data,
-        params=rec["params"],
-        cost=CostModel(**rec["cost"]),
-        rules=MarketRules(**rec["rules"]),
-        initial_cash=rec["initial_cash"],
-        allow_short=rec["allow_short"],
-        rebalance=rec.get("rebalance", False),
-        timeframe=snap["timeframe"],
-        lookahead_samples=len(look["checked_bars"]) if look else 0,
-        store=False,
-        lake=lake,
-    )
+    common: dict[str, Any] = {
+        "params": rec["params"], "cost": CostModel(**rec["cost"]), "rules": MarketRules(**rec["rules"]),
+        "initial_cash": rec["initial_cash"], "allow_short": rec["allow_short"],
+        "rebalance": rec.get("rebalance", False), "timeframe": snap["timeframe"],
+        "lookahead_samples": len(look["checked_bars"]) if look else 0, "store": False, "lake": lake,
+    }
+    extra = rec.get("extra") or {}
+    if extra.get("market") == "futures":
+        from quantdesk.backtest.futures import futures_backtest
+        from quantdesk.core.margin import MarginTiers
+
+        tiers = MarginTiers.from_brackets(list(zip(extra["tiers"]["floors"], extra["tiers"]["rates"], strict=True)))
+        inputs: dict[str, Any] = {}
+        if snap["source"] != "lake":  # a lake run re-reads funding and marks, so a changed lake shows
+            stored = run.table("futures_inputs")
+            inputs["funding"] = stored.filter(pl.col("funding_rate").is_not_nan()).select(
+                "ts", pl.col("funding_rate").alias("rate"))
+            inputs["mark"] = stored.select("ts", pl.col("mark_open").alias("open"), pl.col("mark_high").alias("high"),
+                                           pl.col("mark_low").alias("low"))
+        result = futures_backtest(cls, data, leverage=extra["leverage"], tiers=tiers, **inputs, **common)
+    else:
+        result = backtest(cls, data, **common)
     differences: dict[str, Any] = {}
     new_metrics = result.metrics.to_json()
     for name, stored in rec["metrics"].items():

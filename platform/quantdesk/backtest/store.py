@@ -188,11 +188,17 @@ def save_backtest(result: Any, *, frames: dict[str, pl.DataFrame] | None = None,
         "metrics": result.metrics.to_json(),
         "lookahead": asdict(result.lookahead) if result.lookahead is not None else None,
     }
+    extra_tables = {k: v for k, v in result.extra.items() if isinstance(v, pl.DataFrame)}
+    if result.extra:  # e.g. a futures run's market, leverage, funding and liquidations
+        from quantdesk.core.jsonable import to_jsonable
+
+        record["extra"] = to_jsonable({k: v for k, v in result.extra.items() if k not in extra_tables})
     tables = {
         "equity": result.equity,
         "positions": result.positions,
         "trades": result.trades,
         "orders": result.orders,
+        **extra_tables,
     }
     if frames is not None and result.snapshot.source != "lake":
         tables["candles"] = pl.concat(

@@ -61,11 +61,15 @@ def backtest_command(
     cash: Annotated[float, typer.Option("--cash", help="Initial cash in quote currency.")] = 10_000.0,
     allow_short: Annotated[bool, typer.Option("--allow-short", help="Allow negative targets (short positions).")] = False,
     lookahead_samples: Annotated[int, typer.Option("--lookahead-samples", help="Bars sampled by the lookahead check (0 skips it).")] = 8,
+    market: Annotated[str, typer.Option("--market", help="spot, or futures: a USDT-M perpetual with leverage, funding and liquidation (shorts allowed).")] = "spot",
+    leverage: Annotated[float, typer.Option("--leverage", help="Futures only: notional per unit of margin (1-125).")] = 1.0,
     json_out: JsonOption = False,
 ) -> None:
     """Backtest a strategy on lake candles, store the run and print its metrics.
 
     Example: quantdesk backtest sma_cross --symbol BTC/USDT --timeframe 1h --start 2024-01-01 --param fast=10 --param slow=30 --fee-bps 10
+    Futures: quantdesk backtest sma_cross --symbol XRP/USDT:USDT --exchange binanceusdm --timeframe 1h --market futures --leverage 3
+    (funding from the lake's funding table, mark prices from the series XRP/USDT:USDT@mark).
     """
     from quantdesk.backtest import LakeQuery, backtest
     from quantdesk.core import CostModel
@@ -74,10 +78,20 @@ def backtest_command(
         cost = CostModel(fee_bps=fee_bps, slippage_bps=slippage_bps)
     except ValueError as e:
         raise ConfigError(f"{e}; pass non-negative --fee-bps and --slippage-bps") from e
+    if market not in ("spot", "futures"):
+        raise ConfigError(f"--market {market!r} is not a market type; pass --market spot or --market futures")
+    if market == "spot" and leverage != 1.0:
+        raise ConfigError("--leverage applies to futures; add --market futures (spot trades without leverage)")
     query = LakeQuery(symbols=tuple(symbol), timeframe=timeframe, start=start, end=end, exchange=exchange)
     with progress(f"backtest {strategy}", None, enabled=_enabled(json_out)):
-        result = backtest(strategy, query, params=parse_params(param), cost=cost, initial_cash=cash,
-                          allow_short=allow_short, lookahead_samples=lookahead_samples)
+        if market == "futures":
+            from quantdesk.backtest.futures import futures_backtest
+
+            result = futures_backtest(strategy, query, params=parse_params(param), cost=cost, initial_cash=cash,
+                                      leverage=leverage, lookahead_samples=lookahead_samples)
+        else:
+            result = backtest(strategy, query, params=parse_params(param), cost=cost, initial_cash=cash,
+                              allow_short=allow_short, lookahead_samples=lookahead_samples)
     look = result.lookahead
     payload = {
         "run_id": result.run_id,
@@ -87,6 +101,7 @@ def backtest_command(
         "metrics": result.metrics.to_json(),
         "lookahead": {"passed": look.passed, "detail": look.detail, "checked_bars": len(look.checked_bars)} if look else None,
         "trades": result.trades.to_dicts(),
+        **({"futures": {k: v for k, v in result.extra.items() if k != "futures_inputs"}} if result.extra else {}),
     }
     if json_out:
         emit(payload)
@@ -94,6 +109,12 @@ def backtest_command(
     console.print(f"run [bold]{result.run_id}[/]  {result.strategy} {result.params}  "
                   f"{', '.join(result.snapshot.symbols)} {result.snapshot.timeframe} ({result.snapshot.bars} bars)")
     _print_metrics(result.metrics.to_json())
+    if result.extra.get("market") == "futures":
+        fx = result.extra
+        console.print(f"futures {fx['leverage']:g}x isolated: funding paid {fx['funding_paid']:.2f} over "
+                      f"{fx['funding_settlements']} settlements, {len(fx['liquidations'])} liquidation(s)"
+                      + (f"; {fx['mark_fallback_bars']} bars without a mark candle used trade prices"
+                         if fx["mark_fallback_bars"] else ""), highlight=False)
     if look is not None and not look.passed:
         err_console.print(f"[bold yellow]warning:[/] {look.message()}")
     console.print(f"report: quantdesk report {result.run_id}")

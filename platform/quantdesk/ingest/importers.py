@@ -27,7 +27,9 @@ __all__ = [
     "infer_timeframe",
     "parse_binance_name",
     "parse_freqtrade_name",
+    "is_funding_file",
     "read_candle_file",
+    "read_funding_file",
     "to_utc_ms",
 ]
 
@@ -275,6 +277,31 @@ def _count_fillers(frame: pl.DataFrame) -> pl.Series:
     return frame.select((flat & (pl.col("volume") == 0)).fill_null(False).alias("filler"))["filler"]
 
 
+def read_funding_file(path: str | Path, *, symbol: str | None = None) -> tuple[str, pl.DataFrame]:
+    """Parse a freqtrade `-funding_rate` file into (symbol, frame of `ts, rate`).
+
+    freqtrade stores the rate in `open` (a fraction per 8 h) and zeros elsewhere; the
+    exchange's timestamps (a few ms after the boundary) are kept as stamped.
+    """
+    path = Path(path)
+    named = parse_freqtrade_name(path.name)
+    symbol = symbol or (named[0] if named else None)
+    if not symbol:
+        raise ImportFormatError(f"{path.name}: the file name does not say the symbol; pass --symbol, e.g. --symbol XRP/USDT:USDT")
+    if path.name.endswith(".feather"):
+        _read_bytes(path)
+        frame = _candles(pl.read_ipc(path))
+    else:
+        frame = _freqtrade_json(path)
+    return symbol, frame.select("ts", pl.col("open").alias("rate"))
+
+
+def is_funding_file(name: str) -> bool:
+    """Return True for a freqtrade funding-rate file name (`..._USDT-8h-funding_rate.feather`)."""
+    named = parse_freqtrade_name(name)
+    return bool(named and named[2] == "funding_rate")
+
+
 def read_candle_file(
     path: str | Path,
     *,
@@ -301,7 +328,8 @@ def read_candle_file(
         )
         if named[2] == "funding_rate":
             raise ImportFormatError(
-                f"{name} holds funding rates (rate in `open`, other columns 0), not candles: it cannot go into the candle lake"
+                f"{name} holds funding rates (rate in `open`, other columns 0), not candles: "
+                "read it with read_funding_file (quantdesk import does) into the lake's funding table"
             )
         if fmt is ImportFormat.FREQTRADE_FEATHER:
             _read_bytes(path)

@@ -7,7 +7,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from quantdesk.ingest.importers import ImportFormat, read_candle_file
+from quantdesk.ingest.importers import (
+    ImportFormat,
+    is_funding_file,
+    read_candle_file,
+    read_funding_file,
+)
 
 if TYPE_CHECKING:
     from quantdesk.lake import Lake
@@ -52,6 +57,8 @@ def import_file(
     Binance public-data files default to `exchange="binance"`, everything else to
     `exchange="imported"` (freqtrade files do not say where they came from).
     """
+    if mapping is None and is_funding_file(Path(path).name):
+        return _import_funding(Path(path), lake=lake, exchange=exchange, symbol=symbol)
     parsed = read_candle_file(
         path, symbol=symbol, timeframe=timeframe, mapping=mapping, drop_fillers=drop_fillers
     )
@@ -82,4 +89,27 @@ def import_file(
         first_ts=frame["ts"][0] if frame.height else None,
         last_ts=frame["ts"][-1] if frame.height else None,
         notes=parsed.notes,
+    )
+
+
+def _import_funding(path: Path, *, lake: Any, exchange: str | None, symbol: str | None) -> ImportReport:
+    """Funding rates go to the lake's funding table (`Lake.funding`), not the candles."""
+    import polars as pl
+
+    symbol, frame = read_funding_file(path, symbol=symbol)
+    exchange = exchange or DEFAULT_IMPORT_EXCHANGE
+    if lake is None:
+        from quantdesk.lake import Lake
+
+        lake = Lake()
+    written = lake.funding.write(frame, exchange=exchange, symbol=symbol)
+    stamped_late = frame.filter((pl.col("ts").dt.epoch("ms") % 3_600_000) != 0).height
+    notes = (f"funding rates: stored in the lake's funding table ({frame.height} settlements, "
+             f"{stamped_late} stamped after the hour as the exchange sent them)",)
+    return ImportReport(
+        path=str(path), format=ImportFormat.FREQTRADE_FEATHER if path.name.endswith(".feather") else ImportFormat.FREQTRADE_JSON,
+        exchange=exchange, symbol=symbol, timeframe="8h", rows=frame.height,
+        inserted=written.inserted, updated=written.updated, unchanged=written.unchanged, quarantined=0,
+        filler_rows=0, first_ts=frame["ts"][0] if frame.height else None,
+        last_ts=frame["ts"][-1] if frame.height else None, notes=notes,
     )

@@ -4,6 +4,7 @@
 `quantdesk.lake.layout` (paths) and `quantdesk.lake.validation` (quarantine reasons).
 """
 
+from quantdesk.lake.funding import FundingRates, mark_symbol
 from quantdesk.lake.layout import decode_symbol, encode_symbol
 from quantdesk.lake.resample import closed_candles
 from quantdesk.lake.sample import SAMPLE_EXCHANGE, generate_candles, write_sample
@@ -13,6 +14,7 @@ from quantdesk.lake.validation import QuarantineReason
 
 __all__ = [
     "SAMPLE_EXCHANGE",
+    "FundingRates",
     "Lake",
     "QuarantineReason",
     "WriteReport",
@@ -21,5 +23,6 @@ __all__ = [
     "decode_symbol",
     "encode_symbol",
     "generate_candles",
+    "mark_symbol",
     "write_sample",
 ]

@@ -16,6 +16,7 @@ from quantdesk.core.errors import LakeError
 from quantdesk.core.settings import get_settings
 from quantdesk.core.timeframes import check_window, timeframe_ms
 from quantdesk.lake import layout
+from quantdesk.lake.funding import FundingRates
 from quantdesk.lake.layout import SeriesFile, decode_symbol, series_dir
 from quantdesk.lake.parquet_io import atomic_write_parquet, series_lock
 from quantdesk.lake.quality import find_gaps, summarise
@@ -92,6 +93,11 @@ class Lake:
 
     def __repr__(self) -> str:
         return f"Lake({str(self.root)!r})"
+
+    @property
+    def funding(self) -> FundingRates:
+        """Perpetual futures' funding rates beside the candles (`lake.funding.read(symbol, exchange=...)`)."""
+        return FundingRates(self.root)
 
     # -- writing ------------------------------------------------------------------------
 

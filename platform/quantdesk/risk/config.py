@@ -59,6 +59,9 @@ class _SymbolModel(BaseModel):
     max_symbol_fills_per_day: int | None = Field(default=None, ge=0)
     price_band_bps: Decimal | None = Field(default=None, gt=0)
     duplicate_window_ms: int | None = Field(default=None, ge=0)
+    # perpetual futures (symbols the context gives a leverage for; spot never triggers these)
+    max_leverage: Decimal | None = Field(default=None, ge=1)
+    min_liquidation_distance_pct: Decimal | None = Field(default=None, gt=0, le=100)
 
 
 class _DeploymentLimitsModel(_SymbolModel):
@@ -112,6 +115,8 @@ class RiskLimits:
     max_symbol_fills_per_day: int | None = None
     price_band_bps: Decimal | None = None
     duplicate_window_ms: int | None = None
+    max_leverage: Decimal | None = None
+    min_liquidation_distance_pct: Decimal | None = None
     max_gross_exposure: Decimal | None = None
     max_active_orders: int | None = None
     max_orders_per_second: int | None = None

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from quantdesk.core.costs import MarketRules
+from quantdesk.core.margin import MarginTiers
 
 __all__ = ["RiskContext"]
 
@@ -23,6 +24,11 @@ class RiskContext:
       limits are evaluated as part of the check (same as calling `RiskGate.on_equity`).
     - `active_orders`: per symbol, open orders PLUS orders in flight (sent, not yet acknowledged).
     - `market_rules`: tick, lot step, min/max qty, min notional per symbol (absent: not checked).
+    - `leverage`: per perpetual-futures symbol, the account's leverage setting (absent: spot);
+      with `entry_prices` (the open position's average entry) the gate computes the
+      post-trade isolated liquidation price for `min_liquidation_distance_pct`.
+    - `margin_tiers`: per futures symbol, the exchange's maintenance tiers (default: Binance's
+      table for the symbol, `quantdesk.core.margin.tiers_for`).
     """
 
     positions: Mapping[str, Decimal] = field(default_factory=dict)
@@ -31,3 +37,6 @@ class RiskContext:
     equity: Decimal | None = None
     active_orders: Mapping[str, int] = field(default_factory=dict)
     market_rules: Mapping[str, MarketRules] = field(default_factory=dict)
+    leverage: Mapping[str, Decimal] = field(default_factory=dict)
+    entry_prices: Mapping[str, Decimal] = field(default_factory=dict)
+    margin_tiers: Mapping[str, MarginTiers] = field(default_factory=dict)

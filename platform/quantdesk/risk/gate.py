@@ -28,6 +28,7 @@ from quantdesk.risk.equity import EquityTracker
 from quantdesk.risk.rules import (
     DecimalRules,
     check_exposure,
+    check_leverage,
     check_market,
     check_order_size,
     check_price_band,
@@ -313,6 +314,10 @@ class RiskGate:
                 limits, symbol, position, post, mark, context.positions, context.mark_prices, context.last_prices
             )
         )
+        leverage = context.leverage.get(symbol)
+        if denial is None and leverage is not None:
+            denial = check_leverage(limits, symbol, leverage, position, post, context.entry_prices.get(symbol),
+                                    exec_price, mark, context.margin_tiers.get(symbol))
         if denial is not None:
             return denial
 

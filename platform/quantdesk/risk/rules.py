@@ -10,11 +10,12 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from quantdesk.core.costs import MarketRules
+from quantdesk.core.margin import MarginTiers, liquidation_price, tiers_for
 from quantdesk.core.money import to_decimal
 from quantdesk.risk.config import RiskLimits
 from quantdesk.risk.decision import DenialCode, RiskDecision
 
-__all__ = ["DecimalRules", "check_exposure", "check_market", "check_order_size", "check_price_band"]
+__all__ = ["DecimalRules", "check_exposure", "check_leverage", "check_market", "check_order_size", "check_price_band"]
 
 ZERO = Decimal(0)
 _BPS = Decimal(10_000)
@@ -142,4 +143,57 @@ def check_exposure(
                 DenialCode.GROSS_EXPOSURE_EXCEEDS_MAX,
                 f"gross exposure would be {gross_post}, above max_gross_exposure {limits.max_gross_exposure}",
             )
+    return None
+
+
+def check_leverage(
+    limits: RiskLimits,
+    symbol: str,
+    leverage: Decimal,
+    position: Decimal,
+    post: Decimal,
+    entry: Decimal | None,
+    exec_price: Decimal | None,
+    mark: Decimal | None,
+    tiers: MarginTiers | None,
+) -> RiskDecision | None:
+    """Futures: the leverage setting under `max_leverage` and the exchange tier's cap, and the
+    post-trade liquidation price at least `min_liquidation_distance_pct` away from the mark.
+
+    Only orders that add exposure are checked (closing risk always passes). The position is
+    isolated with margin `|post| * entry / leverage`; an increase averages the entry price.
+    """
+    flips = post * position < ZERO
+    if abs(post) <= abs(position) and not flips:
+        return None
+    if limits.max_leverage is not None and leverage > limits.max_leverage:
+        return _deny(DenialCode.LEVERAGE_EXCEEDS_MAX,
+                     f"{symbol} leverage {leverage}x is above max_leverage {limits.max_leverage}x; lower the "
+                     "account's leverage for the symbol")
+    tiers = tiers or tiers_for(symbol)
+    price = exec_price or mark
+    if price is None:
+        return _deny(DenialCode.NO_MARKET_PRICE, f"no price for {symbol} to value the futures position")
+    if flips or position == ZERO or entry is None:
+        new_entry = price
+    else:
+        new_entry = (abs(position) * entry + (abs(post) - abs(position)) * price) / abs(post)
+    notional = abs(post) * new_entry
+    cap = Decimal(str(tiers.max_leverage(float(notional))))
+    if leverage > cap:
+        return _deny(DenialCode.LEVERAGE_EXCEEDS_MAX,
+                     f"{symbol} leverage {leverage}x is above the exchange's {float(cap):.4g}x cap for a {notional:.2f} "
+                     "notional (its maintenance tier); lower the leverage or the size")
+    if limits.min_liquidation_distance_pct is None:
+        return None
+    if mark is None:
+        return _deny(DenialCode.NO_MARKET_PRICE, f"no mark price for {symbol} to measure the liquidation distance")
+    margin = notional / leverage
+    liq = Decimal(str(liquidation_price(float(post), float(new_entry), float(margin), tiers)))
+    # signed: a liquidation price already on the wrong side of the mark is a negative distance
+    distance = (mark - liq if post > ZERO else liq - mark) / mark * 100
+    if distance < limits.min_liquidation_distance_pct:
+        return _deny(DenialCode.LIQUIDATION_TOO_CLOSE,
+                     f"{symbol} would be liquidated at {liq:.6g}, {distance:.2f}% from the mark {mark}; "
+                     f"min_liquidation_distance_pct is {limits.min_liquidation_distance_pct}: lower the leverage or size")
     return None

@@ -37,11 +37,17 @@ def ingest_command(
     max_attempts: Annotated[
         int, typer.Option("--max-attempts", min=1, help="Attempts per request on network errors.")
     ] = 6,
+    futures_data: Annotated[
+        bool,
+        typer.Option("--futures-data", help="Perpetuals: also fetch mark-price candles (stored as SYMBOL@mark) "
+                     "and the funding-rate history (the lake's funding table)."),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Fetch candles through ccxt into the lake, resuming after the newest stored candle.
 
     Example: quantdesk ingest --exchange binance --symbol BTC/USDT --symbol ETH/USDT --timeframe 1m --since 2024-01-01
+    Perpetuals: quantdesk ingest --exchange binanceusdm --symbol XRP/USDT:USDT --timeframe 1h --since 2024-01-01 --futures-data
     """
     from quantdesk.core.clock import SystemClock
     from quantdesk.core.timeframes import parse_time, timeframe_ms
@@ -52,7 +58,7 @@ def ingest_command(
     slots = (
         max(0, int((end - start).total_seconds() * 1000) // timeframe_ms(timeframe)) if start else 0
     )
-    total = slots * len(symbol) or None
+    total = slots * len(symbol) * (2 if futures_data else 1) or None
     with progress(
         f"ingest {exchange} {timeframe}", total=total, enabled=not json_output
     ) as advance:
@@ -75,6 +81,15 @@ def ingest_command(
             progress=on_progress,
             retry=RetryPolicy(max_attempts=max_attempts),
         )
+        funding_reports = []
+        if futures_data:
+            from quantdesk.ingest import ingest_funding
+
+            seen.clear()
+            reports += ingest(exchange, symbol, timeframe, since, until, clock=clock, progress=on_progress,
+                              retry=RetryPolicy(max_attempts=max_attempts), price="mark")
+            funding_reports = ingest_funding(exchange, symbol, since, until, clock=clock,
+                                             retry=RetryPolicy(max_attempts=max_attempts))
     from quantdesk.ops.data_events import record_quarantined
 
     if record_quarantined(reports, actor="cli:ingest"):  # people hear about rejected rows (data_quarantined)
@@ -82,7 +97,7 @@ def ingest_command(
 
         deliver_pending()
     if json_output:
-        emit({"reports": reports})
+        emit({"reports": reports, **({"funding": funding_reports} if futures_data else {})})
         return
     for r in reports:
         resumed = f", resumed after {r.resumed_from:%Y-%m-%d %H:%M}" if r.resumed_from else ""
@@ -91,6 +106,10 @@ def ingest_command(
             f"inserted {r.inserted}, updated {r.updated}, unchanged {r.unchanged}, quarantined {r.quarantined}",
             highlight=False,
         )
+    for f in funding_reports:
+        resumed = f", resumed after {f.resumed_from:%Y-%m-%d %H:%M}" if f.resumed_from else ""
+        console.print(f"{f.exchange} {f.symbol} funding: fetched {f.fetched} settlements in {f.pages} pages{resumed}; "
+                      f"inserted {f.inserted}, updated {f.updated}, unchanged {f.unchanged}", highlight=False)
 
 
 def _parse_mapping(items: list[str] | None) -> dict[str, str] | None:

@@ -5,11 +5,13 @@ Heavy: imports ccxt and polars. The CLI imports this inside command functions on
 
 from quantdesk.ingest.exchange import check_exchange_id, make_exchange, resolve_venue
 from quantdesk.ingest.fetch import RetryPolicy, fetch_ohlcv_pages, ohlcv_to_frame
+from quantdesk.ingest.funding import FundingIngestReport, ingest_funding
 from quantdesk.ingest.importers import ImportedCandles, ImportFormat, read_candle_file
 from quantdesk.ingest.importing import ImportReport, import_file
 from quantdesk.ingest.service import IngestProgress, IngestReport, ingest
 
 __all__ = [
+    "FundingIngestReport",
     "ImportFormat",
     "ImportReport",
     "ImportedCandles",
@@ -20,6 +22,7 @@ __all__ = [
     "fetch_ohlcv_pages",
     "import_file",
     "ingest",
+    "ingest_funding",
     "make_exchange",
     "ohlcv_to_frame",
     "read_candle_file",

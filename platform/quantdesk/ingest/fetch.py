@@ -156,10 +156,14 @@ def ohlcv_to_frame(rows: list[list[Any]]) -> pl.DataFrame:
 
 
 def fetch_ohlcv_rows(
-    exchange: ccxt.Exchange, symbol: str, timeframe: str, since: int | None, limit: int
+    exchange: ccxt.Exchange, symbol: str, timeframe: str, since: int | None, limit: int,
+    params: dict[str, Any] | None = None,
 ) -> list[list[Any]]:
-    """Return one page of raw ccxt OHLCV rows, shape-checked (no retries: wrap in `call_with_retries`)."""
-    rows = exchange.fetch_ohlcv(symbol, timeframe, since=since, limit=limit)
+    """Return one page of raw ccxt OHLCV rows, shape-checked (no retries: wrap in `call_with_retries`).
+
+    `params` go to ccxt as they are, e.g. `{"price": "mark"}` for a perpetual's mark-price candles.
+    """
+    rows = exchange.fetch_ohlcv(symbol, timeframe, since=since, limit=limit, params=params or {})
     if not rows:
         check_json_body(getattr(exchange, "last_http_response", None))
     return check_ohlcv_rows(rows)
@@ -181,14 +185,16 @@ def check_json_body(raw: object) -> None:
 
 
 def _fetch_page(
-    exchange: ccxt.Exchange, symbol: str, timeframe: str, since: int, limit: int
+    exchange: ccxt.Exchange, symbol: str, timeframe: str, since: int, limit: int,
+    params: dict[str, Any] | None = None,
 ) -> pl.DataFrame:
-    return ohlcv_to_frame(fetch_ohlcv_rows(exchange, symbol, timeframe, since, limit))
+    return ohlcv_to_frame(fetch_ohlcv_rows(exchange, symbol, timeframe, since, limit, params))
 
 
-def newest_open_ms(exchange: ccxt.Exchange, symbol: str, timeframe: str) -> int | None:
+def newest_open_ms(exchange: ccxt.Exchange, symbol: str, timeframe: str,
+                   params: dict[str, Any] | None = None) -> int | None:
     """Return the open time of the newest candle the exchange has for `symbol` (None: it has none)."""
-    rows = fetch_ohlcv_rows(exchange, symbol, timeframe, None, 1)
+    rows = fetch_ohlcv_rows(exchange, symbol, timeframe, None, 1, params)
     return max(int(r[0]) for r in rows) if rows else None
 
 
@@ -225,6 +231,7 @@ def fetch_ohlcv_pages(
     until_ms: int,
     policy: RetryPolicy,
     limit: int | None = None,
+    params: dict[str, Any] | None = None,
 ) -> Iterator[pl.DataFrame]:
     """Yield closed candles in `[since_ms, until_ms)` page by page, oldest first.
 
@@ -238,7 +245,7 @@ def fetch_ohlcv_pages(
         start = cursor
         rows = call_with_retries(
             exchange,
-            lambda start=start: _fetch_page(exchange, symbol, timeframe, start, page_limit),
+            lambda start=start: _fetch_page(exchange, symbol, timeframe, start, page_limit, params),
             policy,
             f"{symbol} {timeframe} candles since {start}",
         )
@@ -248,7 +255,7 @@ def fetch_ohlcv_pages(
             # that answer one window at a time may have candles after a quiet window. One
             # request for the newest candle tells which: stop, or move past the window.
             newest = call_with_retries(
-                exchange, lambda: newest_open_ms(exchange, symbol, timeframe), policy,
+                exchange, lambda: newest_open_ms(exchange, symbol, timeframe, params), policy,
                 f"the newest {symbol} {timeframe} candle",
             )
             if newest is None or newest < start + page_limit * step:

@@ -97,6 +97,7 @@ def ingest(
     retry: RetryPolicy | None = None,
     lake_exchange: str | None = None,
     timeout_ms: int | None = None,
+    price: str | None = None,
 ) -> list[IngestReport]:
     """Fetch closed `timeframe` candles of `symbols` from `since` to `until` (exclusive) into the lake.
 
@@ -104,8 +105,11 @@ def ingest(
     ready ccxt client. Data is stored under `exchange=<venue name or ccxt id>` unless
     `lake_exchange` says otherwise. Each symbol resumes after the newest candle already
     stored; every page is written as it arrives, so an interrupted run loses nothing.
-    The still-open candle (per `clock`) is never fetched.
+    The still-open candle (per `clock`) is never fetched. `price="mark"` fetches a
+    perpetual's mark-price candles instead, stored as the series `<symbol>@mark`.
     """
+    if price not in (None, "mark"):
+        raise ConfigError(f"price {price!r} is not a candle kind ingest knows; pass price='mark' or leave it out")
     clock = clock or SystemClock()
     retry = retry or RetryPolicy()
     step = timeframe_ms(timeframe)
@@ -130,7 +134,7 @@ def ingest(
     for symbol in [symbols] if isinstance(symbols, str) else list(symbols):
         reports.append(
             _ingest_symbol(
-                exchange, lake, name, symbol, timeframe, since_ms, end_ms, retry, progress
+                exchange, lake, name, symbol, timeframe, since_ms, end_ms, retry, progress, price
             )
         )
     return reports
@@ -146,9 +150,11 @@ def _ingest_symbol(
     end_ms: int,
     retry: RetryPolicy,
     progress: Callable[[IngestProgress], None] | None,
+    price: str | None = None,
 ) -> IngestReport:
     step = timeframe_ms(timeframe)
-    last = last_stored_ms(lake, name, symbol, timeframe, since_ms)
+    stored_as = f"{symbol}@{price}" if price else symbol
+    last = last_stored_ms(lake, name, stored_as, timeframe, since_ms)
     start_ms = since_ms if last is None else max(since_ms, min(last + step, end_ms))
     total = max(0, (end_ms - since_ms) // step)
     counts = {"inserted": 0, "updated": 0, "unchanged": 0, "quarantined": 0}
@@ -159,10 +165,11 @@ def _ingest_symbol(
             IngestProgress(symbol=symbol, done=(start_ms - since_ms) // step, total=total, rows=0)
         )
     pager = fetch_ohlcv_pages(
-        exchange, symbol, timeframe, since_ms=start_ms, until_ms=end_ms, policy=retry
+        exchange, symbol, timeframe, since_ms=start_ms, until_ms=end_ms, policy=retry,
+        params={"price": price} if price else None,
     )
     for page in pager if start_ms < end_ms else ():
-        report = lake.write(page, exchange=name, symbol=symbol, timeframe=timeframe)
+        report = lake.write(page, exchange=name, symbol=stored_as, timeframe=timeframe)
         for key in counts:
             counts[key] += int(getattr(report, key, 0))
         pages += 1
@@ -176,7 +183,7 @@ def _ingest_symbol(
         progress(IngestProgress(symbol=symbol, done=total, total=total, rows=fetched))
     return IngestReport(
         exchange=name,
-        symbol=symbol,
+        symbol=stored_as,
         timeframe=timeframe,
         start=_dt(start_ms),
         end=_dt(end_ms),

@@ -19,6 +19,7 @@ from quantdesk.venue.payloads import (
     order_payload,
     trade_payload,
 )
+from quantdesk.venue.perpetuals import Perpetual, UsdmMarketData
 
 __all__ = ["BinanceApi"]
 
@@ -37,6 +38,7 @@ class BinanceApi:
         wall_clock: Clock,
         api_key: str,
         api_secret: str,
+        perpetuals: Mapping[str, Perpetual] | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
@@ -71,6 +73,9 @@ class BinanceApi:
             ("GET", "fapi/v1/exchangeInfo"): self._futures_exchange_info,
             ("GET", "dapi/v1/exchangeInfo"): self._futures_exchange_info,
         }
+        if perpetuals:
+            self.usdm = UsdmMarketData(perpetuals, clock, wall_clock)
+            self._routes.update(self.usdm.routes())
 
     def handle(
         self,

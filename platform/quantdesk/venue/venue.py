@@ -30,6 +30,7 @@ from quantdesk.venue.engine import MatchingEngine
 from quantdesk.venue.faults import Fault, FaultBook, FaultKind
 from quantdesk.venue.market import CandleBook, MarketSpec
 from quantdesk.venue.orders import FillPolicy, SimOrder, SimTrade
+from quantdesk.venue.perpetuals import Perpetual
 from quantdesk.venue.server import Answer, RequestRecord, VenueHttpServer, error_answer, json_answer
 
 __all__ = ["DEFAULT_QUOTE_BALANCE", "SimulatedVenue"]
@@ -54,12 +55,16 @@ class SimulatedVenue:
         wall_clock: Clock | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        perpetuals: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """Build the venue from candle-contract frames per unified symbol.
 
         Without `clock`, market time starts one bar after the last candle, so every
         candle is closed and visible. Without `balances`, the account holds
         100 000 of each quote asset and nothing else. Call `start()` (or use `with`).
+        `perpetuals` adds USDⓈ-M market data (ccxt `binanceusdm`): per swap symbol
+        (`XRP/USDT:USDT`) a mapping with `candles` and optionally `mark` and `funding`
+        (`ts, rate`); see `quantdesk.venue.perpetuals`.
         """
         if not candles:
             raise DataError(
@@ -86,6 +91,8 @@ class SimulatedVenue:
             wall_clock=self.wall_clock,
             api_key=api_key,
             api_secret=api_secret,
+            perpetuals={sym: Perpetual.build(sym, d["candles"], d.get("mark"), d.get("funding"))
+                        for sym, d in (perpetuals or {}).items()},
         )
         self.api_key = api_key
         self.faults = FaultBook()

@@ -106,3 +106,20 @@ def test_the_trading_section_runs_as_written(quantdesk_home: Path, tmp_path: Pat
     assert "audit log ok" in text
     for secret in ("sim-secret", "ops-passphrase"):
         assert secret not in text, f"{secret!r} was printed"
+
+
+def test_the_perpetual_futures_section_runs_as_written(quantdesk_home: Path, shared_data: Path) -> None:
+    """The section's commands run from the repository root (its paths are `../shared/data/...`)."""
+    commands = section_commands("Perpetual futures")
+    assert sum("quantdesk import" in c for c in commands) == 3 and any("--market futures" in c for c in commands)
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "120", "NO_COLOR": "1"}
+    env.pop("QUANTDESK_CONFIG", None)
+    outputs = []
+    for line in commands:
+        result = subprocess.run(["bash", "-c", f"set -e; {_without_comment(line)}"], cwd=REPO, env=env,
+                                capture_output=True, text=True, timeout=300, check=False)
+        assert result.returncode == 0, f"README command failed: {line}\n{result.stdout}\n{result.stderr}"
+        outputs.append(result.stdout)
+    assert "91 rows, inserted 91" in outputs[2]
+    assert re.search(r"futures 3x isolated: funding paid \d+\.\d+ over 10 settlements", outputs[3]), outputs[3]
+    assert "engine futures" in outputs[4]

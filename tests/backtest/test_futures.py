@@ -251,3 +251,20 @@ def test_cli_futures_backtest_is_stored_and_reproduces(shared_data: Path, quantd
     assert "futures 3x isolated: funding paid" in human.output
     wrong = runner.invoke(app, [*args[:-4], "--leverage", "3"])
     assert wrong.exit_code != 0 and "add --market futures" in wrong.output
+
+
+@pytest.mark.realdata
+def test_futures_sweep_ranks_what_single_futures_backtests_give(futures_lake: Lake, quantdesk_home: Path) -> None:
+    from quantdesk.backtest import sweep
+
+    query = LakeQuery.of("XRP/USDT:USDT", "5m", exchange="binanceusdm")
+    result = sweep("sma_cross", query, grid={"fast": [3, 5, 8], "slow": [20, 40]}, market="futures", leverage=10,
+                   lake=futures_lake, store=True)
+    assert result.engine == "futures" and result.n_combinations == 6 and result.sweep_id
+    best = result.results.row(0, named=True)
+    single = futures_backtest("sma_cross", query, params={"fast": best["fast"], "slow": best["slow"]}, leverage=10,
+                              lake=futures_lake, lookahead_samples=0, store=False)
+    assert best["sharpe"] == pytest.approx(single.metrics.sharpe, rel=1e-12)
+    assert best["total_return"] == pytest.approx(single.metrics.total_return, rel=1e-12)
+    spot = sweep("sma_cross", query, grid={"fast": [3, 5, 8], "slow": [20, 40]}, lake=futures_lake, store=False)
+    assert not spot.results.equals(result.results)  # leverage, shorts and funding change the ranking's numbers

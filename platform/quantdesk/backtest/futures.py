@@ -36,7 +36,7 @@ from quantdesk.core.timeframes import timeframe_ms
 from quantdesk.strategies.base import Strategy
 from quantdesk.strategies.loader import strategy_source_hash
 
-__all__ = ["MAX_LEVERAGE", "align_funding", "align_mark", "futures_backtest"]
+__all__ = ["MAX_LEVERAGE", "align_funding", "align_mark", "futures_backtest", "lake_inputs"]
 
 MAX_LEVERAGE = 125.0  # Binance's highest (BTC, first tier); the tiers cap it further per notional
 
@@ -68,7 +68,8 @@ def align_mark(frame: pl.DataFrame, mark: pl.DataFrame | None) -> tuple[np.ndarr
     return (filled["m_open"].to_numpy(), filled["m_high"].to_numpy(), filled["m_low"].to_numpy(), missing)
 
 
-def _lake_inputs(data: LakeQuery, frame: pl.DataFrame, exchange: str | None, lake: Any) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+def lake_inputs(data: LakeQuery, frame: pl.DataFrame, exchange: str | None, lake: Any) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Read the funding rates and mark candles that go with `frame` (a perpetual's trade candles)."""
     from quantdesk.lake import Lake, mark_symbol
 
     lake = lake or Lake()
@@ -174,7 +175,7 @@ def futures_backtest(
         raise BacktestError(f"a backtest needs at least 2 bars, got {snapshot.bars}; widen the date range")
     symbol, frame = next(iter(frames.items()))
     if isinstance(data, LakeQuery):
-        lake_funding, lake_mark = _lake_inputs(data, frame, snapshot.exchange, lake)
+        lake_funding, lake_mark = lake_inputs(data, frame, snapshot.exchange, lake)
         funding = lake_funding if funding is None else funding
         mark = lake_mark if mark is None else mark
     tiers = tiers or tiers_for(symbol)

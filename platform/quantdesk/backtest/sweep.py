@@ -115,6 +115,26 @@ def _vectorbt_rows(
     return rows, np.asarray(blocks)
 
 
+def _futures_rows(
+    strategy_cls: type[Strategy], frames: dict[str, pl.DataFrame], combos: list[dict[str, Any]], *,
+    snapshot: DataSnapshot, n_blocks: int, on_progress: Callable[[int], None] | None, futures: dict[str, Any],
+    **engine_kw: Any,
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Run the futures engine per combination (funding, marks and tiers resolved once)."""
+    from quantdesk.backtest.futures import futures_backtest
+
+    rows, blocks = [], []
+    for combo in combos:
+        result = futures_backtest(strategy_cls, frames, params=combo, timeframe=snapshot.timeframe,
+                                  lookahead_samples=0, store=False, **futures, **engine_kw)
+        rows.append(result.metrics.as_dict())
+        r = bar_returns(result.equity["equity"].to_numpy(), engine_kw["initial_cash"])
+        blocks.append(block_stats_from_returns(r[:, None], n_blocks)[0])
+        if on_progress is not None:
+            on_progress(1)
+    return rows, np.asarray(blocks)
+
+
 def sweep(
     strategy: type[Strategy] | str,
     data: pl.DataFrame | dict[str, pl.DataFrame] | LakeQuery,
@@ -136,6 +156,8 @@ def sweep(
     lake: Any = None,
     clock: Clock | None = None,
     on_progress: Callable[[int], None] | None = None,
+    market: str = "spot",
+    leverage: float = 1.0,
 ) -> SweepResult:
     """Backtest every combination of `grid` (or `random` of them) and rank them by `metric`.
 
@@ -144,8 +166,12 @@ def sweep(
     `engine` is "auto" (kernel when the strategy has one), "kernel" or "vectorbt".
     With `store=True` the ranked table and the statistics are saved as a run of kind
     "sweep" whose id is `sweep_id`. `on_progress(n)` is called as combinations finish.
+    `market="futures"` sweeps a perpetual with `leverage`, funding and liquidation
+    (`quantdesk.backtest.futures`; shorts allowed, one combination at a time).
     Example: `sweep("sma_cross", candles, grid={"fast": range(5, 101, 5), "slow": range(10, 201, 10)})`.
     """
+    if market not in ("spot", "futures"):
+        raise BacktestError(f"market {market!r} is not spot or futures")
     strategy_cls = load_strategy(strategy) if isinstance(strategy, str) else strategy
     if not isinstance(grid, Mapping):
         grid = parse_grid(grid)
@@ -165,6 +191,11 @@ def sweep(
     if snapshot.bars < max(n_blocks, 2):
         raise BacktestError(f"a sweep needs at least {max(n_blocks, 2)} bars, got {snapshot.bars}")
     tf_ms = timeframe_ms(snapshot.timeframe)
+    if market == "futures":
+        return _futures_sweep(strategy_cls, data, frames, snapshot, combos, skipped, grid=grid, random=random,
+                              seed=seed, metric=metric, n_blocks=n_blocks, store=store, lake=lake, clock=clock,
+                              on_progress=on_progress, leverage=leverage, cost=cost, rules=rules,
+                              initial_cash=initial_cash, rebalance=rebalance)
     fast = fast_path_for(strategy_cls, frames) if engine != "vectorbt" else None
     if engine == "kernel" and fast is None:
         raise BacktestError(f"{strategy_cls.name} has no sweep kernel; use engine='auto' or 'vectorbt'")
@@ -195,6 +226,41 @@ def sweep(
     return result
 
 
+def _futures_sweep(strategy_cls: type[Strategy], data: Any, frames: dict[str, pl.DataFrame], snapshot: DataSnapshot,
+                   combos: list[dict[str, Any]], skipped: int, *, grid: Mapping[str, Sequence[Any]],
+                   random: int | None, seed: int, metric: str, n_blocks: int, store: bool, lake: Any,
+                   clock: Clock | None, on_progress: Callable[[int], None] | None, leverage: float,
+                   **engine_kw: Any) -> SweepResult:
+    from quantdesk.backtest.futures import futures_backtest, lake_inputs
+    from quantdesk.core.margin import tiers_for
+
+    funding, mark = (lake_inputs(data, next(iter(frames.values())), snapshot.exchange, lake)
+                     if isinstance(data, LakeQuery) else (None, None))
+    futures = {"leverage": leverage, "funding": funding, "mark": mark, "tiers": tiers_for(next(iter(frames)))}
+    engine_kw["allow_short"] = True
+    rows, blocks = _futures_rows(strategy_cls, frames, combos, snapshot=snapshot, n_blocks=n_blocks,
+                                 on_progress=on_progress, futures=futures, **engine_kw)
+    rows_frame = pl.DataFrame(combos).with_columns(*[pl.Series(k, [row[k] for row in rows]) for k in _METRIC_COLUMNS])
+    ranked = _rank(rows_frame.with_row_index("combo"), metric)
+    best = combos[int(ranked["combo"][0])]
+    equity = futures_backtest(strategy_cls, frames, params=best, timeframe=snapshot.timeframe, lookahead_samples=0,
+                              store=False, **futures, **engine_kw).equity["equity"].to_numpy()
+    per_bar = ranked["sharpe"].to_numpy() / math.sqrt(annualization(timeframe_ms(snapshot.timeframe)))
+    sizes = np.diff([(snapshot.bars * k) // n_blocks for k in range(n_blocks + 1)])
+    report = overfitting_report(sharpes=per_bar, selected=0,
+                                selected_returns=bar_returns(equity, engine_kw["initial_cash"]),
+                                block_stats=blocks if len(combos) >= 2 else None, block_sizes=sizes)
+    result = SweepResult(
+        sweep_id=None, strategy=strategy_cls.name, metric=metric, param_names=tuple(combos[0]),
+        results=ranked.drop("combo"), n_combinations=len(combos), skipped=skipped, engine="futures",
+        overfitting=report, snapshot=snapshot,
+    )
+    if store:
+        result = _store(result, strategy_cls, grid=grid, random=random, seed=seed, clock=clock,
+                        extra={"market": "futures", "leverage": leverage}, **engine_kw)
+    return result
+
+
 def _overfitting(
     strategy_cls: type[Strategy], frames: dict[str, pl.DataFrame], ranked: pl.DataFrame,
     combos: list[dict[str, Any]], blocks: np.ndarray, *, fast: FastPath | None, n_blocks: int, bars: int,
@@ -217,7 +283,8 @@ def _overfitting(
 
 
 def _store(result: SweepResult, strategy_cls: type[Strategy], *, grid: Mapping[str, Sequence[Any]],
-           random: int | None, seed: int, clock: Clock | None, **engine_kw: Any) -> SweepResult:
+           random: int | None, seed: int, clock: Clock | None, extra: dict[str, Any] | None = None,
+           **engine_kw: Any) -> SweepResult:
     from dataclasses import replace
 
     from quantdesk.backtest.store import save_run
@@ -241,6 +308,7 @@ def _store(result: SweepResult, strategy_cls: type[Strategy], *, grid: Mapping[s
         "params": result.best_params,
         "metrics": result.results.row(0, named=True),
         "overfitting": asdict(result.overfitting) if result.overfitting else None,
+        **({"extra": extra} if extra else {}),
     }
     sweep_id = save_run("sweep", record, {"results": result.results}, clock=clock)
     return replace(result, sweep_id=sweep_id)

@@ -62,13 +62,20 @@ def sweep_command(
     slippage_bps: SlippageBps = 0.0,
     cash: Cash = 10_000.0,
     allow_short: AllowShort = False,
+    market: Annotated[str, typer.Option("--market", help="spot, or futures: a USDT-M perpetual with leverage, funding and liquidation.")] = "spot",
+    leverage: Annotated[float, typer.Option("--leverage", help="Futures only: notional per unit of margin (1-125).")] = 1.0,
     json_out: JsonOption = False,
     wide: WideOption = False,
 ) -> None:
     """Backtest every combination of a parameter grid, rank them, store the sweep and report overfitting.
 
     Example: quantdesk sweep sma_cross --symbol BTC/USDT --timeframe 1h --start 2024-01-01 --grid fast=5:50:5 --grid slow=10:200:10 --top 10
+    Futures: quantdesk sweep sma_cross --symbol XRP/USDT:USDT --exchange binanceusdm --market futures --leverage 3 --grid fast=3:10:1 --grid slow=12:40:4
     """
+    from quantdesk.core.errors import ConfigError
+
+    if market == "spot" and leverage != 1.0:
+        raise ConfigError("--leverage applies to futures; add --market futures (spot trades without leverage)")
     from quantdesk.backtest.data import LakeQuery
     from quantdesk.backtest.grid import expand_grid, parse_grid
     from quantdesk.backtest.sweep import sweep
@@ -81,7 +88,8 @@ def sweep_command(
     enabled = not json_out and err_console.is_terminal
     with progress(f"sweep {strategy}", total, enabled=enabled) as advance:
         result = sweep(strategy_cls, query, grid=parsed, random=random, seed=seed, cost=_cost(fee_bps, slippage_bps),
-                       initial_cash=cash, allow_short=allow_short, metric=metric, on_progress=advance)
+                       initial_cash=cash, allow_short=allow_short, metric=metric, on_progress=advance,
+                       market=market, leverage=leverage)
     payload = result.summary(top)
     payload["snapshot"] = result.snapshot
     if json_out:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from quantdesk.backtest.engine import backtest
 from quantdesk.backtest.grid import expand_grid, parse_grid, parse_grid_spec
 from quantdesk.backtest.store import load_run
 from quantdesk.backtest.sweep import sweep
@@ -96,11 +98,45 @@ def test_kernel_and_vectorbt_engines_give_the_same_table(make_candles) -> None:
     assert a["trades"][0] == b["trades"][0]
 
 
-def test_strategies_without_a_kernel_fall_back_to_vectorbt(make_candles) -> None:
-    result = sweep("rsi_reversion", make_candles(500, seed=9),
-                   grid={"period": [7, 14], "oversold": [25.0, 35.0]}, store=False, metric="total_return")
-    assert result.engine == "vectorbt" and result.n_combinations == 4
-    assert result.results["total_return"].is_sorted(descending=True)
+FILE_STRATEGY = """
+import polars as pl
+from quantdesk.indicators import ema, zscore
+from quantdesk.strategies import Strategy, param
+
+class Fade(Strategy):
+    window = param(20, min=5, max=500)
+    entry = param(1.5, min=0.5, max=5.0)
+
+    def target(self, candles):
+        z = zscore(candles["close"], self.window)
+        up = ema(candles["close"], 50).diff() > 0
+        return pl.select(pl.when((z < -self.entry) & up).then(1.0).when(z > self.entry).then(-0.5)
+                         .otherwise(None).forward_fill().fill_null(0.0)).to_series()
+"""
+
+
+@pytest.mark.parametrize("allow_short", [False, True])
+def test_strategies_without_a_fused_kernel_sweep_through_the_target_kernel(make_candles, tmp_path,
+                                                                          allow_short: bool) -> None:
+    frame = make_candles(900, seed=9)
+    path = tmp_path / "fade.py"
+    path.write_text(FILE_STRATEGY)
+    cases = [("rsi_reversion", {"period": [7, 14], "oversold": [25.0, 35.0], "short": [True, False]}),
+             (f"{path}:Fade", {"window": [10, 30], "entry": [1.0, 2.0]})]
+    cost = CostModel(fee_bps=10, slippage_bps=2)
+    for strategy, grid in cases:
+        result = sweep(strategy, frame, grid=grid, store=False, cost=cost, allow_short=allow_short)
+        assert result.engine == "targets" and result.n_combinations == len(list(itertools.product(*grid.values())))
+        for row in result.results.iter_rows(named=True):
+            single = backtest(strategy, frame, params={k: row[k] for k in grid}, cost=cost, allow_short=allow_short,
+                              lookahead_samples=0, store=False)
+            assert row["final_equity"] == single.metrics.final_equity, row  # the engine's arithmetic, to the bit
+            assert row["trades"] == single.metrics.trades and row["fees_paid"] == pytest.approx(
+                single.metrics.fees_paid, rel=1e-12)
+            assert row["sharpe"] == pytest.approx(single.metrics.sharpe, rel=1e-9, abs=1e-12)
+            assert row["max_drawdown"] == pytest.approx(single.metrics.max_drawdown, rel=1e-12, abs=1e-15)
+        slow = sweep(strategy, frame, grid=grid, store=False, cost=cost, allow_short=allow_short, engine="vectorbt")
+        assert slow.results.select(list(grid)).equals(result.results.select(list(grid)))  # the same ranking
 
 
 def test_sweep_errors_are_actionable(make_candles) -> None:
@@ -109,8 +145,9 @@ def test_sweep_errors_are_actionable(make_candles) -> None:
         sweep("sma_cross", frame, grid={"fast": [50], "slow": [10]}, store=False)
     with pytest.raises(BacktestError, match="cannot rank"):
         sweep("sma_cross", frame, grid={"fast": [5], "slow": [10]}, metric="luck", store=False)
+    pair = {"BTC/USDT": frame, "ETH/USDT": make_candles(200, seed=3)}
     with pytest.raises(BacktestError, match="no sweep kernel"):
-        sweep("rsi_reversion", frame, grid={"period": [7]}, engine="kernel", store=False)
+        sweep("momentum_rotation", pair, grid={"lookback": [10, 20]}, engine="kernel", store=False)
 
 
 def test_cli_sweep_json_on_a_sample_lake() -> None:

@@ -55,6 +55,8 @@ from quantdesk.backtest.kernel_state import (
 __all__ = [
     "METRIC_NAMES",
     "finalize_metrics",
+    "target_equity",
+    "target_sweep",
     "ma_cross_equity",
     "ma_cross_sweep",
     "segment_bounds",
@@ -123,7 +125,13 @@ def _execute(state, target, price, fee, slippage, min_size, granularity, directi
 
 @njit(cache=True, inline="always")
 def _signal(ma_fast, ma_slow, t, start, hi, lo):  # noqa: ANN001, ANN202
-    """The target decided at bar t's close: `hi` when fast > slow, `lo` when fast < slow, else 0."""
+    """The target decided at bar t's close: `hi` when fast > slow, `lo` when fast < slow, else 0.
+
+    Without a slow row (length 0) `ma_fast` is a precomputed target column (any strategy's
+    targets), read as it is: the same loop then runs the generic target-matrix sweep.
+    """
+    if ma_slow.shape[0] == 0:
+        return ma_fast[t]
     if t < start:
         return 0.0
     f = ma_fast[t]
@@ -313,6 +321,7 @@ def _ma_cross_sweep_nb(  # noqa: PLR0913
     block_stats = np.zeros((n_combos, n_blocks, 2))
     n_groups = group_bounds.shape[0] - 1
     no_record = np.empty(0)
+    no_slow = np.empty(0)
     for g in prange(n_groups):
         c0 = group_bounds[g]
         c1 = group_bounds[g + 1]
@@ -323,8 +332,9 @@ def _ma_cross_sweep_nb(  # noqa: PLR0913
             b = bounds[s + 1]
             k = seg_block[s]
             for c in range(c0, c1):
+                slow = ma[slow_idx[c]] if slow_idx[c] >= 0 else no_slow  # < 0: `ma` holds targets
                 sr, sr2 = _ma_cross_segment(
-                    states[c], open_, close, ma[fast_idx[c]], ma[slow_idx[c]], start[c], hi[c], lo[c],
+                    states[c], open_, close, ma[fast_idx[c]], slow, start[c], hi[c], lo[c],
                     a, b, fee, slippage, min_size, granularity, direction, rebalance, no_record, prefix,
                 )
                 block_stats[c, k, 0] += sr
@@ -467,4 +477,49 @@ def ma_cross_equity(
         np.ascontiguousarray(ma_slow, dtype=np.float64),
         int(start), float(hi), float(lo), float(fee), float(slippage), float(min_size),
         float(granularity), int(_DIRECTION[direction]), bool(rebalance), float(init_cash),
+    )
+
+
+def target_sweep(
+    open_: np.ndarray,
+    close: np.ndarray,
+    targets: np.ndarray,
+    *,
+    fee: float,
+    slippage: float = 0.0,
+    min_size: float = 0.0,
+    granularity: float = float("nan"),
+    direction: str = "longonly",
+    rebalance: bool = False,
+    init_cash: float = 10_000.0,
+    timeframe_ms: int = 60_000,
+    n_blocks: int = 16,
+    segment_bars: int | None = None,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Sweep precomputed targets (combinations, bars): the engine's execution for any strategy.
+
+    Row `c` is combination c's target decided at each bar's close (already clipped the way
+    the engine clips); the loop, orders and metrics are those of `ma_cross_sweep`.
+    """
+    n = targets.shape[0]
+    return ma_cross_sweep(
+        open_, close, targets, np.arange(n), np.full(n, -1), np.zeros(n, dtype=np.int64), np.ones(n),
+        np.zeros(n), fee=fee, slippage=slippage, min_size=min_size, granularity=granularity,
+        direction=direction, rebalance=rebalance, init_cash=init_cash, timeframe_ms=timeframe_ms,
+        n_blocks=n_blocks,
+        # a lane's combinations each read their own row: size segments by the rows one thread walks
+        segment_bars=segment_bars or default_segment_bars(max(1, n // max(numba.get_num_threads(), 1))),
+    )
+
+
+def target_equity(
+    open_: np.ndarray, close: np.ndarray, target: np.ndarray, *, fee: float, slippage: float = 0.0,
+    min_size: float = 0.0, granularity: float = float("nan"), direction: str = "longonly",
+    rebalance: bool = False, init_cash: float = 10_000.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run one target column; return its equity at each bar's close and its final kernel state."""
+    return _ma_cross_equity_nb(
+        np.ascontiguousarray(open_, dtype=np.float64), np.ascontiguousarray(close, dtype=np.float64),
+        np.ascontiguousarray(target, dtype=np.float64), np.empty(0), 0, 1.0, 0.0, float(fee), float(slippage),
+        float(min_size), float(granularity), int(_DIRECTION[direction]), bool(rebalance), float(init_cash),
     )

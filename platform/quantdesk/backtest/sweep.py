@@ -28,6 +28,7 @@ from quantdesk.backtest.overfitting import (
     overfitting_report,
 )
 from quantdesk.backtest.sweep_fast import FastPath, fast_path_for
+from quantdesk.backtest.sweep_targets import TargetPath, target_path_for
 from quantdesk.core.clock import Clock
 from quantdesk.core.costs import CostModel, MarketRules
 from quantdesk.core.errors import BacktestError
@@ -196,9 +197,13 @@ def sweep(
                               seed=seed, metric=metric, n_blocks=n_blocks, store=store, lake=lake, clock=clock,
                               on_progress=on_progress, leverage=leverage, cost=cost, rules=rules,
                               initial_cash=initial_cash, rebalance=rebalance)
-    fast = fast_path_for(strategy_cls, frames) if engine != "vectorbt" else None
+    fast: FastPath | TargetPath | None = None
+    if engine != "vectorbt":
+        # the hand-fused moving-average kernel where there is one, else any single-symbol
+        # strategy's targets through the generic kernel
+        fast = fast_path_for(strategy_cls, frames) or target_path_for(strategy_cls, frames)
     if engine == "kernel" and fast is None:
-        raise BacktestError(f"{strategy_cls.name} has no sweep kernel; use engine='auto' or 'vectorbt'")
+        raise BacktestError(f"{strategy_cls.name} has no sweep kernel (multi-asset); use engine='auto' or 'vectorbt'")
     engine_kw = dict(cost=cost, rules=rules, initial_cash=initial_cash, allow_short=allow_short,
                      rebalance=rebalance)
     if fast is not None:
@@ -219,7 +224,8 @@ def sweep(
     result = SweepResult(
         sweep_id=None, strategy=strategy_cls.name, metric=metric, param_names=tuple(combos[0]),
         results=ranked.drop("combo"), n_combinations=len(combos), skipped=skipped,
-        engine="kernel" if fast is not None else "vectorbt", overfitting=report, snapshot=snapshot,
+        engine=("kernel" if isinstance(fast, FastPath) else "targets") if fast is not None else "vectorbt",
+        overfitting=report, snapshot=snapshot,
     )
     if store:
         result = _store(result, strategy_cls, grid=grid, random=random, seed=seed, clock=clock, **engine_kw)
@@ -263,7 +269,7 @@ def _futures_sweep(strategy_cls: type[Strategy], data: Any, frames: dict[str, pl
 
 def _overfitting(
     strategy_cls: type[Strategy], frames: dict[str, pl.DataFrame], ranked: pl.DataFrame,
-    combos: list[dict[str, Any]], blocks: np.ndarray, *, fast: FastPath | None, n_blocks: int, bars: int,
+    combos: list[dict[str, Any]], blocks: np.ndarray, *, fast: FastPath | TargetPath | None, n_blocks: int, bars: int,
     tf_ms: int, **engine_kw: Any,
 ) -> OverfittingReport:
     best = combos[int(ranked["combo"][0])]

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from quantdesk.core.errors import StrategyError
+from quantdesk.indicators.cache import memoized
 from quantdesk.indicators.talib_wrappers import Bands, _check_period, _series, _values
 from quantdesk.indicators.window_exact import sma_exact
 
@@ -30,6 +31,7 @@ def gaussian_weights(bandwidth: float, window: int) -> np.ndarray:
     return weights / weights.sum()
 
 
+@memoized
 def nadaraya_watson(series: Any, bandwidth: float = 8.0, window: int = 500) -> pl.Series:
     """Return the causal Nadaraya-Watson estimate with a Gaussian kernel; null until `window` bars exist.
 
@@ -50,6 +52,7 @@ def nadaraya_watson(series: Any, bandwidth: float = 8.0, window: int = 500) -> p
     return _series(out, name)
 
 
+@memoized
 def nadaraya_watson_envelope(
     series: Any, bandwidth: float = 8.0, window: int = 500, mult: float = 3.0, mae_window: int | None = None
 ) -> Bands:

@@ -16,6 +16,7 @@ import polars as pl
 import talib
 
 from quantdesk.core.errors import StrategyError
+from quantdesk.indicators.cache import memoized
 from quantdesk.indicators.talib_wrappers import _check_period, _series, _values
 
 __all__ = ["Kdj", "Macd", "kdj", "macd"]
@@ -37,6 +38,7 @@ class Kdj(NamedTuple):
     j: pl.Series
 
 
+@memoized
 def macd(series: Any, fast: int = 12, slow: int = 26, signal: int = 9) -> Macd:
     """Return MACD(fast, slow, signal) of `series` (TA-Lib MACD); null until the signal line exists.
 
@@ -62,6 +64,7 @@ def _smooth(values: pl.Series, weight: float, seed: float) -> pl.Series:
     return seeded.ewm_mean(alpha=weight, adjust=False, ignore_nulls=False)[1:]
 
 
+@memoized
 def kdj(high: Any, low: Any, close: Any, n: int = 9, m1: int = 3, m2: int = 3) -> Kdj:
     """Return KDJ(n, m1, m2) as Chinese platforms define it.
 

@@ -9,6 +9,7 @@ import polars as pl
 import talib
 
 from quantdesk.core.errors import StrategyError
+from quantdesk.indicators.cache import memoized
 
 __all__ = [
     "Bands",
@@ -50,6 +51,7 @@ def _check_period(name: str, period: int, minimum: int = 1) -> int:
     return int(period)
 
 
+@memoized
 def sma(series: Any, period: int) -> pl.Series:
     """Return the simple moving average over `period` bars (TA-Lib SMA).
 
@@ -60,18 +62,21 @@ def sma(series: Any, period: int) -> pl.Series:
     return _series(talib.SMA(values, timeperiod=_check_period("sma", period, 2)), name)
 
 
+@memoized
 def ema(series: Any, period: int) -> pl.Series:
     """Return the exponential moving average with span `period` (TA-Lib EMA, seeded by an SMA)."""
     values, name = _values(series)
     return _series(talib.EMA(values, timeperiod=_check_period("ema", period, 2)), name)
 
 
+@memoized
 def rsi(series: Any, period: int = 14) -> pl.Series:
     """Return Wilder's relative strength index in [0, 100] (TA-Lib RSI)."""
     values, name = _values(series)
     return _series(talib.RSI(values, timeperiod=_check_period("rsi", period, 2)), name)
 
 
+@memoized
 def bbands(series: Any, period: int = 20, num_std: float = 2.0) -> Bands:
     """Return Bollinger bands: SMA(`period`) plus and minus `num_std` population std devs."""
     values, name = _values(series)
@@ -85,18 +90,21 @@ def bbands(series: Any, period: int = 20, num_std: float = 2.0) -> Bands:
     return Bands(_series(upper, name), _series(middle, name), _series(lower, name))
 
 
+@memoized
 def rolling_max(series: Any, period: int) -> pl.Series:
     """Return the highest value of the last `period` bars, this bar included (TA-Lib MAX)."""
     values, name = _values(series)
     return _series(talib.MAX(values, timeperiod=_check_period("rolling_max", period, 2)), name)
 
 
+@memoized
 def rolling_min(series: Any, period: int) -> pl.Series:
     """Return the lowest value of the last `period` bars, this bar included (TA-Lib MIN)."""
     values, name = _values(series)
     return _series(talib.MIN(values, timeperiod=_check_period("rolling_min", period, 2)), name)
 
 
+@memoized
 def donchian(high: Any, low: Any, period: int = 20) -> Bands:
     """Return the Donchian channel: highest high, midpoint and lowest low of `period` bars."""
     upper = rolling_max(high, period)
@@ -104,6 +112,7 @@ def donchian(high: Any, low: Any, period: int = 20) -> Bands:
     return Bands(upper, ((upper + lower) / 2).alias(upper.name), lower)
 
 
+@memoized
 def atr(high: Any, low: Any, close: Any, period: int = 14) -> pl.Series:
     """Return Wilder's average true range over `period` bars (TA-Lib ATR)."""
     h, name = _values(high)
@@ -114,12 +123,14 @@ def atr(high: Any, low: Any, close: Any, period: int = 14) -> pl.Series:
     return _series(talib.ATR(h, lo, c, timeperiod=_check_period("atr", period, 1)), name)
 
 
+@memoized
 def momentum(series: Any, period: int) -> pl.Series:
     """Return the rate of change over `period` bars as a fraction (TA-Lib ROCP)."""
     values, name = _values(series)
     return _series(talib.ROCP(values, timeperiod=_check_period("momentum", period, 1)), name)
 
 
+@memoized
 def zscore(series: Any, period: int) -> pl.Series:
     """Return (x - SMA) / population std dev over `period` bars; null where the std dev is 0."""
     values, name = _values(series)

@@ -18,6 +18,7 @@ import talib
 from numba import njit
 
 from quantdesk.core.errors import StrategyError
+from quantdesk.indicators.cache import memoized
 
 __all__ = ["sma_exact", "sma_exact_table", "window_mean_std"]
 
@@ -104,6 +105,7 @@ def _means_from_prefix(prefix: np.ndarray, period: int, divisor: int) -> np.ndar
     return out
 
 
+@memoized
 def sma_exact(series: Any, period: int) -> pl.Series:
     """Return the simple moving average over `period` bars, exact per window; null until it fills.
 
@@ -185,6 +187,7 @@ def _sma_values(p: _Prepared, period: int, prefixes: dict[int, np.ndarray] | Non
     return out
 
 
+@memoized
 def window_mean_std(close: pl.Series, period: int) -> tuple[pl.Series, pl.Series]:
     """Return the mean and population std dev of each trailing `period`-bar window.
 

@@ -1,12 +1,25 @@
-"""The Binance spot WebSocket subset that ccxt pro's `watch_ohlcv` uses, served from the venue's candles.
+"""The Binance spot WebSocket subset that ccxt pro's `watch_ohlcv`, `watch_trades` and
+`watch_order_book` use, served from the venue's candles.
 
 A client connects to `ws://HOST:PORT/stream/ws/<n>` and sends
 `{"method": "SUBSCRIBE", "params": ["btcusdt@kline_1m"], "id": 1}`; the server answers
-`{"result": null, "id": 1}` and from then on, at each bar close on the venue's clock, sends the
-closed kline (`"x": true`) followed by the first update of the next, forming bar (`"x": false`),
-in Binance's event format. Faults, for tests: `drop()` closes every connection (a disconnect),
-`mute(True)` keeps connections open but silent, `duplicate(True)` sends every event twice and
-`reorder(True)` re-sends the previous closed kline after each new one (out of order).
+`{"result": null, "id": 1}`. Streams, in Binance's event formats, on the venue's clock:
+
+* `<symbol>@kline_<interval>`: at each bar close the closed kline (`"x": true`), then the
+  first update of the next, forming bar (`"x": false`);
+* `<symbol>@trade`: when a base bar closes, its trades: four prints at the bar's open, its
+  extreme nearer the open, the other extreme and its close (the path a bar most plausibly
+  took), a quarter of the bar's volume each, stamped inside the bar. The venue keeps candles,
+  not trades, so these are the trades a candle implies; their volume sums to the candle's;
+* `<symbol>@depth` / `@depth@100ms`: diff-depth events for the one-level book `GET depth`
+  shows (best bid and ask a tick around the current price), at most every 100 ms while the
+  venue's clock moves; update ids are the venue's clock in ms, continuous per subscription
+  (`U` = previous `u` + 1), so a REST snapshot (`lastUpdateId` = its clock) splices in as
+  Binance's "manage a local order book" recipe expects.
+
+Faults, for tests: `drop()` closes every connection (a disconnect), `mute(True)` keeps
+connections open but silent, `duplicate(True)` sends every event twice and `reorder(True)`
+re-sends the previous closed kline after each new one (out of order).
 """
 
 from __future__ import annotations
@@ -19,7 +32,7 @@ from typing import Any
 
 from quantdesk.core.timeframes import timeframe_ms
 
-__all__ = ["KlineStreams"]
+__all__ = ["KlineStreams", "MarketStreams"]
 
 
 @dataclass(slots=True)
@@ -29,6 +42,9 @@ class _Subscription:
     interval: str
     interval_ms: int
     last_closed: int | None = None
+    kind: str = "kline"  # kline | trade | depth
+    last_update: int = 0  # depth: the last update id sent (the venue's clock in ms)
+    book: tuple[str, str] | None = None  # depth: the best bid and ask prices last sent
 
 
 @dataclass(slots=True, eq=False)  # identity: kept in a set
@@ -37,8 +53,8 @@ class _Connection:
     subscriptions: dict[str, _Subscription] = field(default_factory=dict)
 
 
-class KlineStreams:
-    """Kline streams of a `SimulatedVenue` (its books and clock) on their own port, in a background thread."""
+class MarketStreams:
+    """Kline, trade and depth streams of a `SimulatedVenue` (its books and clock) on their own port."""
 
     def __init__(self, venue: Any, *, host: str = "127.0.0.1", port: int = 0, poll_s: float = 0.01) -> None:
         self.venue, self.host, self.port, self.poll_s = venue, host, port, poll_s
@@ -53,7 +69,7 @@ class KlineStreams:
         self.connections_opened = 0
 
     # -- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> KlineStreams:
+    def start(self) -> MarketStreams:
         self._thread = threading.Thread(target=self._run, name="venue-streams", daemon=True)
         self._thread.start()
         if not self._ready.wait(10):
@@ -67,7 +83,7 @@ class KlineStreams:
             self._thread.join(timeout=5)
         self._thread = self._loop = None
 
-    def __enter__(self) -> KlineStreams:
+    def __enter__(self) -> MarketStreams:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -140,14 +156,21 @@ class KlineStreams:
 
     def _subscription(self, stream: str) -> _Subscription | None:
         market, _, kind = stream.partition("@")
-        if not kind.startswith("kline_"):
-            return None
         symbol = self._ids.get(market.upper())
-        interval = kind.removeprefix("kline_")
         if symbol is None:
             return None
-        step = timeframe_ms(interval)
         now = self.venue.clock.now_ms()
+        base_ms = self.venue.engine.books[symbol].timeframe_ms
+        if kind == "trade":
+            return _Subscription(symbol=symbol, market_id=market.upper(), interval="", interval_ms=base_ms,
+                                 last_closed=now - now % base_ms - base_ms, kind="trade")
+        if kind in ("depth", "depth@100ms"):
+            return _Subscription(symbol=symbol, market_id=market.upper(), interval="", interval_ms=base_ms,
+                                 kind="depth", last_update=now, book=self._best(symbol, now))
+        if not kind.startswith("kline_"):
+            return None
+        interval = kind.removeprefix("kline_")
+        step = timeframe_ms(interval)
         # the newest bar closed before the subscription: streaming starts with the next close
         return _Subscription(symbol=symbol, market_id=market.upper(), interval=interval, interval_ms=step,
                              last_closed=now - now % step - step)
@@ -168,12 +191,57 @@ class KlineStreams:
             await connection.socket.send(text)
             self.sent += 1
 
+    def _best(self, symbol: str, now_ms: int) -> tuple[str, str]:
+        """The best bid and ask `GET depth` shows at `now_ms` (a tick around the current price)."""
+        from decimal import Decimal
+
+        from quantdesk.venue.payloads import decimal_text
+
+        price = self.venue.engine.current_price(symbol, now_ms) or Decimal(0)
+        tick = self.venue.engine.specs[symbol].tick_size
+        return decimal_text(price - tick), decimal_text(price + tick)
+
+    def _trades(self, sub: _Subscription, bar_ms: int, now_ms: int) -> list[dict[str, Any]]:
+        book = self.venue.engine.books[sub.symbol]
+        rows = book.klines(now_ms, sub.interval_ms, bar_ms, bar_ms + sub.interval_ms - 1, 1)
+        if not rows or rows[0][0] != bar_ms or rows[0][5] <= 0:
+            return []
+        _, o, h, lo, c, v = rows[0]
+        path = (o, lo, h, c) if o - lo < h - o else (o, h, lo, c)  # the nearer extreme first
+        first_id = (bar_ms // sub.interval_ms) * 4
+        out, previous = [], o
+        for k, price in enumerate(path):
+            out.append({"e": "trade", "E": now_ms, "s": sub.market_id, "t": first_id + k, "p": repr(float(price)),
+                        "q": repr(float(v) / 4), "T": bar_ms + k * (sub.interval_ms // 4),
+                        "m": bool(price < previous), "M": True})
+            previous = price
+        return out
+
+    async def _depth(self, connection: _Connection, sub: _Subscription, now_ms: int) -> None:
+        if now_ms <= sub.last_update or now_ms - sub.last_update < 100:  # Binance's 100 ms cadence
+            return
+        bid, ask = self._best(sub.symbol, now_ms)
+        old_bid, old_ask = sub.book or ("", "")
+        bids = [[bid, "1000.00000000"]] + ([[old_bid, "0"]] if old_bid and old_bid != bid else [])
+        asks = [[ask, "1000.00000000"]] + ([[old_ask, "0"]] if old_ask and old_ask != ask else [])
+        event = {"e": "depthUpdate", "E": now_ms, "s": sub.market_id, "U": sub.last_update + 1, "u": now_ms,
+                 "b": bids if (bid, ask) != sub.book else [], "a": asks if (bid, ask) != sub.book else []}
+        sub.last_update, sub.book = now_ms, (bid, ask)
+        if not self.muted:
+            await self._send(connection, event)
+
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(self.poll_s)
             now = self.venue.clock.now_ms()
             for connection in list(self._connections):
-                for sub in connection.subscriptions.values():
+                for sub in list(connection.subscriptions.values()):  # a SUBSCRIBE may land mid-loop
+                    if sub.kind == "depth":
+                        try:
+                            await self._depth(connection, sub, now)
+                        except Exception:  # noqa: BLE001 - the connection went away meanwhile
+                            pass
+                        continue
                     newest_closed = now - now % sub.interval_ms - sub.interval_ms
                     if sub.last_closed is not None and newest_closed <= sub.last_closed:
                         continue
@@ -183,6 +251,11 @@ class KlineStreams:
                     if self.muted:
                         continue
                     try:
+                        if sub.kind == "trade":
+                            for bar in range(start, newest_closed + 1, sub.interval_ms):
+                                for trade in self._trades(sub, bar, now):
+                                    await self._send(connection, trade)
+                            continue
                         for bar in range(start, newest_closed + 1, sub.interval_ms):
                             closed = self._kline(sub, bar, now, closed=True)
                             if closed is not None:
@@ -197,3 +270,6 @@ class KlineStreams:
                             await self._send(connection, forming)
                     except Exception:  # noqa: BLE001 - the connection went away meanwhile
                         continue
+
+
+KlineStreams = MarketStreams  # the name it had when it served klines only

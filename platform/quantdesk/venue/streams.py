@@ -25,6 +25,7 @@ re-sends the previous closed kline after each new one (out of order).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from dataclasses import dataclass, field
@@ -237,10 +238,8 @@ class MarketStreams:
             for connection in list(self._connections):
                 for sub in list(connection.subscriptions.values()):  # a SUBSCRIBE may land mid-loop
                     if sub.kind == "depth":
-                        try:
+                        with contextlib.suppress(Exception):  # the connection went away meanwhile
                             await self._depth(connection, sub, now)
-                        except Exception:  # noqa: BLE001 - the connection went away meanwhile
-                            pass
                         continue
                     newest_closed = now - now % sub.interval_ms - sub.interval_ms
                     if sub.last_closed is not None and newest_closed <= sub.last_closed:

@@ -62,9 +62,13 @@ def test_deterministic_under_a_fixed_clock() -> None:
     for _ in range(2):
         clock = ManualClock(T0)
         broker = PaperBroker(clock=clock, cost_model=CostModel(fee_bps=10, slippage_bps=5),
-                             balances={"USDT": 1000}, max_fill_ratio=0.25)
+                             balances={"USDT": 1000}, max_fill_ratio=0.25, run_id="r1")
         runs.append(scenario(broker, clock))
     assert runs[0] == runs[1]
+    # without a pinned run id, two brokers never hand out the same venue order or trade id
+    a, b = ([scenario(PaperBroker(clock=c, balances={"USDT": 1000}, max_fill_ratio=0.25), c)
+             for c in (ManualClock(T0),)][0] for _ in range(2))
+    assert not {f.trade_id for f in a[0]} & {f.trade_id for f in b[0]}
     fills, orders, _ = runs[0]
     assert [o.status for o in orders] == [OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.FILLED]
     # the limit order filled a quarter per bar, twice, then was canceled

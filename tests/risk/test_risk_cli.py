@@ -22,8 +22,9 @@ def invoke(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_halt_resume_status_are_audited_with_the_actor() -> None:
-    code, out, _ = invoke("halt", "--reason", "venue incident", "--actor", "alice", "--json")
+def test_halt_resume_status_are_audited_with_the_actor(monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("QUANTDESK_USER", "alice")  # the desk identity signs, not a free-text name
+    code, out, _ = invoke("halt", "--reason", "venue incident", "--json")
     assert code == 0, out
     halted = json.loads(out)
     assert (halted["scope"], halted["previous"], halted["state"], halted["actor"]) == (
@@ -37,7 +38,7 @@ def test_halt_resume_status_are_audited_with_the_actor() -> None:
 
     code, out, _ = invoke("resume", "--deployment", "alpha", "--json")
     assert code == 0 and json.loads(out)["scope"] == "deployment:alpha"
-    assert json.loads(out)["actor"]  # the OS user by default
+    assert json.loads(out)["actor"] == "alice"
 
     with Ledger() as ledger:
         assert ledger.get_trading_state("global") is TradingState.HALTED
@@ -81,3 +82,17 @@ def test_a_running_gate_sees_a_cli_halt_through_the_ledger() -> None:
         assert change is not None and change.code is DenialCode.MAX_DRAWDOWN
         assert ledger.get_trading_state("deployment:alpha") is TradingState.HALTED
         assert ledger.audit_log(action="trading_state.set")[-1].actor == "risk-gate"
+
+
+def test_acting_as_someone_else_needs_their_password(monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("QUANTDESK_FAILED_LOGIN_DELAY_S", "0")
+    monkeypatch.setenv("QUANTDESK_USER", "alice")
+    assert runner.invoke(app, ["user", "add", "alice", "--role", "admin", "--password-stdin"], input="alice-pass\n").exit_code == 0
+    assert runner.invoke(app, ["user", "add", "bob", "--role", "trader", "--password-stdin"],
+                         input="alice-pass\nbob-passw\n").exit_code == 0
+    refused = runner.invoke(app, ["resume", "--as", "bob", "--password-stdin"], input="wrong\n")
+    assert refused.exit_code == 3
+    with Ledger() as ledger:
+        assert ledger.audit_log(action="trading_state.set") == []  # nothing changed in bob's name
+    signed = runner.invoke(app, ["halt", "--as", "bob", "--password-stdin", "--json"], input="bob-passw\n")
+    assert signed.exit_code == 0 and json.loads(signed.stdout)["actor"] == "bob"

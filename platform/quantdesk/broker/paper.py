@@ -9,6 +9,7 @@ come from `quantdesk.core.costs.CostModel`, the same object the backtest uses
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -59,6 +60,7 @@ class PaperBroker:
         rules: Mapping[str, MarketRules] | None = None,
         max_fill_ratio: float = 1.0,
         market_fill: Literal["last", "next_open"] = "last",
+        run_id: str | None = None,
     ) -> None:
         if not 0 < max_fill_ratio <= 1:
             raise ValueError(f"max_fill_ratio must be in (0, 1], got {max_fill_ratio}")
@@ -75,6 +77,10 @@ class PaperBroker:
         self._orders: dict[str, BrokerOrder] = {}
         self._fills: list[BrokerFill] = []
         self._seq = 0
+        # ids unique across runs and processes: a restarted runner (or another paper runner)
+        # never reuses a venue order id or trade id the ledger already holds
+        # (`run_id` pins them, for a replay into a fresh scratch ledger or a test)
+        self._run = run_id or uuid.uuid4().hex[:12]
         self._lock = threading.RLock()
 
     # -- market data ----------------------------------------------------------------------
@@ -116,7 +122,7 @@ class PaperBroker:
             self._seq += 1
             now = self.clock.now()
             order = BrokerOrder(
-                client_order_id=cid, venue_order_id=f"paper-{self._seq}", symbol=symbol, side=side,
+                client_order_id=cid, venue_order_id=f"paper-{self._run}-{self._seq}", symbol=symbol, side=side,
                 order_type=order_type, qty=qty, price=price, status=OrderStatus.OPEN,
                 created_at=now, updated_at=now,
             )
@@ -218,7 +224,7 @@ class PaperBroker:
         self._seq += 1
         self._fills.append(
             BrokerFill(
-                trade_id=f"paper-t{self._seq}", client_order_id=order.client_order_id,
+                trade_id=f"paper-{self._run}-t{self._seq}", client_order_id=order.client_order_id,
                 venue_order_id=order.venue_order_id, symbol=order.symbol, side=order.side,
                 qty=qty, price=price, fee=fee, fee_currency=quote, ts=now,
             )

@@ -131,7 +131,8 @@ def reconcile(
         )
 
     # 5. agreement: the same working orders on both sides
-    ledger_open = {o.client_order_id for o in ledger.open_orders(venue=venue) + ledger.in_flight_orders(venue=venue)}
+    ledger_open = {o.client_order_id for o in ledger.open_orders(venue=venue) + ledger.in_flight_orders(venue=venue)
+                   if o.account == account}  # another account's orders are another reconciliation's
     for cid in sorted(ledger_open ^ set(venue_open)):
         message = f"order {cid}: open on one side only after reconciliation"
         if message not in unresolved:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -60,6 +61,10 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except QuantdeskError as e:
+            if os.environ.get("QUANTDESK_DEBUG"):  # a developer's view: the traceback before the one line
+                import traceback
+
+                traceback.print_exc()
             raise fail(str(e), getattr(e, "exit_code", 1)) from None
 
     return wrapper  # type: ignore[return-value]

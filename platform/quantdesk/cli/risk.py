@@ -7,12 +7,12 @@ unless `--actor` says otherwise).
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated, Any
 
 import typer
 
 from quantdesk.cli import app
+from quantdesk.cli._auth import PasswordStdinOption
 from quantdesk.cli._common import JsonOption, console, emit, handle_errors
 from quantdesk.cli._notify import deliver_pending
 
@@ -23,16 +23,10 @@ ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why (stored 
 DeploymentOption = Annotated[
     str | None, typer.Option("--deployment", help="Only this deployment (default: all trading, scope `global`).")
 ]
-ActorOption = Annotated[str | None, typer.Option("--actor", help="Who does it (default: the OS user).")]
-
-
-def _actor(actor: str | None) -> str:
-    if actor:
-        return actor
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "unknown"
+ActorOption = Annotated[
+    str | None,
+    typer.Option("--as", "--actor", help="Act as this user (needs their password; default: QUANTDESK_USER, else the OS login)."),
+]
 
 
 def _open_ledger() -> Any:
@@ -45,13 +39,17 @@ def _open_ledger() -> Any:
         raise LedgerError("the ledger is not available in this build; trading state cannot be changed") from e
 
 
-def _set_state(state: str, reason: str, deployment: str | None, actor: str | None) -> dict[str, Any]:
+def _set_state(state: str, reason: str, deployment: str | None, actor: str | None,
+               password_stdin: bool = False) -> dict[str, Any]:
+    from quantdesk.cli._auth import acting_user
     from quantdesk.core.types import TradingState
     from quantdesk.risk import GLOBAL_SCOPE, deployment_scope
 
     scope = GLOBAL_SCOPE if deployment is None else deployment_scope(deployment)
-    who = _actor(actor)
     with _open_ledger() as ledger:
+        # the record names who did it: your desk identity, or someone else only with their password
+        # (a free-text name would let anyone sign a halt or a resume as anyone)
+        who = acting_user(ledger, actor, password_stdin=password_stdin)
         previous = ledger.trading_state(scope)
         record = ledger.set_trading_state(scope, TradingState(state), reason, who)
     return {
@@ -70,13 +68,14 @@ def halt(
     reason: ReasonOption = None,
     deployment: DeploymentOption = None,
     actor: ActorOption = None,
+    password_stdin: PasswordStdinOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Halt trading: the risk gate lets only cancels through until `quantdesk resume`.
 
     Example: quantdesk halt --reason "venue incident"
     """
-    result = _set_state("HALTED", reason or "halted by operator", deployment, actor)
+    result = _set_state("HALTED", reason or "halted by operator", deployment, actor, password_stdin)
     deliver_pending()  # the halt and its message were stored together; send it now if a channel answers
     if json_output:
         emit(result)
@@ -90,13 +89,14 @@ def resume(
     reason: ReasonOption = None,
     deployment: DeploymentOption = None,
     actor: ActorOption = None,
+    password_stdin: PasswordStdinOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Resume trading (state ACTIVE) after a halt or a loss limit.
 
     Example: quantdesk resume --reason "incident closed"
     """
-    result = _set_state("ACTIVE", reason or "resumed by operator", deployment, actor)
+    result = _set_state("ACTIVE", reason or "resumed by operator", deployment, actor, password_stdin)
     deliver_pending()
     if json_output:
         emit(result)

@@ -163,7 +163,8 @@ def fetch_ohlcv_rows(
 
     `params` go to ccxt as they are, e.g. `{"price": "mark"}` for a perpetual's mark-price candles.
     """
-    rows = exchange.fetch_ohlcv(symbol, timeframe, since=since, limit=limit, params=params or {})
+    extra = {"params": params} if params else {}  # plain candles call ccxt exactly as before
+    rows = exchange.fetch_ohlcv(symbol, timeframe, since=since, limit=limit, **extra)
     if not rows:
         check_json_body(getattr(exchange, "last_http_response", None))
     return check_ohlcv_rows(rows)

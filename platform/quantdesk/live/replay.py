@@ -164,7 +164,8 @@ def replay(
     # nobody halts a replay from another process: read the trading state once, not per order
     gate = RiskGate(risk if isinstance(risk, RiskConfig) else RiskConfig.from_dict(risk), clock, ledger,
                     state_refresh_ms=2**62)
-    paper = PaperBroker(name=spec.venue, clock=clock, cost_model=spec.cost, rules=dict(spec.rules))
+    paper = PaperBroker(name=spec.venue, clock=clock, cost_model=spec.cost, rules=dict(spec.rules),
+                        run_id="replay")  # a fresh scratch ledger: fixed ids keep replays identical
     gated = GatedBroker(paper, ledger, gate, venue=spec.venue, account=spec.account, clock=clock,
                         actor="replay", market_rules=dict(spec.rules))
     runner = Runner(spec, ledger=ledger, gated=gated, market=_FrameMarket(data, ts_ms), clock=clock,

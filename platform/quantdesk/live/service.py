@@ -72,6 +72,11 @@ def build_runner(ledger: Any, name: str, *, clock: Clock | None = None, notifier
         broker = PaperBroker(name=deployment.venue, clock=clock, cost_model=deployment.cost,
                              rules=dict(deployment.rules))
     spec = RunSpec.from_deployment(deployment)
+    if deployment.stage is Stage.PAPER and spec.account == "default":
+        # A paper runner's broker is its own simulated account, in this process only: in the ledger
+        # it must be an account of its own too, or every paper deployment on the venue would
+        # reconcile against the others' orders and fills.
+        spec = replace(spec, account=paper_account(name))
     rules = dict(spec.rules)
     if isinstance(broker, CcxtBroker):
         for symbol in spec.symbols:
@@ -87,7 +92,7 @@ def build_runner(ledger: Any, name: str, *, clock: Clock | None = None, notifier
     # In production messages go through the outbox (run_deployment's OutboxSender); a notifier
     # handed in (tests, notebooks) is also called directly, as before.
     gate = RiskGate(risk_config_for(deployment, settings), clock, ledger)
-    gated = GatedBroker(broker, ledger, gate, venue=deployment.venue, account=deployment.account,
+    gated = GatedBroker(broker, ledger, gate, venue=deployment.venue, account=spec.account,
                         notifier=notifier, clock=clock, actor=f"runner:{name}", market_rules=rules)
     # with a venue, new closed bars come from it into the market's memory; the lake gets them after the orders
     updater: Any = None
@@ -113,6 +118,11 @@ def build_runner(ledger: Any, name: str, *, clock: Clock | None = None, notifier
 
 def _window(spec: RunSpec) -> int:
     return int(spec.window_bars or 100)
+
+
+def paper_account(deployment: str) -> str:
+    """The ledger account a paper deployment's simulated broker trades in (one per deployment)."""
+    return f"paper:{deployment}"
 
 
 def run_deployment(ledger: Any, name: str, *, once: bool = False, stop: threading.Event | None = None,

@@ -108,3 +108,70 @@ def test_watch_order_book_splices_the_snapshot_and_follows_the_price(rig) -> Non
     assert len(second["bids"]) == len(second["asks"]) == 1  # the old level was removed (size 0)
     assert second["bids"][0][0] == pytest.approx(price - tick) and second["asks"][0][0] == pytest.approx(price + tick)
     assert second["bids"][0][0] != first["bids"][0][0]  # the book followed the price
+
+
+def test_watch_orders_and_my_trades_follow_the_account_through_the_user_data_stream(rig) -> None:  # noqa: ANN001
+    from quantdesk.venue.auth import TEST_API_KEY, TEST_API_SECRET
+
+    venue, streams = rig
+
+    async def scenario() -> tuple[list[dict], list[dict], list[dict]]:
+        exchange = make_exchange(
+            VenueConfig(exchange="binance", api_url=venue.url, ws_url=streams.url,
+                        options={"defaultType": "spot", "fetchCurrencies": False, "fetchMargins": False}),
+            pro=True, credentials=(TEST_API_KEY, TEST_API_SECRET))
+        try:
+            await exchange.load_markets()
+            orders: list[dict] = []
+            trades: list[dict] = []
+            watching = asyncio.ensure_future(exchange.watch_orders("BTC/USDT"))
+            await asyncio.sleep(0.4)  # subscribed (signed) before anything happens
+            mine = asyncio.ensure_future(exchange.watch_my_trades("BTC/USDT"))
+            await asyncio.sleep(0.2)
+            price = float(venue.engine.current_price("BTC/USDT", venue.clock.now_ms()))
+            await exchange.create_order("BTC/USDT", "market", "buy", 0.01, params={"newClientOrderId": "m-1"})
+            resting = await exchange.create_order("BTC/USDT", "limit", "buy", 0.02, round(price * 0.5, 2),
+                                                  params={"newClientOrderId": "l-1"})
+            first = await asyncio.wait_for(watching, 5)
+            trades += await asyncio.wait_for(mine, 5)
+            assert first[0]["clientOrderId"] == "m-1"
+            # a watch returns on the next message; the ones after it are in the client's caches
+            await asyncio.sleep(0.5)
+            orders += [dict(o) for o in exchange.orders]  # copies: ccxt updates its cache in place
+            cancel = asyncio.ensure_future(exchange.watch_orders("BTC/USDT"))
+            await asyncio.sleep(0.1)
+            await exchange.cancel_order(resting["id"], "BTC/USDT")
+            canceled = await asyncio.wait_for(cancel, 5)
+            return orders, trades, canceled
+        finally:
+            await exchange.close()
+
+    orders, trades, canceled = asyncio.run(scenario())
+    final = {o["clientOrderId"]: o for o in orders}
+    assert final["m-1"]["status"] == "closed" and final["m-1"]["filled"] == pytest.approx(0.01)
+    assert final["l-1"]["status"] == "open" and final["l-1"]["filled"] == 0
+    [fill] = trades
+    assert fill["order"] == str(final["m-1"]["id"]) and fill["amount"] == pytest.approx(0.01)
+    assert fill["fee"]["cost"] > 0  # the venue's fee, reported with the trade
+    assert canceled[-1]["clientOrderId"] == "l-1" and canceled[-1]["status"] == "canceled"
+
+
+def test_the_user_data_stream_refuses_a_bad_signature(rig) -> None:  # noqa: ANN001
+    from quantdesk.venue.auth import TEST_API_KEY
+
+    venue, streams = rig
+
+    async def scenario() -> None:
+        exchange = make_exchange(
+            VenueConfig(exchange="binance", api_url=venue.url, ws_url=streams.url,
+                        options={"defaultType": "spot", "fetchCurrencies": False, "fetchMargins": False}),
+            pro=True, credentials=(TEST_API_KEY, "not-the-secret"))
+        try:
+            await exchange.load_markets()
+            await asyncio.wait_for(exchange.watch_orders("BTC/USDT"), 5)
+        finally:
+            await exchange.close()
+
+    with pytest.raises(Exception):  # noqa: B017, PT011 - ccxt's error path varies (AuthenticationError, KeyError)
+        asyncio.run(scenario())
+    assert streams.user_refusals == [-1022]  # the venue refused the signature; nothing was subscribed

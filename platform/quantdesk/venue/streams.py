@@ -17,6 +17,13 @@ A client connects to `ws://HOST:PORT/stream/ws/<n>` and sends
   (`U` = previous `u` + 1), so a REST snapshot (`lastUpdateId` = its clock) splices in as
   Binance's "manage a local order book" recipe expects.
 
+* the user data stream of the WebSocket API (`/ws-api/v3`, which ccxt pro's `watch_orders`,
+  `watch_my_trades` and `watch_balance` use on spot): `userDataStream.subscribe.signature`
+  with the account's API key, timestamp and HMAC signature (checked like a signed REST
+  request), answered with a subscription id; from then on every order event of the account
+  as an `executionReport` (`NEW`, each `TRADE`, `CANCELED`, `EXPIRED`) wrapped as
+  `{"subscriptionId": 0, "event": {...}}`.
+
 Faults, for tests: `drop()` closes every connection (a disconnect), `mute(True)` keeps
 connections open but silent, `duplicate(True)` sends every event twice and `reorder(True)`
 re-sends the previous closed kline after each new one (out of order).
@@ -26,9 +33,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import json
 import threading
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from quantdesk.core.timeframes import timeframe_ms
@@ -48,10 +58,20 @@ class _Subscription:
     book: tuple[str, str] | None = None  # depth: the best bid and ask prices last sent
 
 
+@dataclass(slots=True)
+class _UserStream:
+    """What the account's user data stream has reported so far on one connection."""
+
+    subscription_id: int
+    seen: dict[int, tuple[str, Decimal, Decimal]]  # order id -> (status, executed qty, quote qty) reported
+    trades: int  # engine trades already reported
+
+
 @dataclass(slots=True, eq=False)  # identity: kept in a set
 class _Connection:
     socket: Any
     subscriptions: dict[str, _Subscription] = field(default_factory=dict)
+    user: _UserStream | None = None
 
 
 class MarketStreams:
@@ -68,6 +88,7 @@ class MarketStreams:
         self.muted = self.duplicated = self.reordered = False
         self.sent = 0
         self.connections_opened = 0
+        self.user_refusals: list[int] = []  # error codes of refused user-data subscriptions
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> MarketStreams:
@@ -140,6 +161,9 @@ class MarketStreams:
                     message = json.loads(raw)
                 except json.JSONDecodeError:
                     continue
+                if message.get("method") == "userDataStream.subscribe.signature":
+                    await socket.send(json.dumps(self._subscribe_user(connection, message)))
+                    continue
                 if message.get("method") == "SUBSCRIBE":
                     for stream in message.get("params", []):
                         sub = self._subscription(stream)
@@ -192,6 +216,59 @@ class MarketStreams:
             await connection.socket.send(text)
             self.sent += 1
 
+    # -- user data stream ----------------------------------------------------------------------
+    def _subscribe_user(self, connection: _Connection, message: dict[str, Any]) -> dict[str, Any]:
+        """Check the signed subscription like a signed REST request; start reporting the account's orders."""
+        params = dict(message.get("params") or {})
+        signature = str(params.pop("signature", ""))
+        payload = "&".join(f"{k}={params[k]}" for k in sorted(params))
+        expected = hmac.new(self.venue.api.api_secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        stamp, window = str(params.get("timestamp", "")), str(params.get("recvWindow", "5000"))
+        refusal = None
+        if params.get("apiKey") != self.venue.api.api_key:
+            refusal = (401, -2015, "Invalid API-key, IP, or permissions for action.")
+        elif not hmac.compare_digest(signature, expected):
+            refusal = (400, -1022, "Signature for this request is not valid.")
+        elif not (stamp.isdigit() and window.isdigit()
+                  and abs(self.venue.wall_clock.now_ms() - int(stamp)) <= int(window)):
+            refusal = (400, -1021, "Timestamp for this request is outside of the recvWindow.")
+        if refusal is not None:
+            self.user_refusals.append(refusal[1])
+            return {"id": message.get("id"), "status": refusal[0], "error": {"code": refusal[1], "msg": refusal[2]}}
+        with self.venue.lock:
+            seen = {o.order_id: (o.status.value, o.executed_qty, o.cumulative_quote_qty)
+                    for o in self.venue.engine.orders.values()}
+            connection.user = _UserStream(subscription_id=0, seen=seen, trades=len(self.venue.engine.trades))
+        return {"id": message.get("id"), "status": 200, "result": {"subscriptionId": 0}}
+
+    def _user_events(self, user: _UserStream, now_ms: int) -> list[dict[str, Any]]:
+        """The account's order events since the last call, in the order they happened."""
+        engine = self.venue.engine
+        with self.venue.lock:
+            engine.sync(now_ms)  # resting orders that the clock has filled
+            orders = dict(engine.orders)
+            trades = engine.trades[user.trades:]
+            user.trades = len(engine.trades)
+            events = []
+            for order in orders.values():  # placed since the last call: NEW first, as Binance sends it
+                if order.order_id not in user.seen:
+                    user.seen[order.order_id] = ("NEW", Decimal(0), Decimal(0))
+                    events.append(_execution_report(order, "NEW", "NEW", Decimal(0), Decimal(0), None, now_ms))
+            for trade in trades:
+                order = orders[trade.order_id]
+                _, done, quote = user.seen[order.order_id]
+                done, quote = done + trade.qty, quote + trade.quote_qty
+                status = "FILLED" if done >= order.orig_qty else "PARTIALLY_FILLED"
+                user.seen[order.order_id] = (status, done, quote)
+                events.append(_execution_report(order, "TRADE", status, done, quote, trade, now_ms))
+            for order in orders.values():  # canceled or expired since
+                status, done, quote = user.seen[order.order_id]
+                if order.status.value != status and order.status.value in ("CANCELED", "EXPIRED"):
+                    user.seen[order.order_id] = (order.status.value, done, quote)
+                    events.append(_execution_report(order, order.status.value, order.status.value, done, quote,
+                                                    None, now_ms))
+        return [{"subscriptionId": user.subscription_id, "event": e} for e in events]
+
     def _best(self, symbol: str, now_ms: int) -> tuple[str, str]:
         """The best bid and ask `GET depth` shows at `now_ms` (a tick around the current price)."""
         from decimal import Decimal
@@ -236,6 +313,10 @@ class MarketStreams:
             await asyncio.sleep(self.poll_s)
             now = self.venue.clock.now_ms()
             for connection in list(self._connections):
+                if connection.user is not None and not self.muted:
+                    with contextlib.suppress(Exception):  # the connection went away meanwhile
+                        for event in self._user_events(connection.user, now):
+                            await self._send(connection, event)
                 for sub in list(connection.subscriptions.values()):  # a SUBSCRIBE may land mid-loop
                     if sub.kind == "depth":
                         with contextlib.suppress(Exception):  # the connection went away meanwhile
@@ -269,6 +350,28 @@ class MarketStreams:
                             await self._send(connection, forming)
                     except Exception:  # noqa: BLE001 - the connection went away meanwhile
                         continue
+
+
+def _execution_report(order: Any, execution: str, status: str, done: Decimal, quote: Decimal, trade: Any,
+                      now_ms: int) -> dict[str, Any]:
+    """Binance's `executionReport` for one order event."""
+    from quantdesk.venue.payloads import decimal_text
+
+    market_id = order.symbol.replace("/", "")
+    return {
+        "e": "executionReport", "E": now_ms, "s": market_id, "c": order.client_order_id, "S": order.side,
+        "o": order.type, "f": order.time_in_force or "GTC", "q": decimal_text(order.orig_qty),
+        "p": decimal_text(order.price), "P": "0.00000000", "F": "0.00000000", "g": -1, "C": "",
+        "x": execution, "X": status, "r": "NONE", "i": order.order_id,
+        "l": decimal_text(trade.qty) if trade else "0.00000000",
+        "z": decimal_text(done), "L": decimal_text(trade.price) if trade else "0.00000000",
+        "n": decimal_text(trade.commission) if trade else "0", "N": trade.commission_asset if trade else None,
+        "T": trade.time_ms if trade else order.update_time_ms, "t": trade.trade_id if trade else -1,
+        "I": 0, "w": status in ("NEW", "PARTIALLY_FILLED"), "m": bool(trade.is_maker) if trade else False,
+        "M": False, "O": order.time_ms, "Z": decimal_text(quote),
+        "Y": decimal_text(trade.quote_qty) if trade else "0.00000000", "Q": "0.00000000",
+        "W": order.time_ms, "V": "NONE",
+    }
 
 
 KlineStreams = MarketStreams  # the name it had when it served klines only

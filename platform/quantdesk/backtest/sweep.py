@@ -32,6 +32,7 @@ from quantdesk.backtest.sweep_targets import TargetPath, target_path_for
 from quantdesk.core.clock import Clock
 from quantdesk.core.costs import CostModel, MarketRules
 from quantdesk.core.errors import BacktestError
+from quantdesk.core.settings import get_settings
 from quantdesk.core.timeframes import timeframe_ms
 from quantdesk.strategies.base import Strategy
 from quantdesk.strategies.loader import load_strategy, strategy_source_hash
@@ -61,6 +62,7 @@ class SweepResult:
     engine: str  # "kernel" or "vectorbt"
     overfitting: OverfittingReport | None
     snapshot: DataSnapshot
+    workers: tuple[str, ...] = ()  # the Dask workers that ran chunks (empty: this process)
 
     def top(self, n: int = 20) -> pl.DataFrame:
         """Return the best `n` combinations."""
@@ -159,6 +161,7 @@ def sweep(
     on_progress: Callable[[int], None] | None = None,
     market: str = "spot",
     leverage: float = 1.0,
+    dask: str | None = None,
 ) -> SweepResult:
     """Backtest every combination of `grid` (or `random` of them) and rank them by `metric`.
 
@@ -167,6 +170,8 @@ def sweep(
     `engine` is "auto" (kernel when the strategy has one), "kernel" or "vectorbt".
     With `store=True` the ranked table and the statistics are saved as a run of kind
     "sweep" whose id is `sweep_id`. `on_progress(n)` is called as combinations finish.
+    `dask="tcp://HOST:8786"` (or the setting `dask`, env QUANTDESK_DASK) runs the combinations on
+    that Dask cluster in chunks (`quantdesk.backtest.distributed`), with the same results.
     `market="futures"` sweeps a perpetual with `leverage`, funding and liquidation
     (`quantdesk.backtest.futures`; shorts allowed, one combination at a time).
     Example: `sweep("sma_cross", candles, grid={"fast": range(5, 101, 5), "slow": range(10, 201, 10)})`.
@@ -206,7 +211,19 @@ def sweep(
         raise BacktestError(f"{strategy_cls.name} has no sweep kernel (multi-asset); use engine='auto' or 'vectorbt'")
     engine_kw = dict(cost=cost, rules=rules, initial_cash=initial_cash, allow_short=allow_short,
                      rebalance=rebalance)
-    if fast is not None:
+    dask = dask if dask is not None else get_settings().dask
+    ran_on: list[str] = []
+    if dask:
+        from quantdesk.backtest.distributed import DaskSweeper
+        from quantdesk.backtest.engine import resolve_strategy
+
+        with DaskSweeper(dask, resolve_strategy(strategy_cls)[1], frames) as cluster:
+            metrics, blocks = cluster.run(combos, timeframe=snapshot.timeframe, timeframe_ms=tf_ms, n_blocks=n_blocks,
+                                          metric_columns=_METRIC_COLUMNS, engine=engine, on_progress=on_progress,
+                                          **engine_kw)
+        ran_on = sorted(cluster.workers_used)
+        rows_frame = pl.DataFrame(combos).with_columns(*[pl.Series(k, metrics[k]) for k in _METRIC_COLUMNS])
+    elif fast is not None:
         metrics, blocks = fast.run(combos, chunk_size=chunk_size, n_blocks=n_blocks, timeframe_ms=tf_ms,
                                    on_progress=on_progress, **engine_kw)
         rows_frame = pl.DataFrame(combos).with_columns(
@@ -225,7 +242,7 @@ def sweep(
         sweep_id=None, strategy=strategy_cls.name, metric=metric, param_names=tuple(combos[0]),
         results=ranked.drop("combo"), n_combinations=len(combos), skipped=skipped,
         engine=("kernel" if isinstance(fast, FastPath) else "targets") if fast is not None else "vectorbt",
-        overfitting=report, snapshot=snapshot,
+        overfitting=report, snapshot=snapshot, workers=tuple(sorted(set(ran_on))),
     )
     if store:
         result = _store(result, strategy_cls, grid=grid, random=random, seed=seed, clock=clock, **engine_kw)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -37,6 +38,7 @@ from quantdesk.backtest.sweep_fast import fast_path_for
 from quantdesk.core.clock import Clock
 from quantdesk.core.costs import CostModel, MarketRules
 from quantdesk.core.errors import BacktestError, ConfigError
+from quantdesk.core.settings import get_settings
 from quantdesk.core.timeframes import timeframe_ms
 from quantdesk.strategies.base import Strategy
 from quantdesk.strategies.loader import load_strategy, strategy_source_hash
@@ -112,6 +114,7 @@ def walk_forward(
     lake: Any = None,
     clock: Clock | None = None,
     on_progress: Callable[[int], None] | None = None,
+    dask: str | None = None,
 ) -> WalkForwardResult:
     """Run a walk-forward of `strategy` over `grid` with `train`/`test` windows (e.g. "90d"/"30d").
 
@@ -140,24 +143,37 @@ def walk_forward(
     fast = fast_path_for(strategy_cls, frames)
     rows, pieces = [], []
     capital = float(initial_cash)
-    for i, (a, b, c) in enumerate(bounds):
-        train_metrics = _metrics(strategy_cls, frames, fast, combos, slice(a, b), tf_ms, initial_cash, kw)
-        key = np.asarray(train_metrics[metric], dtype=np.float64)
-        key = np.where(np.isnan(key), np.inf if metric in LOWER_IS_BETTER else -np.inf, key)
-        best = int(np.argmin(key) if metric in LOWER_IS_BETTER else np.argmax(key))
-        params = combos[best]
-        test_metrics = _metrics(strategy_cls, frames, fast, [params], slice(b, c), tf_ms, capital, kw)
-        equity = _equity(strategy_cls, frames, fast, params, slice(b, c), capital, kw)
-        pieces.append(equity)
-        rows.append({
-            "window": i, "train_start": ts[a], "train_end": ts[b - 1], "test_start": ts[b], "test_end": ts[c - 1],
-            **params, f"train_{metric}": float(train_metrics[metric][best]),
-            **{f"test_{k}": float(test_metrics[k][0]) for k in ("total_return", "sharpe", "max_drawdown")},
-            "test_trades": int(test_metrics["trades"][0]), "test_fees_paid": float(test_metrics["fees_paid"][0]),
-        })
-        capital = float(equity[-1])
-        if on_progress is not None:
-            on_progress(1)
+    dask = dask if dask is not None else get_settings().dask
+    stack = ExitStack()
+    cluster = None
+    if dask:  # each window's training grid runs on the cluster; the chosen test run stays here
+        from quantdesk.backtest.distributed import DaskSweeper
+        from quantdesk.backtest.engine import resolve_strategy
+
+        cluster = stack.enter_context(DaskSweeper(dask, resolve_strategy(strategy_cls)[1], frames))
+    with stack:
+        for i, (a, b, c) in enumerate(bounds):
+            if cluster is not None:
+                train_metrics, _ = cluster.run(combos, timeframe=snapshot.timeframe, timeframe_ms=tf_ms, n_blocks=2,
+                                               metric_columns=None, bars=(a, b), initial_cash=initial_cash, **kw)
+            else:
+                train_metrics = _metrics(strategy_cls, frames, fast, combos, slice(a, b), tf_ms, initial_cash, kw)
+            key = np.asarray(train_metrics[metric], dtype=np.float64)
+            key = np.where(np.isnan(key), np.inf if metric in LOWER_IS_BETTER else -np.inf, key)
+            best = int(np.argmin(key) if metric in LOWER_IS_BETTER else np.argmax(key))
+            params = combos[best]
+            test_metrics = _metrics(strategy_cls, frames, fast, [params], slice(b, c), tf_ms, capital, kw)
+            equity = _equity(strategy_cls, frames, fast, params, slice(b, c), capital, kw)
+            pieces.append(equity)
+            rows.append({
+                "window": i, "train_start": ts[a], "train_end": ts[b - 1], "test_start": ts[b], "test_end": ts[c - 1],
+                **params, f"train_{metric}": float(train_metrics[metric][best]),
+                **{f"test_{k}": float(test_metrics[k][0]) for k in ("total_return", "sharpe", "max_drawdown")},
+                "test_trades": int(test_metrics["trades"][0]), "test_fees_paid": float(test_metrics["fees_paid"][0]),
+            })
+            capital = float(equity[-1])
+            if on_progress is not None:
+                on_progress(1)
     windows = pl.DataFrame(rows)
     oos = np.concatenate(pieces)
     oos_ts = pl.concat([ts[b:c] for _, b, c in bounds])

@@ -11,6 +11,8 @@ from quantdesk.cli._common import JsonOption, console, emit, err_console, handle
 from quantdesk.cli.tables import Col, WideOption, print_table
 from quantdesk.core.errors import ConfigError
 
+DaskOption = Annotated[str | None, typer.Option(
+    "--dask", help="Run on this Dask scheduler (tcp://HOST:8786; default: the `dask` setting, else here).")]
 Exchange = Annotated[str | None, typer.Option("--exchange", "-e", help="Exchange id in the lake (default: the only one holding the symbol).")]
 Symbol = Annotated[str, typer.Option("--symbol", "-s", help="Symbol like BTC/USDT.")]
 Timeframe = Annotated[str, typer.Option("--timeframe", "-t", help="Candle timeframe, e.g. 1m, 5m, 1h, 1d.")]
@@ -64,6 +66,7 @@ def sweep_command(
     allow_short: AllowShort = False,
     market: Annotated[str, typer.Option("--market", help="spot, or futures: a USDT-M perpetual with leverage, funding and liquidation.")] = "spot",
     leverage: Annotated[float, typer.Option("--leverage", help="Futures only: notional per unit of margin (1-125).")] = 1.0,
+    dask: DaskOption = None,
     json_out: JsonOption = False,
     wide: WideOption = False,
 ) -> None:
@@ -89,7 +92,7 @@ def sweep_command(
     with progress(f"sweep {strategy}", total, enabled=enabled) as advance:
         result = sweep(strategy_cls, query, grid=parsed, random=random, seed=seed, cost=_cost(fee_bps, slippage_bps),
                        initial_cash=cash, allow_short=allow_short, metric=metric, on_progress=advance,
-                       market=market, leverage=leverage)
+                       market=market, leverage=leverage, dask=dask)
     payload = result.summary(top)
     payload["snapshot"] = result.snapshot
     if json_out:
@@ -124,6 +127,7 @@ def walkforward_command(
     slippage_bps: SlippageBps = 0.0,
     cash: Cash = 10_000.0,
     allow_short: AllowShort = False,
+    dask: DaskOption = None,
     json_out: JsonOption = False,
     wide: WideOption = False,
 ) -> None:
@@ -139,7 +143,7 @@ def walkforward_command(
     with progress(f"walk-forward {strategy}", None, enabled=enabled) as advance:
         result = walk_forward(strategy, query, grid=grid, train=train, test=test, anchored=anchored,
                               metric=metric, cost=_cost(fee_bps, slippage_bps), initial_cash=cash,
-                              allow_short=allow_short, on_progress=advance)
+                              allow_short=allow_short, on_progress=advance, dask=dask)
     if json_out:
         emit(result.summary())
         return

@@ -26,6 +26,10 @@ __all__ = ["GENESIS_HASH", "append_entry", "entry_hash", "row_to_entry", "verify
 GENESIS_HASH = "0" * 64
 # Any constant: appends on PostgreSQL take this transaction lock so the chain never forks.
 _PG_AUDIT_LOCK = 7_301_448_212
+# built once: the append runs with every order (see ledger.py on prebuilt statements)
+_LAST_ENTRY = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+_INSERT_ENTRY = audit_log.insert()
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def _ts_text(ts: datetime) -> str:
@@ -64,27 +68,18 @@ def append_entry(
             f"an audit entry needs an actor and an action (got actor={actor!r}, action={action!r})"
         )
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
+        connection.execute(_PG_LOCK, {"key": _PG_AUDIT_LOCK})
     # Truncate to ms before storing so the stored time and the hashed time are identical.
     ts = ensure_utc(ts).replace(microsecond=ensure_utc(ts).microsecond // 1000 * 1000)
-    last = connection.execute(
-        select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-    ).first()
+    last = connection.execute(_LAST_ENTRY).first()
     seq, prev_hash = (1, GENESIS_HASH) if last is None else (last.seq + 1, last.hash)
     payload_json = canonical_json(dict(payload or {}))
     digest = entry_hash(
         seq=seq, ts=ts, actor=actor, action=action, payload_json=payload_json, prev_hash=prev_hash
     )
     connection.execute(
-        audit_log.insert().values(
-            seq=seq,
-            ts=ts,
-            actor=actor,
-            action=action,
-            payload=payload_json,
-            prev_hash=prev_hash,
-            hash=digest,
-        )
+        _INSERT_ENTRY,
+        dict(seq=seq, ts=ts, actor=actor, action=action, payload=payload_json, prev_hash=prev_hash, hash=digest),
     )
     # The message people should get about this event, in the same transaction (never lost).
     from quantdesk.ledger.outbox import enqueue_for_audit

@@ -32,6 +32,14 @@ def positive(value: Money, what: str, key: str) -> Decimal:
     return amount
 
 
+# built once: a fill is recorded with every order (see ledger.py on prebuilt statements)
+_FILL_BY_TRADE = select(fills).where(fills.c.venue == bindparam("v"), fills.c.trade_id == bindparam("t"))
+_FILL_BY_ID = select(fills).where(fills.c.id == bindparam("fid"))
+_ORDER_BY_CID = select(orders).where(orders.c.client_order_id == bindparam("cid"))
+_ORDER_BY_VID = select(orders).where(orders.c.venue == bindparam("v"), orders.c.venue_order_id == bindparam("vid"))
+_INSERT_FILL = fills.insert()
+
+
 class LedgerFills(LedgerState):
     """Venue trades, unique per (venue, trade id), and positions as their sum."""
 
@@ -70,30 +78,23 @@ class LedgerFills(LedgerState):
         for attempt in range(2):
             try:
                 with self._write() as c:
-                    row = c.execute(
-                        select(fills).where(fills.c.venue == venue, fills.c.trade_id == trade_id)
-                    ).first()
+                    row = c.execute(_FILL_BY_TRADE, {"v": venue, "t": trade_id}).first()
                     if row is not None:
                         _check_same_fill(venue, trade_id, row, wanted)
                         return to_fill(row)
                     order = None
                     if client_order_id is not None:
-                        order = c.execute(
-                            select(orders).where(orders.c.client_order_id == client_order_id)
-                        ).first()
+                        order = c.execute(_ORDER_BY_CID, {"cid": client_order_id}).first()
                     if order is None and venue_order_id is not None:
-                        order = c.execute(
-                            select(orders).where(
-                                orders.c.venue == venue, orders.c.venue_order_id == venue_order_id
-                            )
-                        ).first()
+                        order = c.execute(_ORDER_BY_VID, {"v": venue, "vid": venue_order_id}).first()
                     if order is not None:  # the order row is authoritative for the account
                         account, client_order_id = order.account, order.client_order_id
                         venue_order_id = venue_order_id or order.venue_order_id
                     now = self._now()
                     self._ensure_account(c, venue, account, now)
                     fill_id = c.execute(
-                        fills.insert().values(
+                        _INSERT_FILL,
+                        dict(
                             venue=venue,
                             account=account,
                             trade_id=trade_id,
@@ -105,9 +106,9 @@ class LedgerFills(LedgerState):
                             ts=ts,
                             recorded_at=now,
                             **wanted,
-                        )
+                        ),
                     ).inserted_primary_key[0]
-                    return to_fill(c.execute(select(fills).where(fills.c.id == fill_id)).one())
+                    return to_fill(c.execute(_FILL_BY_ID, {"fid": fill_id}).one())
             except IntegrityError:  # PostgreSQL: another process stored the same trade first
                 if attempt:
                     raise LedgerError(

@@ -59,9 +59,12 @@ def event_for(action: str, payload: Mapping[str, Any]) -> tuple[str, str] | None
     }.get(action)
 
 
+_INSERT_MESSAGE = notification_outbox.insert()  # built once: every filled order enqueues a message
+
+
 def enqueue(connection: Connection, *, ts: datetime, event_type: str, level: str, payload: Mapping[str, Any]) -> None:
     """Add one pending message inside the caller's transaction."""
-    connection.execute(notification_outbox.insert().values(
+    connection.execute(_INSERT_MESSAGE, dict(
         created_at=ts, event_type=event_type, level=level, payload=canonical_json(dict(payload)), status="pending",
         attempts=0, next_attempt_at=None, last_error=None, sent_at=None, digest_id=None))
 

@@ -8,6 +8,7 @@ come from `quantdesk.core.costs.CostModel`, the same object the backtest uses
 
 from __future__ import annotations
 
+import bisect
 import threading
 import uuid
 from collections.abc import Mapping
@@ -76,6 +77,10 @@ class PaperBroker:
         self._prices: dict[str, Decimal] = {}
         self._orders: dict[str, BrokerOrder] = {}
         self._fills: list[BrokerFill] = []
+        self._fill_ts: list[datetime] = []  # the fills' times, ascending (the clock only moves forward)
+        # client ids of orders not yet final, in arrival order: matching and open_orders walk these
+        # only, so an active strategy's thousands of finished orders cost nothing per bar
+        self._working: dict[str, None] = {}
         self._seq = 0
         # ids unique across runs and processes: a restarted runner (or another paper runner)
         # never reuses a venue order id or trade id the ledger already holds
@@ -126,7 +131,7 @@ class PaperBroker:
                 order_type=order_type, qty=qty, price=price, status=OrderStatus.OPEN,
                 created_at=now, updated_at=now,
             )
-            self._orders[cid] = order
+            self._store(order)
             last = self._prices.get(symbol)
             if last is not None and not (order_type is OrderType.MARKET and self.market_fill == "next_open"):
                 self._match(order, high=last, low=last, reference=last)
@@ -159,18 +164,20 @@ class PaperBroker:
             if order.status.is_final:
                 raise OrderRejectedError(f"order {client_order_id} is already {order.status}; nothing to cancel")
             order = replace(order, status=OrderStatus.CANCELED, updated_at=self.clock.now())
-            self._orders[client_order_id] = order
+            self._store(order)
             return order
 
     def open_orders(self, symbol: str | None = None) -> list[BrokerOrder]:
         """Return working orders, oldest first."""
         with self._lock:
-            return [o for o in self._orders.values() if not o.status.is_final and symbol in (None, o.symbol)]
+            working = (self._orders[c] for c in self._working)
+            return [o for o in working if symbol in (None, o.symbol)]
 
     def fills_since(self, since: datetime | None, symbol: str | None = None) -> list[BrokerFill]:
         """Return fills at or after `since`, oldest first."""
         with self._lock:
-            return [f for f in self._fills if (since is None or f.ts >= since) and symbol in (None, f.symbol)]
+            start = 0 if since is None else bisect.bisect_left(self._fill_ts, since)
+            return [f for f in self._fills[start:] if symbol in (None, f.symbol)]
 
     def balances(self) -> dict[str, Balance]:
         """Return non-zero balances (empty for an unlimited account)."""
@@ -188,8 +195,9 @@ class PaperBroker:
     def _on_market(self, symbol: str, *, open_: Decimal, high: Decimal, low: Decimal, close: Decimal) -> list[BrokerFill]:
         with self._lock:
             before = len(self._fills)
-            for order in list(self._orders.values()):
-                if order.symbol != symbol or order.status.is_final:
+            for cid in list(self._working):
+                order = self._orders[cid]
+                if order.symbol != symbol:
                     continue
                 if order.order_type is OrderType.MARKET:
                     self._match(order, high=open_, low=open_, reference=open_)
@@ -222,6 +230,7 @@ class PaperBroker:
         fee = to_decimal(self.cost_model.fee(float(qty * price)))
         now = self.clock.now()
         self._seq += 1
+        self._fill_ts.append(now)
         self._fills.append(
             BrokerFill(
                 trade_id=f"paper-{self._run}-t{self._seq}", client_order_id=order.client_order_id,
@@ -236,14 +245,19 @@ class PaperBroker:
         filled = order.filled_qty + qty
         avg = ((order.average_price or Decimal(0)) * order.filled_qty + qty * price) / filled
         status = OrderStatus.FILLED if filled >= order.qty else OrderStatus.PARTIALLY_FILLED
-        self._orders[order.client_order_id] = replace(
-            order, filled_qty=filled, average_price=avg, status=status, updated_at=now
-        )
+        self._store(replace(order, filled_qty=filled, average_price=avg, status=status, updated_at=now))
+
+    def _store(self, order: BrokerOrder) -> None:
+        self._orders[order.client_order_id] = order
+        if order.status.is_final:
+            self._working.pop(order.client_order_id, None)
+        else:
+            self._working[order.client_order_id] = None
 
     def _locked(self) -> dict[str, Decimal]:
         used: dict[str, Decimal] = {}
-        for o in self._orders.values():
-            if o.status.is_final or o.order_type is not OrderType.LIMIT or o.price is None:
+        for o in (self._orders[c] for c in self._working):
+            if o.order_type is not OrderType.LIMIT or o.price is None:
                 continue
             base, quote = split_symbol(o.symbol)
             if o.side is Side.BUY:

@@ -65,7 +65,7 @@ def _vectorbt(frame, targets: np.ndarray) -> dict[str, float]:  # noqa: ANN001
 def bench(name: str, frame, grid: dict) -> dict:  # noqa: ANN001
     from quantdesk.backtest import backtest
     from quantdesk.backtest.grid import expand_grid
-    from quantdesk.backtest.kernels import target_sweep
+    from quantdesk.backtest.kernel_targets import target_sweep
     from quantdesk.backtest.sweep import sweep
     from quantdesk.backtest.sweep_targets import target_path_for
     from quantdesk.core import CostModel

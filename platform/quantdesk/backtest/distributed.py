@@ -31,7 +31,7 @@ def run_chunk(strategy_ref: str, frames: dict[str, pl.DataFrame], combos: list[d
     With `bars` the chunk is a walk-forward window's training slice (no block stats).
     """
     from quantdesk.backtest.data import resolve_data
-    from quantdesk.backtest.sweep import _vectorbt_rows
+    from quantdesk.backtest.sweep import _backtest_rows
     from quantdesk.backtest.sweep_fast import fast_path_for
     from quantdesk.backtest.sweep_targets import target_path_for
     from quantdesk.strategies import load_strategy
@@ -54,7 +54,7 @@ def run_chunk(strategy_ref: str, frames: dict[str, pl.DataFrame], combos: list[d
         metrics, blocks = path.run(combos, timeframe_ms=timeframe_ms, n_blocks=n_blocks, **engine_kw)
         return {k: metrics[k] for k in (metric_columns or metrics)}, blocks, where
     _, snapshot = resolve_data(frames, timeframe=timeframe)
-    rows, blocks = _vectorbt_rows(cls, frames, combos, snapshot=snapshot, n_blocks=n_blocks, on_progress=None,
+    rows, blocks = _backtest_rows(cls, frames, combos, snapshot=snapshot, n_blocks=n_blocks, on_progress=None,
                                   **engine_kw)
     return {k: np.array([row[k] for row in rows]) for k in (metric_columns or rows[0])}, blocks, where
 

@@ -5,7 +5,7 @@ every strategy a quant writes) are swept by computing each combination's target 
 with the strategy's own `target()` (through `target_matrix`, so the engine's validation and
 null handling apply) on a thread pool (polars and numpy release the GIL), with indicators
 memoised across combinations (`quantdesk.indicators.cache`: an RSI of period 14 is computed
-once for every threshold combination). The columns then go through `kernels.target_sweep`,
+once for every threshold combination). The columns then go through `kernel_targets.target_sweep`,
 the same order arithmetic and metrics as the moving-average kernel, so each combination
 equals a single backtest of it.
 """
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from quantdesk.backtest.kernels import target_equity, target_sweep
+from quantdesk.backtest.kernel_targets import target_equity, target_sweep
 from quantdesk.backtest.lookahead import target_matrix
 from quantdesk.core.costs import CostModel, MarketRules
 from quantdesk.indicators.cache import indicator_cache

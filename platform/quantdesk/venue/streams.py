@@ -42,6 +42,7 @@ from decimal import Decimal
 from typing import Any
 
 from quantdesk.core.timeframes import timeframe_ms
+from quantdesk.venue.payloads import decimal_text
 
 __all__ = ["KlineStreams", "MarketStreams"]
 
@@ -271,10 +272,6 @@ class MarketStreams:
 
     def _best(self, symbol: str, now_ms: int) -> tuple[str, str]:
         """The best bid and ask `GET depth` shows at `now_ms` (a tick around the current price)."""
-        from decimal import Decimal
-
-        from quantdesk.venue.payloads import decimal_text
-
         price = self.venue.engine.current_price(symbol, now_ms) or Decimal(0)
         tick = self.venue.engine.specs[symbol].tick_size
         return decimal_text(price - tick), decimal_text(price + tick)
@@ -355,8 +352,6 @@ class MarketStreams:
 def _execution_report(order: Any, execution: str, status: str, done: Decimal, quote: Decimal, trade: Any,
                       now_ms: int) -> dict[str, Any]:
     """Binance's `executionReport` for one order event."""
-    from quantdesk.venue.payloads import decimal_text
-
     market_id = order.symbol.replace("/", "")
     return {
         "e": "executionReport", "E": now_ms, "s": market_id, "c": order.client_order_id, "S": order.side,

@@ -6,10 +6,6 @@ strategy from a file on them, and fail with the fix when no scheduler answers.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,9 +15,10 @@ from quantdesk.backtest.sweep import sweep
 from quantdesk.core import CostModel
 from quantdesk.core.errors import BacktestError
 
+from ..dask_cluster import dask_cluster, free_port
+
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dask")]
 
-DASK = str(Path(sys.executable).with_name("dask"))
 FADE = """
 import polars as pl
 from quantdesk.indicators import zscore
@@ -38,43 +35,10 @@ class Fade(Strategy):
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from distributed import Client
-
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("dask")
-    commands = [[DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]]
-    commands += [[DASK, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
-                  "--memory-limit", "3GB", "--local-directory", str(log / f"w{i}")] for i in range(2)]
-    processes = []
-    for i, command in enumerate(commands):
-        with (log / f"process{i}.log").open("w") as out:  # the child keeps its own copy of the file
-            processes.append(subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT))
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with Client(address, timeout="5s") as client:
-                    client.wait_for_workers(2, timeout=60)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+    with dask_cluster(tmp_path_factory.mktemp("dask")) as address:
         yield address
-    finally:
-        for process in processes[::-1]:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
 
 
 @pytest.mark.parametrize("strategy", ["sma_cross", "rsi_reversion", "file"])
@@ -99,7 +63,7 @@ def test_a_sweep_on_dask_equals_the_local_sweep(cluster: str, make_candles, tmp_
 def test_no_scheduler_is_a_clear_error(make_candles) -> None:  # noqa: ANN001
     from quantdesk.backtest.distributed import DaskSweeper
 
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    address = f"tcp://127.0.0.1:{free_port()}"
     with pytest.raises(BacktestError, match=r"no Dask scheduler answers at tcp://127.0.0.1:\d+.*dask scheduler"), \
             DaskSweeper(address, "sma_cross", {"x": make_candles(50)}, connect_timeout_s=1):
         pass

@@ -102,3 +102,38 @@ def test_research_flow_without_jobs_completes_and_says_how_to_add_one(
     state = flow.research_flow(return_state=True)
     assert state.is_completed() and state.result() == []
 
+
+
+def test_with_a_dask_scheduler_the_research_flow_runs_its_jobs_on_the_cluster(
+    quantdesk_home: Path, prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Prefect's DaskTaskRunner on a real scheduler and two workers: jobs spread, results as in one process."""
+    import os
+
+    from prefect.settings import PREFECT_API_URL
+
+    from ..dask_cluster import dask_cluster
+
+    write_sample(Lake(), symbols=2, days=20)
+    jobs = [JOB, {**JOB, "name": "eth", "symbols": ["ETH/USDT"], "grid": ["fast=4:8:2", "slow=24:36:12"]}]
+    _jobs(*jobs)
+    here = {j["name"]: run_research_job(ResearchJob.from_config(j, 0), report=False).headline for j in jobs}
+    # the workers report task runs to this test's Prefect server and read this test's lake
+    env = {"PREFECT_API_URL": str(PREFECT_API_URL.value()), "QUANTDESK_HOME": os.environ["QUANTDESK_HOME"],
+           "QUANTDESK_CONFIG": os.environ["QUANTDESK_CONFIG"], "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    (tmp_path / "dask").mkdir()
+    with dask_cluster(tmp_path / "dask", env=env) as address:
+        monkeypatch.setenv("QUANTDESK_DASK", address)
+        flow = load_flow("research")
+        assert type(flow.research_flow.task_runner).__name__ == "DaskTaskRunner"
+        outcomes = flow.research_flow()
+    assert [o["status"] for o in outcomes] == ["completed", "completed"]
+    workers = {o["worker"] for o in outcomes}
+    assert None not in workers and len(workers) == 2, f"each job on a worker of its own: {workers}"
+    for outcome in outcomes:
+        there = outcome["headline"]
+        ours = here[outcome["job"]]
+        for key in ("combinations", "bars", "best_params", "best_sharpe", "best_total_return", "deflated_sharpe",
+                    "pbo", "oos_total_return", "oos_sharpe"):
+            assert there[key] == ours[key], key
+        assert Path(outcome["report"]).is_file()

@@ -175,8 +175,12 @@ def _execute_report(job: ResearchJob, parameters: dict[str, Any], out_dir: Path,
 
 
 def run_research_job(job: ResearchJob, *, lake: Any = None, now: datetime | None = None,
-                     reports_dir: Path | None = None, report: bool = True) -> ResearchOutcome:
-    """Sweep and walk-forward `job` on the lake, then write its HTML report; see the module doc."""
+                     reports_dir: Path | None = None, report: bool = True, dask: str | None = None) -> ResearchOutcome:
+    """Sweep and walk-forward `job` on the lake, then write its HTML report; see the module doc.
+
+    `dask` is passed to the sweep and the walk-forward (None: the setting; "": run here, as a
+    job that already runs on a Dask worker does).
+    """
     from quantdesk.backtest import sweep, walk_forward
     from quantdesk.core.clock import SystemClock
     from quantdesk.core.costs import CostModel
@@ -191,9 +195,9 @@ def run_research_job(job: ResearchJob, *, lake: Any = None, now: datetime | None
         return ResearchOutcome(job=job.name, status="no_data", message=f"{job.name}: nothing to do: {missing}")
     cost = CostModel(fee_bps=job.fee_bps)
     try:
-        swept = sweep(job.strategy, query, grid=list(job.grid), cost=cost, metric=job.metric, lake=lake)
+        swept = sweep(job.strategy, query, grid=list(job.grid), cost=cost, metric=job.metric, lake=lake, dask=dask)
         walked = walk_forward(job.strategy, query, grid=list(job.grid), train=job.train, test=job.test,
-                              metric=job.metric, cost=cost, lake=lake)
+                              metric=job.metric, cost=cost, lake=lake, dask=dask)
     except LakeError as e:
         return ResearchOutcome(job=job.name, status="no_data", message=f"{job.name}: nothing to do: {e}")
     best = swept.results.row(0, named=True)

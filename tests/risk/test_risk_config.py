@@ -60,6 +60,7 @@ def test_float_limits_become_exact_decimals() -> None:
         ({"default": {"on_daily_loss": "ACTIVE"}}, "risk.default.on_daily_loss"),
         ({"default": {"max_drawdown_pct": 150}}, "risk.default.max_drawdown_pct"),
         ({"colour": {}}, "risk.colour"),
+        ({"max_leverage": 10}, "write it under [risk.default]"),  # a limit outside any table
     ],
 )
 def test_invalid_settings_name_the_key(raw: dict, needle: str) -> None:

@@ -19,7 +19,13 @@ if TYPE_CHECKING:  # ccxt is imported by whoever builds the client, not at impor
     from ccxt import Exchange
 
 from quantdesk.broker.errors import SecretRedactingFilter, map_ccxt_error, redact
-from quantdesk.broker.types import Balance, BrokerFill, BrokerOrder, client_order_id_for
+from quantdesk.broker.types import (
+    Balance,
+    BrokerFill,
+    BrokerOrder,
+    FuturesPosition,
+    client_order_id_for,
+)
 from quantdesk.core.clock import Clock, SystemClock
 from quantdesk.core.costs import MarketRules
 from quantdesk.core.errors import (
@@ -179,6 +185,32 @@ class CcxtBroker:
         ticker = self._read("fetch ticker", self.exchange.fetch_ticker, symbol)
         last = ticker.get("last") or ticker.get("close")
         return to_decimal(last) if last else None
+
+    def futures_position(self, symbol: str) -> FuturesPosition | None:
+        """Return the leverage and position of a perpetual (None for spot markets).
+
+        One `fetch_positions` round trip: the risk gate needs the account's leverage setting
+        and the position's entry and mark prices to judge an order on a perpetual.
+        """
+        self._read("load markets", self.exchange.load_markets)
+        market = self.exchange.markets.get(symbol)
+        if market is None or not (market.get("swap") or market.get("future")):
+            return None
+        rows = self._read("fetch positions", self.exchange.fetch_positions, [symbol])
+        row = next((r for r in rows if r.get("symbol") == symbol), None)
+        if row is None or not row.get("leverage"):  # flat: ccxt lists no row; the leverage is a setting
+            info = self._read("fetch leverage", self.exchange.fetch_leverages, [symbol]).get(symbol) or {}
+            leverage = info.get("longLeverage") or info.get("shortLeverage")
+            if not leverage:
+                return None
+            return FuturesPosition(symbol=symbol, leverage=to_decimal(leverage), qty=Decimal(0), entry_price=None,
+                                   mark_price=None)
+        contracts = to_decimal(row.get("contracts") or 0) * to_decimal(row.get("contractSize") or 1)
+        qty = contracts if row.get("side") != "short" else -contracts
+        entry, mark = row.get("entryPrice"), row.get("markPrice")
+        return FuturesPosition(symbol=symbol, leverage=to_decimal(row["leverage"]), qty=qty,
+                               entry_price=to_decimal(entry) if entry and qty else None,
+                               mark_price=to_decimal(mark) if mark else None)
 
     def market_rules(self, symbol: str) -> MarketRules | None:
         """Return tick, lot step and limits of `symbol` from the venue's market info."""

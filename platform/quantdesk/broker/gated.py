@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -34,6 +35,7 @@ from quantdesk.risk import RiskContext, RiskDecision, RiskGate, StateChange
 __all__ = ["GatedBroker", "OrderOutcome"]
 
 log = logging.getLogger(__name__)
+_UNKNOWN = object()  # "deployment not looked up yet"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,11 +130,16 @@ class GatedBroker:
         """
         self._require_agreement()
         cid = client_order_id_for(intent)
-        # the known-order check and the gate's ledger reads in one read transaction, when the ledger offers it
+        # the known-order check and the gate's ledger reads (positions, open orders, trading
+        # states) in one read snapshot, when the ledger offers it
         pretrade = getattr(self.ledger, "pretrade", None)
-        if view is None or getattr(view, "client_order_id", None) != cid:
-            view = pretrade(cid, venue=self.venue, account=self.account) if pretrade is not None else None
-        existing = view.order if view is not None else self.ledger.order(cid)
+        with self._unit(write=False):
+            if view is None or getattr(view, "client_order_id", None) != cid:
+                view = pretrade(cid, venue=self.venue, account=self.account) if pretrade is not None else None
+            existing = view.order if view is not None else self.ledger.order(cid)
+            decision: RiskDecision | None = None
+            if existing is None:
+                decision = self.gate.check(intent, self._context(intent, equity, view=view))
         if existing is not None:
             # a retry of a known intent: never a second order; resolve instead of resending
             if existing.status in (OrderStatus.PENDING, OrderStatus.SENT):
@@ -140,7 +147,7 @@ class GatedBroker:
                 existing = self.ledger.order(cid) or existing
             return OrderOutcome(client_order_id=cid, approved=True, code="ALREADY_SUBMITTED",
                                 detail="this intent was submitted before", status=existing.status, order=existing)
-        decision: RiskDecision = self.gate.check(intent, self._context(intent, equity, view=view))
+        assert decision is not None
         self._record_state_changes()
         if not decision.approved:
             return self._deny(intent, cid, decision)
@@ -202,14 +209,16 @@ class GatedBroker:
                                 status=OrderStatus.SENT, order=self.ledger.order(cid), error=str(e))
         except BrokerError as e:
             # a definite answer: the venue refused it (or we were not allowed to send it)
-            row = self.ledger.update_order(cid, OrderStatus.REJECTED, source="venue",
-                                           payload={"error": type(e).__name__, "message": str(e)})
-            self._audit("order.rejected", intent, cid, error=str(e))
+            with self._unit():  # the answer and its audit entry: both or neither, one commit
+                row = self.ledger.update_order(cid, OrderStatus.REJECTED, source="venue",
+                                               payload={"error": type(e).__name__, "message": str(e)})
+                self._audit("order.rejected", intent, cid, error=str(e))
             self._notify(NotificationLevel.ERROR, f"order {cid} rejected by {self.venue}", str(e))
             return OrderOutcome(client_order_id=cid, approved=True, code=decision.code, detail=decision.detail,
                                 status=OrderStatus.REJECTED, order=row, error=f"{type(e).__name__}: {e}")
-        row = self._record_answer(answer)
-        self._audit("order.submitted", intent, cid, status=str(row.status), venue_order_id=row.venue_order_id)
+        with self._unit():  # the answer, its fills and the audit entry: all or none, one commit
+            row = self._record_answer(answer)
+            self._audit("order.submitted", intent, cid, status=str(row.status), venue_order_id=row.venue_order_id)
         self._notify(NotificationLevel.INFO, f"order {cid} {row.status}",
                      f"{intent.side} {intent.qty} {intent.symbol} on {self.venue}: {row.status}")
         return OrderOutcome(client_order_id=cid, approved=True, code=decision.code, detail=decision.detail,
@@ -288,20 +297,21 @@ class GatedBroker:
 
     # -- helpers -----------------------------------------------------------------------------
     def _record_answer(self, answer: BrokerOrder) -> OrderRecord:
-        row = self.ledger.order(answer.client_order_id)
-        filled = max(answer.filled_qty, row.filled_qty) if row is not None else answer.filled_qty
-        status = answer.status
-        if row is not None and row.status.is_final:
-            return row
-        row = self.ledger.update_order(
-            answer.client_order_id, status, venue_order_id=answer.venue_order_id,
-            filled_qty=filled, avg_price=answer.average_price, source="venue",
+        # a final order keeps its state; the filled qty only grows (answers may come late or twice)
+        row, applied = self.ledger.record_answer(
+            answer.client_order_id, answer.status, venue_order_id=answer.venue_order_id,
+            filled_qty=answer.filled_qty, avg_price=answer.average_price, source="venue",
         )
-        if answer.filled_qty > 0:
-            self._record_fills(answer)
+        if applied and answer.filled_qty > 0:
+            self._record_fills(answer, deployment=row.deployment)
         return row
 
-    def _record_fills(self, answer: BrokerOrder) -> None:
+    def _unit(self, *, write: bool = True) -> AbstractContextManager[object]:
+        """The ledger's unit of work where it has one (a stand-in ledger in tests may not)."""
+        unit = getattr(self.ledger, "unit", None)
+        return unit(write=write) if unit is not None else nullcontext()
+
+    def _record_fills(self, answer: BrokerOrder, *, deployment: str | None | object = _UNKNOWN) -> None:
         since = answer.created_at
         try:
             fills = self.broker.fills_since(since, answer.symbol)
@@ -321,8 +331,10 @@ class GatedBroker:
             )
             on_fill = getattr(self.gate, "on_fill", None)
             if on_fill is not None:
-                row = self.ledger.order(answer.client_order_id)
-                on_fill(deployment=(row.deployment if row else None) or "manual", symbol=fill.symbol)
+                if deployment is _UNKNOWN:
+                    row = self.ledger.order(answer.client_order_id)
+                    deployment = row.deployment if row else None
+                on_fill(deployment=deployment or "manual", symbol=fill.symbol)
 
     def _context(self, intent: OrderIntent, equity: Decimal | None = None, pending: Sequence[OrderIntent] = (),
                  view: PretradeView | None = None) -> RiskContext:
@@ -335,6 +347,7 @@ class GatedBroker:
             active[o.symbol] = active.get(o.symbol, 0) + 1
         prices = {}
         rules = dict(self.market_rules)
+        leverage, entries, marks = {}, {}, {}
         try:
             last_price = getattr(self.broker, "last_price", None)
             price = last_price(intent.symbol) if last_price is not None else None
@@ -344,11 +357,22 @@ class GatedBroker:
                 found = self.broker.market_rules(intent.symbol)
                 if found is not None:
                     rules[intent.symbol] = found
+            # a perpetual: the account's leverage and the position's entry and mark prices, so
+            # the gate's max_leverage and min_liquidation_distance_pct rules can judge the order
+            futures_position = getattr(self.broker, "futures_position", None)
+            futures = futures_position(intent.symbol) if futures_position is not None else None
+            if futures is not None:
+                leverage[intent.symbol] = futures.leverage
+                if futures.entry_price is not None:
+                    entries[intent.symbol] = futures.entry_price
+                if futures.mark_price is not None:
+                    marks[intent.symbol] = futures.mark_price
         except BrokerError as e:
             # without market data the gate decides on what it has (it denies what needs a price)
             log.warning("market data for %s unavailable: %s", intent.symbol, e)
-        return RiskContext(positions=positions, last_prices=prices, mark_prices=prices,
-                           active_orders=active, market_rules=rules, equity=equity)
+        return RiskContext(positions=positions, last_prices=prices, mark_prices={**prices, **marks},
+                           active_orders=active, market_rules=rules, equity=equity, leverage=leverage,
+                           entry_prices=entries)
 
     def _deny(self, intent: OrderIntent, cid: str, decision: RiskDecision) -> OrderOutcome:
         self.ledger.record_risk_event(

@@ -17,7 +17,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from quantdesk.broker.types import Balance, BrokerFill, BrokerOrder, client_order_id_for
+from quantdesk.broker.paper_futures import Liquidation, PaperPerpetuals, is_perpetual
+from quantdesk.broker.types import (
+    Balance,
+    BrokerFill,
+    BrokerOrder,
+    FuturesPosition,
+    client_order_id_for,
+)
 from quantdesk.core.clock import Clock, SystemClock
 from quantdesk.core.costs import CostModel, MarketRules
 from quantdesk.core.errors import InsufficientFundsError, OrderNotFoundError, OrderRejectedError
@@ -49,6 +56,10 @@ class PaperBroker:
     `max_fill_ratio` < 1 fills at most that fraction of a limit order's quantity per price
     update (market orders fill in full, as at the simulated venue).
     `balances` of None means an unlimited account (no funds check).
+
+    Perpetuals (`XRP/USDT:USDT`) trade on isolated margin (`broker.paper_futures`): shorts
+    need no borrowed asset, `set_leverage`, `settle_funding` and `update_mark` (liquidation)
+    drive them, and `futures_position` tells the risk gate leverage, entry and mark.
     """
 
     def __init__(
@@ -82,6 +93,8 @@ class PaperBroker:
         # only, so an active strategy's thousands of finished orders cost nothing per bar
         self._working: dict[str, None] = {}
         self._seq = 0
+        self._perps = PaperPerpetuals()
+        self._marks: dict[str, Decimal] = {}
         # ids unique across runs and processes: a restarted runner (or another paper runner)
         # never reuses a venue order id or trade id the ledger already holds
         # (`run_id` pins them, for a replay into a fresh scratch ledger or a test)
@@ -103,6 +116,68 @@ class PaperBroker:
     def last_price(self, symbol: str) -> Decimal | None:
         """Return the reference price of `symbol` (None before any price was fed)."""
         return self._prices.get(symbol)
+
+    # -- perpetuals -------------------------------------------------------------------------
+    def set_leverage(self, symbol: str, leverage: int) -> None:
+        """Set a perpetual's leverage (1..125; applies to margin posted from now on)."""
+        if not is_perpetual(symbol):
+            raise OrderRejectedError(f"{symbol} is a spot market; leverage applies to perpetuals such as {symbol}:USDT")
+        if not 1 <= int(leverage) <= 125:
+            raise OrderRejectedError(f"leverage {leverage} is outside 1..125; choose a whole number in that range")
+        with self._lock:
+            self._perps.set_leverage(symbol, int(leverage))
+
+    def futures_position(self, symbol: str) -> FuturesPosition | None:
+        """Return a perpetual's leverage, position, entry and mark (None for spot markets)."""
+        if not is_perpetual(symbol):
+            return None
+        with self._lock:
+            return self._perps.report(symbol, self._marks.get(symbol) or self._prices.get(symbol))
+
+    def settle_funding(self, symbol: str, rate: Number, *, mark: Number | None = None) -> Decimal:
+        """Settle one funding interval of a perpetual now, at `mark` (default: the last mark or price).
+
+        Return the payment (< 0: the position paid); it comes out of the position's margin and
+        the wallet. A flat position pays nothing.
+        """
+        with self._lock:
+            price = to_decimal(mark) if mark is not None else (self._marks.get(symbol) or self._prices.get(symbol))
+            if price is None:
+                raise OrderRejectedError(f"no mark price for {symbol} yet; pass mark= or feed a bar first")
+            payment = self._perps.settle(symbol, self.clock.now(), to_decimal(rate), price)
+            if payment is None:
+                return Decimal(0)
+            self._credit(symbol, payment.amount)
+            return payment.amount
+
+    def update_mark(self, symbol: str, *, low: Number, high: Number, close: Number) -> Liquidation | None:
+        """Feed a closed mark-price bar of a perpetual; liquidate the position if it reached its price.
+
+        A liquidation is booked as an `autoclose-` market order filled at the liquidation price
+        (no fee), and the margin left is the venue's clearance: the position costs its margin.
+        """
+        with self._lock:
+            self._marks[symbol] = to_decimal(close)
+            event = self._perps.check_liquidation(symbol, self.clock.now(), to_decimal(low), to_decimal(high))
+            if event is None:
+                return None
+            self._seq += 1
+            now = self.clock.now()
+            side = Side.SELL if event.qty > 0 else Side.BUY
+            order = BrokerOrder(
+                client_order_id=f"autoclose-{self._run}-{self._seq}", venue_order_id=f"paper-{self._run}-{self._seq}",
+                symbol=symbol, side=side, order_type=OrderType.MARKET, qty=abs(event.qty), price=None,
+                status=OrderStatus.FILLED, filled_qty=abs(event.qty), average_price=event.price,
+                created_at=now, updated_at=now)
+            self._store(order)
+            self._record_fill(order, abs(event.qty), event.price, Decimal(0), now)
+            self._credit(symbol, event.realized + event.clearance)
+            return event
+
+    def _credit(self, symbol: str, amount: Decimal) -> None:
+        if self._balances is not None:
+            _, quote = split_symbol(symbol)
+            self._balances[quote] = self._balances.get(quote, Decimal(0)) + amount
 
     # -- the Broker protocol ----------------------------------------------------------------
     def create_order(self, intent: OrderIntent) -> BrokerOrder:
@@ -185,6 +260,9 @@ class PaperBroker:
             if self._balances is None:
                 return {}
             used = self._locked()
+            for symbol, position in self._perps.positions.items():  # perpetual margin is set aside
+                quote = split_symbol(symbol)[1]
+                used[quote] = used.get(quote, Decimal(0)) + position.margin
             return {
                 asset: Balance(asset=asset, free=total - used.get(asset, Decimal(0)), used=used.get(asset, Decimal(0)))
                 for asset, total in sorted(self._balances.items())
@@ -229,23 +307,29 @@ class PaperBroker:
         base, quote = split_symbol(order.symbol)
         fee = to_decimal(self.cost_model.fee(float(qty * price)))
         now = self.clock.now()
-        self._seq += 1
-        self._fill_ts.append(now)
-        self._fills.append(
-            BrokerFill(
-                trade_id=f"paper-{self._run}-t{self._seq}", client_order_id=order.client_order_id,
-                venue_order_id=order.venue_order_id, symbol=order.symbol, side=order.side,
-                qty=qty, price=price, fee=fee, fee_currency=quote, ts=now,
-            )
-        )
-        if self._balances is not None:
-            sign = order.side.sign
+        self._record_fill(order, qty, price, fee, now)
+        sign = order.side.sign
+        if is_perpetual(order.symbol):  # margin, not assets: the wallet moves by PnL and fees
+            realized = self._perps.fill(order.symbol, sign * qty, price)
+            self._credit(order.symbol, realized - fee)
+        elif self._balances is not None:
             self._balances[base] = self._balances.get(base, Decimal(0)) + sign * qty
             self._balances[quote] = self._balances.get(quote, Decimal(0)) - sign * qty * price - fee
         filled = order.filled_qty + qty
         avg = ((order.average_price or Decimal(0)) * order.filled_qty + qty * price) / filled
         status = OrderStatus.FILLED if filled >= order.qty else OrderStatus.PARTIALLY_FILLED
         self._store(replace(order, filled_qty=filled, average_price=avg, status=status, updated_at=now))
+
+    def _record_fill(self, order: BrokerOrder, qty: Decimal, price: Decimal, fee: Decimal, now: datetime) -> None:
+        self._seq += 1
+        self._fill_ts.append(now)
+        self._fills.append(
+            BrokerFill(
+                trade_id=f"paper-{self._run}-t{self._seq}", client_order_id=order.client_order_id,
+                venue_order_id=order.venue_order_id, symbol=order.symbol, side=order.side,
+                qty=qty, price=price, fee=fee, fee_currency=split_symbol(order.symbol)[1], ts=now,
+            )
+        )
 
     def _store(self, order: BrokerOrder) -> None:
         self._orders[order.client_order_id] = order
@@ -260,7 +344,10 @@ class PaperBroker:
             if o.order_type is not OrderType.LIMIT or o.price is None:
                 continue
             base, quote = split_symbol(o.symbol)
-            if o.side is Side.BUY:
+            if is_perpetual(o.symbol):  # a resting perpetual order holds its margin
+                leverage = self._perps.position(o.symbol).leverage
+                used[quote] = used.get(quote, Decimal(0)) + o.remaining_qty * o.price / leverage
+            elif o.side is Side.BUY:
                 used[quote] = used.get(quote, Decimal(0)) + o.remaining_qty * o.price
             else:
                 used[base] = used.get(base, Decimal(0)) + o.remaining_qty
@@ -271,7 +358,15 @@ class PaperBroker:
             return
         base, quote = split_symbol(symbol)
         used = self._locked()
-        if side is Side.SELL:
+        if is_perpetual(symbol):  # the margin an opening fill posts, plus its fee, from the free wallet
+            if price is None:
+                raise OrderRejectedError(f"no price for {symbol} yet; feed a bar or ticker before a market order")
+            slipped = to_decimal(self.cost_model.fill_price(float(price), side.sign))
+            position = self._perps.position(symbol)
+            need = position.initial_margin(side.sign * qty, slipped) + qty * slipped * to_decimal(self.cost_model.fee_rate)
+            free = self._balances.get(quote, Decimal(0)) - used.get(quote, Decimal(0)) - self._perps.margin_posted()
+            asset = quote
+        elif side is Side.SELL:
             free = self._balances.get(base, Decimal(0)) - used.get(base, Decimal(0))
             need, asset = qty, base
         else:

@@ -20,6 +20,7 @@ __all__ = [
     "Balance",
     "Broker",
     "BrokerFill",
+    "FuturesPosition",
     "BrokerOrder",
     "client_order_id_for",
     "derive_client_order_id",
@@ -84,6 +85,20 @@ class Balance:
     @property
     def total(self) -> Decimal:
         return self.free + self.used
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FuturesPosition:
+    """A perpetual's account setting and position as the venue reports them (for the risk gate).
+
+    `entry_price` is None when flat; `mark_price` None when the venue did not say.
+    """
+
+    symbol: str
+    leverage: Decimal
+    qty: Decimal  # signed: > 0 long
+    entry_price: Decimal | None
+    mark_price: Decimal | None
 
 
 @runtime_checkable

@@ -44,7 +44,7 @@ def sample(
     payload = {
         "synthetic": True,
         "exchange": SAMPLE_EXCHANGE,
-        "lake": str(lake.root),
+        "lake": str(lake.location),
         "symbols": {symbol: report for symbol, report in reports.items()},
     }
     if json:
@@ -55,7 +55,7 @@ def sample(
             f"[yellow]synthetic[/] {symbol} 1m: {report.inserted} inserted, {report.updated} updated, "
             f"{report.unchanged} unchanged, {report.quarantined} quarantined"
         )
-    console.print(f"lake: {lake.root}")
+    console.print(f"lake: {lake.location}")
 
 
 @lake_app.command("status")
@@ -70,10 +70,10 @@ def status(json: JsonOption = False, wide: WideOption = False) -> None:
     lake = Lake()
     coverage = lake.coverage()
     if json:
-        emit({"lake": str(lake.root), "series": _records(coverage)})
+        emit({"lake": str(lake.location), "series": _records(coverage)})
         return
     if coverage.height == 0:
-        console.print(f"the lake at {lake.root} is empty: run `quantdesk sample` or `quantdesk ingest`")
+        console.print(f"the lake at {lake.location} is empty: run `quantdesk sample` or `quantdesk ingest`")
         return
     columns = [Col("exchange", 0), Col("symbol", 0), Col("tf", 0), Col("first", 1), Col("last", 0),
                Col("rows", 2, "right"), Col("gaps", 1, "right"), Col("missing", 3, "right"),
@@ -84,7 +84,7 @@ def status(json: JsonOption = False, wide: WideOption = False) -> None:
          str(row["gaps"]), f"{row['missing_bars']:,}", str(row["quarantined"])]
         for row in coverage.iter_rows(named=True)
     ]
-    print_table(console, columns, rows, wide=wide, title=f"candle lake {lake.root}")
+    print_table(console, columns, rows, wide=wide, title=f"candle lake {lake.location}")
     if coverage.get_column("synthetic").any():
         console.print(_SYNTHETIC_NOTE)
 
@@ -109,7 +109,7 @@ def quarantine(
     lake = Lake()
     rows = lake.quarantine(symbol, exchange=exchange)
     if json:
-        emit({"lake": str(lake.root), "rows": _records(rows)})
+        emit({"lake": str(lake.location), "rows": _records(rows)})
         return
     if rows.height == 0:
         console.print("the quarantine is empty: no rejected rows")

@@ -100,7 +100,7 @@ def venue_serve(
     symbols = symbol or lake.symbols(lake_exchange)
     if not symbols:
         raise DataError(
-            f"no candles for exchange {lake_exchange!r} in the lake at {lake.root}: run `quantdesk sample` "
+            f"no candles for exchange {lake_exchange!r} in the lake at {lake.location}: run `quantdesk sample` "
             "(synthetic data) or `quantdesk ingest`, or pick another --lake-exchange"
         )
     candles = {}

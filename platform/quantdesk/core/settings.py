@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     notify: dict[str, Any] = Field(default_factory=dict)
     promotion: dict[str, Any] = Field(default_factory=dict)
     research: dict[str, Any] = Field(default_factory=dict)  # [[research.jobs]]: the nightly research flow
+    lake_url: str | None = None  # QUANTDESK_LAKE_URL: s3://bucket/prefix puts the lake in object storage
     dask: str | None = None  # a Dask scheduler (tcp://HOST:8786): sweeps and walk-forward run there
     flows: dict[str, Any] = Field(default_factory=dict)  # [flows]: ingest schedules, venue rate limits
 

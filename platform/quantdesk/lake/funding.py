@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import polars as pl
@@ -25,7 +25,7 @@ import polars as pl
 from quantdesk.core.errors import DataError
 from quantdesk.core.timeframes import check_window
 from quantdesk.lake.layout import decode_symbol, encode_symbol
-from quantdesk.lake.parquet_io import atomic_write_parquet, series_lock
+from quantdesk.lake.storage import LakePath, LocalStorage, Storage
 
 __all__ = ["FUNDING_DIR", "FUNDING_SCHEMA", "FundingRates", "FundingWrite", "mark_symbol"]
 
@@ -53,18 +53,19 @@ class FundingWrite:
 class FundingRates:
     """The lake's funding-rate tables: `write`, `read`, `series`."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root) / FUNDING_DIR
+    def __init__(self, root: LakePath, *, storage: Storage | None = None) -> None:
+        self.storage = storage or LocalStorage()
+        self.root = (root if isinstance(root, PurePath) else Path(root)) / FUNDING_DIR
 
-    def _path(self, exchange: str, symbol: str) -> Path:
+    def _path(self, exchange: str, symbol: str) -> LakePath:
         return self.root / f"exchange={encode_symbol(exchange)}" / f"symbol={encode_symbol(symbol)}" / "funding.parquet"
 
     def write(self, frame: Any, *, exchange: str, symbol: str) -> FundingWrite:
         """Upsert rates (`ts` as ms integers or UTC datetimes, `rate` as fractions)."""
         part = _normalise(pl.DataFrame(frame) if not isinstance(frame, pl.DataFrame) else frame, symbol)
         path = self._path(exchange, symbol)
-        with series_lock(path.parent):
-            existing = pl.read_parquet(path) if path.exists() else None
+        with self.storage.lock(path.parent):
+            existing = self.storage.read_parquet(path) if self.storage.exists(path) else None
             if existing is None:
                 merged, inserted, updated, unchanged = part, part.height, 0, 0
             else:
@@ -76,7 +77,7 @@ class FundingRates:
                 merged = (pl.concat([existing.join(part, on="ts", how="anti"), part])
                           .sort("ts"))
             if inserted or updated:
-                atomic_write_parquet(merged, path)
+                self.storage.write_parquet(merged, path)
         return FundingWrite(inserted=inserted, updated=updated, unchanged=unchanged)
 
     def read(self, symbol: str, *, exchange: str, start: datetime | str | None = None,
@@ -84,9 +85,9 @@ class FundingRates:
         """Return `ts, rate` in [start, end), oldest first (empty when the lake holds none)."""
         lo, hi = check_window(start, end)
         path = self._path(exchange, symbol)
-        if not path.exists():
+        if not self.storage.exists(path):
             return pl.DataFrame(schema=FUNDING_SCHEMA)
-        frame = pl.read_parquet(path)
+        frame = self.storage.read_parquet(path)
         if lo is not None:
             frame = frame.filter(pl.col("ts") >= lo)
         if hi is not None:
@@ -96,13 +97,11 @@ class FundingRates:
     def series(self) -> list[tuple[str, str]]:
         """Return every (exchange, symbol) with funding rates in the lake."""
         found: list[tuple[str, str]] = []
-        if not self.root.exists():
-            return found
-        for ex in sorted(self.root.glob("exchange=*")):
-            for sym in sorted(ex.glob("symbol=*")):
-                if (sym / "funding.parquet").exists():
-                    found.append((decode_symbol(ex.name.split("=", 1)[1]), decode_symbol(sym.name.split("=", 1)[1])))
-        return found
+        for path in self.storage.parquet_files_under(self.root):
+            sym, ex = path.parent, path.parent.parent
+            if path.name == "funding.parquet" and sym.name.startswith("symbol=") and ex.name.startswith("exchange="):
+                found.append((decode_symbol(ex.name.split("=", 1)[1]), decode_symbol(sym.name.split("=", 1)[1])))
+        return sorted(found)
 
 
 def _normalise(frame: pl.DataFrame, symbol: str) -> pl.DataFrame:

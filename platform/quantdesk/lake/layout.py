@@ -16,10 +16,10 @@ months it touches. Temporary files start with a dot and are never listed.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote
 
 import numpy as np
@@ -33,10 +33,10 @@ __all__ = [
     "decode_symbol",
     "encode_symbol",
     "grid_offset_ms",
-    "list_series_files",
     "period_bounds_ms",
     "period_of",
     "series_dir",
+    "series_files",
     "split_periods",
     "uses_month_files",
 ]
@@ -123,15 +123,11 @@ class SeriesFile:
     end_ms: int
 
 
-def list_series_files(folder: Path) -> list[SeriesFile]:
-    """List a series folder's data files in time order (temporary dot-files are skipped)."""
+def series_files(paths: list[Any]) -> list[SeriesFile]:
+    """Keep the series data files among `paths` (local or object-store paths), in time order."""
     files: list[SeriesFile] = []
-    try:
-        entries = list(os.scandir(folder))
-    except FileNotFoundError:
-        return files
-    for entry in entries:
-        name = entry.name
+    for path in paths:
+        name = path.name
         if name.startswith(".") or not name.endswith(".parquet"):
             continue
         stem = name[: -len(".parquet")]
@@ -139,6 +135,6 @@ def list_series_files(folder: Path) -> list[SeriesFile]:
             start, end = period_bounds_ms(stem)
         except ValueError:
             continue  # not one of ours; never guess what a foreign file holds
-        files.append(SeriesFile(path=Path(entry.path), start_ms=start, end_ms=end))
+        files.append(SeriesFile(path=path, start_ms=start, end_ms=end))
     files.sort(key=lambda f: f.start_ms)
     return files

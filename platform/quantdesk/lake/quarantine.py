@@ -7,14 +7,12 @@ rows again adds nothing (the quarantine is as idempotent as the lake).
 from __future__ import annotations
 
 import hashlib
-import os
 from datetime import datetime
-from pathlib import Path
 
 import polars as pl
 
 from quantdesk.lake.layout import QUARANTINE_DIR, decode_symbol, series_dir
-from quantdesk.lake.parquet_io import atomic_write_parquet
+from quantdesk.lake.storage import LakePath, LocalStorage, Storage
 
 __all__ = ["QUARANTINE_SCHEMA", "read_quarantine", "write_quarantine"]
 
@@ -36,36 +34,40 @@ QUARANTINE_SCHEMA = pl.Schema(
 
 
 def write_quarantine(
-    root: Path, bad: pl.DataFrame, *, exchange: str, symbol: str, timeframe: str, now: datetime
+    root: LakePath, bad: pl.DataFrame, *, exchange: str, symbol: str, timeframe: str, now: datetime,
+    storage: Storage | None = None,
 ) -> None:
     """Store rejected rows (columns ts, OHLCV, reason) unless this exact batch is already stored."""
     if bad.height == 0:
         return
+    storage = storage or LocalStorage()
     rows = bad.sort("ts", "reason", nulls_last=True)
     digest = hashlib.sha256(rows.hash_rows(seed=0).to_numpy().tobytes()).hexdigest()[:24]
     target = series_dir(root / QUARANTINE_DIR, exchange, symbol, timeframe) / f"{digest}.parquet"
-    if target.exists():
+    if storage.exists(target):
         return
     stamped = rows.with_columns(quarantined_at=pl.lit(now).cast(pl.Datetime("ms", "UTC")))
-    atomic_write_parquet(stamped, target)
+    storage.write_parquet(stamped, target)
 
 
 def read_quarantine(
-    root: Path, *, exchange: str | None = None, symbol: str | None = None, timeframe: str | None = None
+    root: LakePath, *, exchange: str | None = None, symbol: str | None = None, timeframe: str | None = None,
+    storage: Storage | None = None,
 ) -> pl.DataFrame:
     """Return quarantined rows, optionally filtered, sorted by series and ts."""
+    storage = storage or LocalStorage()
     base = root / QUARANTINE_DIR
+    by_folder: dict[LakePath, list[LakePath]] = {}
+    for path in storage.parquet_files_under(base):
+        by_folder.setdefault(path.parent, []).append(path)
     frames: list[pl.DataFrame] = []
-    for folder, _dirs, names in os.walk(base):
-        files = sorted(name for name in names if name.endswith(".parquet") and not name.startswith("."))
-        if not files:
-            continue
-        parts = dict(p.split("=", 1) for p in Path(folder).relative_to(base).parts if "=" in p)
+    for folder, files in sorted(by_folder.items()):
+        parts = dict(p.split("=", 1) for p in folder.relative_to(base).parts if "=" in p)
         keys = {k: decode_symbol(v) for k, v in parts.items()}
         wanted = {"exchange": exchange, "symbol": symbol, "timeframe": timeframe}
         if any(value is not None and keys.get(key) != value for key, value in wanted.items()):
             continue
-        data = pl.read_parquet([Path(folder) / name for name in files])
+        data = storage.read_parquet(sorted(files))
         frames.append(data.with_columns(**{k: pl.lit(v, pl.String) for k, v in keys.items()}))
     if not frames:
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from quantdesk.core.errors import LakeError
 from quantdesk.lake.layout import QUARANTINE_DIR, SeriesFile
+from quantdesk.lake.storage import LakePath, Storage
 
 if TYPE_CHECKING:
     import duckdb
@@ -37,10 +37,10 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _candles_sql(listing: Mapping[tuple[str, str, str], tuple[SeriesFile, ...]]) -> str:
+def _candles_sql(listing: Mapping[tuple[str, str, str], tuple[SeriesFile, ...]], storage: Storage) -> str:
     # One read_parquet over an explicit file list: no globbing, and DuckDB percent-decodes
     # the hive values (symbol=BTC%2FUSDT -> BTC/USDT). Keys stay strings (no autocast).
-    paths = [str(f.path) for _key, files in sorted(listing.items()) for f in files]
+    paths = [storage.url(f.path) for _key, files in sorted(listing.items()) for f in files]
     if not paths:
         return _EMPTY_CANDLES
     return (
@@ -49,11 +49,12 @@ def _candles_sql(listing: Mapping[tuple[str, str, str], tuple[SeriesFile, ...]])
     )
 
 
-def _quarantine_sql(root: Path) -> str:
+def _quarantine_sql(root: LakePath, storage: Storage) -> str:
     base = root / QUARANTINE_DIR
-    if not any(base.rglob("*.parquet")):
+    files = storage.parquet_files_under(base)
+    if not files:
         return _EMPTY_QUARANTINE
-    pattern = _literal(str(base / "**" / "*.parquet"))
+    pattern = "[" + ", ".join(_literal(storage.url(p)) for p in files) + "]"
     return (
         "select exchange, symbol, timeframe, ts, open, high, low, close, volume, reason, quarantined_at "
         f"from read_parquet({pattern}, {_HIVE})"
@@ -71,7 +72,8 @@ class SqlView:
         self,
         query: str,
         listing: Mapping[tuple[str, str, str], tuple[SeriesFile, ...]],
-        root: Path,
+        root: LakePath,
+        storage: Storage,
     ) -> duckdb.DuckDBPyRelation:
         """Refresh the views if the set of files changed, then run `query`."""
         import duckdb
@@ -79,8 +81,9 @@ class SqlView:
         if self._connection is None:
             self._connection = duckdb.connect(":memory:")
             self._connection.execute("set TimeZone = 'UTC'")
-        candles = _candles_sql(listing)
-        quarantine = _quarantine_sql(root)
+            storage.register(self._connection)
+        candles = _candles_sql(listing, storage)
+        quarantine = _quarantine_sql(root, storage)
         signature = (candles, quarantine)
         if signature != self._signature:
             self._connection.execute(f"create or replace view candles as {candles}")

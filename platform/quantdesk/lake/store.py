@@ -6,7 +6,6 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -18,11 +17,11 @@ from quantdesk.core.timeframes import check_window, timeframe_ms
 from quantdesk.lake import layout
 from quantdesk.lake.funding import FundingRates
 from quantdesk.lake.layout import SeriesFile, decode_symbol, series_dir
-from quantdesk.lake.parquet_io import atomic_write_parquet, series_lock
 from quantdesk.lake.quality import find_gaps, summarise
 from quantdesk.lake.quarantine import read_quarantine, write_quarantine
 from quantdesk.lake.resample import resample
 from quantdesk.lake.sql import SqlView
+from quantdesk.lake.storage import LakePath, open_storage
 from quantdesk.lake.validation import CANDLE_SCHEMA, VALUE_COLUMNS, normalise, validate
 
 if TYPE_CHECKING:
@@ -53,7 +52,7 @@ class WriteReport:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Listing:
-    mtime_ns: int
+    version: object
     files: tuple[SeriesFile, ...]
 
 
@@ -74,7 +73,10 @@ def _merge(existing: pl.DataFrame | None, part: pl.DataFrame) -> tuple[pl.DataFr
 
 
 class Lake:
-    """The candle lake under `root` (default: `$QUANTDESK_HOME/lake`).
+    """The candle lake under `root` (default: `QUANTDESK_LAKE_URL`, else `$QUANTDESK_HOME/lake`).
+
+    `root` is a folder or `s3://bucket/prefix` (S3-compatible object storage, see
+    `quantdesk.lake.storage`); the same validation, quarantine and reads apply to both.
 
     Example:
         lake = Lake()
@@ -85,19 +87,27 @@ class Lake:
     def __init__(
         self, root: str | os.PathLike[str] | None = None, *, clock: Clock | None = None, fsync: bool = False
     ) -> None:
-        self.root = Path(root).expanduser() if root is not None else get_settings().lake_dir
+        if root is None:
+            settings = get_settings()
+            root = settings.lake_url or settings.lake_dir
+        self.storage, self.root = open_storage(root)
         self.clock: Clock = clock or SystemClock()
         self.fsync = fsync  # True adds an fsync per file: durable across power loss, slower
-        self._listings: dict[Path, _Listing] = {}
+        self._listings: dict[LakePath, _Listing] = {}
         self._sql = SqlView()
 
     def __repr__(self) -> str:
-        return f"Lake({str(self.root)!r})"
+        return f"Lake({self.location!r})"
+
+    @property
+    def location(self) -> str:
+        """Where the lake is: its folder, or its `s3://bucket/prefix` URL."""
+        return self.storage.url(self.root)
 
     @property
     def funding(self) -> FundingRates:
         """Perpetual futures' funding rates beside the candles (`lake.funding.read(symbol, exchange=...)`)."""
-        return FundingRates(self.root)
+        return FundingRates(self.root, storage=self.storage)
 
     # -- writing ------------------------------------------------------------------------
 
@@ -114,13 +124,14 @@ class Lake:
         good, bad = validate(
             data, tf_ms=tf_ms, offset_ms=layout.grid_offset_ms(timeframe), now_ms=self.clock.now_ms()
         )
-        write_quarantine(self.root, bad, exchange=exchange, symbol=symbol, timeframe=timeframe, now=now)
+        write_quarantine(self.root, bad, exchange=exchange, symbol=symbol, timeframe=timeframe, now=now,
+                         storage=self.storage)
         if good.height == 0:
             return WriteReport(quarantined=bad.height)
         # good is sorted by ts, so each period is a zero-copy slice.
         ts_ms = good.get_column("ts").to_physical().to_numpy()
         periods = layout.split_periods(ts_ms, layout.uses_month_files(timeframe))
-        with series_lock(folder):
+        with self.storage.lock(folder):
             jobs = [(folder / f"{stem}.parquet", good.slice(lo, hi - lo)) for stem, lo, hi in periods]
             if len(jobs) == 1:
                 results = [self._upsert_file(*jobs[0])]
@@ -133,11 +144,11 @@ class Lake:
             report = report + result
         return report
 
-    def _upsert_file(self, path: Path, part: pl.DataFrame) -> WriteReport:
-        existing = pl.read_parquet(path) if path.exists() else None
+    def _upsert_file(self, path: LakePath, part: pl.DataFrame) -> WriteReport:
+        existing = self.storage.read_parquet(path) if self.storage.exists(path) else None
         merged, inserted, updated, unchanged = _merge(existing, part)
         if merged is not None:
-            atomic_write_parquet(merged, path, fsync=self.fsync)
+            self.storage.write_parquet(merged, path, fsync=self.fsync)
         return WriteReport(
             inserted=inserted, updated=updated, unchanged=unchanged, files_written=int(merged is not None)
         )
@@ -145,26 +156,26 @@ class Lake:
     # -- listing ------------------------------------------------------------------------
 
     def _files(self, exchange: str, symbol: str, timeframe: str) -> tuple[SeriesFile, ...]:
-        """List a series' files, re-reading the folder only when its mtime changed."""
+        """List a series' files, re-reading the folder only when it changed (local: its mtime)."""
         folder = series_dir(self.root, exchange, symbol, timeframe)
-        try:
-            mtime = folder.stat().st_mtime_ns
-        except FileNotFoundError:
-            return ()
+        version = self.storage.version(folder)
+        if version is None:  # no such folder, or storage without a cheap change marker (S3)
+            return tuple(layout.series_files(self.storage.files(folder)))
         cached = self._listings.get(folder)
-        if cached is None or cached.mtime_ns != mtime:
-            cached = _Listing(mtime_ns=mtime, files=tuple(layout.list_series_files(folder)))
+        if cached is None or cached.version != version:
+            cached = _Listing(version=version, files=tuple(layout.series_files(self.storage.files(folder))))
             self._listings[folder] = cached
         return cached.files
 
     def series(self) -> list[tuple[str, str, str]]:
         """Return every stored (exchange, symbol, timeframe), sorted."""
         found: list[tuple[str, str, str]] = []
-        for ex in _subdirs(self.root, "exchange="):
+        subdirs = self.storage.subdirs
+        for ex in subdirs(self.root, "exchange="):
             exchange = decode_symbol(ex.name.removeprefix("exchange="))
-            for sym in _subdirs(ex, "symbol="):
+            for sym in subdirs(ex, "symbol="):
                 symbol = decode_symbol(sym.name.removeprefix("symbol="))
-                for tf in _subdirs(sym, "timeframe="):
+                for tf in subdirs(sym, "timeframe="):
                     timeframe = tf.name.removeprefix("timeframe=")
                     if self._files(exchange, symbol, timeframe):
                         found.append((exchange, symbol, timeframe))
@@ -181,7 +192,7 @@ class Lake:
     def timeframes(self, symbol: str, exchange: str) -> list[str]:
         """Return the stored timeframes of one symbol, finest first."""
         folder = series_dir(self.root, exchange, symbol, "1m").parent
-        stored = [p.name.removeprefix("timeframe=") for p in _subdirs(folder, "timeframe=")]
+        stored = [p.name.removeprefix("timeframe=") for p in self.storage.subdirs(folder, "timeframe=")]
         return sorted((tf for tf in stored if self._files(exchange, symbol, tf)), key=timeframe_ms)
 
     def _resolve_exchange(self, symbol: str, exchange: str | None) -> str:
@@ -192,7 +203,7 @@ class Lake:
             return holders[0]
         if not holders:
             raise LakeError(
-                f"no candles for {symbol!r} in the lake at {self.root}; "
+                f"no candles for {symbol!r} in the lake at {self.location}; "
                 "run `quantdesk sample` or `quantdesk ingest` first, or check the symbol (e.g. 'BTC/USDT')"
             )
         raise LakeError(f"{symbol!r} is stored for several exchanges {holders}: pass exchange=")
@@ -246,7 +257,7 @@ class Lake:
         ]
         if not files:
             return pl.LazyFrame(schema=CANDLE_SCHEMA)
-        scan = pl.scan_parquet(files, hive_partitioning=False)
+        scan = self.storage.scan_parquet(files)
         if start is not None:
             scan = scan.filter(pl.col("ts") >= start)
         if end is not None:
@@ -259,7 +270,7 @@ class Lake:
         A `quarantine` view holds the quarantined rows with their reason.
         """
         listing = {key: self._files(*key) for key in self.series()}
-        return self._sql.query(query, listing, self.root)
+        return self._sql.query(query, listing, self.root, self.storage)
 
     def coverage(self) -> pl.DataFrame:
         """Return one row per series: first, last, rows, gaps, missing_bars, quarantined, synthetic."""
@@ -295,11 +306,5 @@ class Lake:
         self, symbol: str | None = None, timeframe: str | None = None, *, exchange: str | None = None
     ) -> pl.DataFrame:
         """Return quarantined rows (series, ts, OHLCV, reason, quarantined_at), optionally filtered."""
-        return read_quarantine(self.root, exchange=exchange, symbol=symbol, timeframe=timeframe)
-
-
-def _subdirs(folder: Path, prefix: str) -> list[Path]:
-    try:
-        return sorted(Path(e.path) for e in os.scandir(folder) if e.is_dir() and e.name.startswith(prefix))
-    except FileNotFoundError:
-        return []
+        return read_quarantine(self.root, exchange=exchange, symbol=symbol, timeframe=timeframe,
+                               storage=self.storage)

@@ -68,6 +68,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def jsonable(value: Any) -> Any:
     """Convert dataclasses, enums, Decimals and datetimes into JSON values (Decimal as string)."""
+    if value is None or type(value) in (str, int, bool):  # most values: answered before the slower checks
+        return value
     if is_dataclass(value) and not isinstance(value, type):
         return jsonable(asdict(value))
     if isinstance(value, dict):

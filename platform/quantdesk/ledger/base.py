@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -27,6 +28,7 @@ class LedgerBase:
         self._url = resolve_url(url)
         self._engine = make_engine(self._url)
         self._clock: Clock = clock or SystemClock()
+        self._units = threading.local()  # this thread's open unit of work: (connection, writes?)
         # The embedded SQLite file belongs to this installation: migrate it on open. A shared
         # PostgreSQL database is migrated on purpose, by an operator (`quantdesk db upgrade`).
         if migrate is None:
@@ -85,7 +87,38 @@ class LedgerBase:
         return ensure_utc(ts) if ts is not None else self._clock.now()
 
     @contextmanager
+    def unit(self, *, write: bool = True) -> Iterator[None]:
+        """Run this thread's ledger calls inside one transaction: one BEGIN and one commit for all.
+
+        The gated broker records a venue's answer, its fills and the audit entry this way: all
+        of them or none, for the price of one commit. Reads inside see the unit's writes. On
+        PostgreSQL each call inside still runs in a savepoint, so a call that handles its own
+        conflict (a unique row another process inserted first) leaves the unit usable; SQLite
+        holds the write lock from the unit's start, so no such conflict can happen there.
+        `write=False` opens a read snapshot that the reads inside share (writes inside still
+        open their own transactions). Units nest: an inner one joins the outer.
+        """
+        if getattr(self._units, "open", None) is not None:
+            yield
+            return
+        with (self._write() if write else self._read()) as connection:
+            self._units.open = (connection, write)
+            try:
+                yield
+            finally:
+                self._units.open = None
+
+    @contextmanager
     def _write(self) -> Iterator[Connection]:
+        unit = getattr(self._units, "open", None)
+        if unit is not None and unit[1]:
+            connection = unit[0]
+            if connection.dialect.name == "postgresql":
+                with connection.begin_nested():
+                    yield connection
+            else:
+                yield connection
+            return
         try:
             with write_tx(self._engine) as connection:
                 yield connection
@@ -98,6 +131,10 @@ class LedgerBase:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
+        unit = getattr(self._units, "open", None)
+        if unit is not None:
+            yield unit[0]
+            return
         try:
             with read_tx(self._engine) as connection:
                 yield connection

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from contextlib import nullcontext
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from quantdesk.core.clock import ensure_utc
 from quantdesk.core.errors import LedgerError
 from quantdesk.core.money import to_decimal
 from quantdesk.core.types import Side
@@ -34,7 +35,6 @@ def positive(value: Money, what: str, key: str) -> Decimal:
 
 # built once: a fill is recorded with every order (see ledger.py on prebuilt statements)
 _FILL_BY_TRADE = select(fills).where(fills.c.venue == bindparam("v"), fills.c.trade_id == bindparam("t"))
-_FILL_BY_ID = select(fills).where(fills.c.id == bindparam("fid"))
 _ORDER_BY_CID = select(orders).where(orders.c.client_order_id == bindparam("cid"))
 _ORDER_BY_VID = select(orders).where(orders.c.venue == bindparam("v"), orders.c.venue_order_id == bindparam("vid"))
 _INSERT_FILL = fills.insert()
@@ -108,7 +108,13 @@ class LedgerFills(LedgerState):
                             **wanted,
                         ),
                     ).inserted_primary_key[0]
-                    return to_fill(c.execute(_FILL_BY_ID, {"fid": fill_id}).one())
+                    # the row as it now reads back (the column types keep these values exactly)
+                    return FillRecord(
+                        id=fill_id, venue=venue, account=account, trade_id=trade_id,
+                        order_id=None if order is None else order.id, client_order_id=client_order_id,
+                        venue_order_id=venue_order_id, symbol=symbol, side=side_, qty=wanted["qty"],
+                        price=wanted["price"], fee=to_decimal(fee), fee_currency=fee_currency,
+                        ts=ensure_utc(ts).astimezone(UTC), recorded_at=now)
             except IntegrityError:  # PostgreSQL: another process stored the same trade first
                 if attempt:
                     raise LedgerError(
@@ -138,6 +144,10 @@ class LedgerFills(LedgerState):
             # the live runner's per-bar question, on a statement built once
             with self._read() as c:
                 return self._deployment_fills_after(c, deployment, venue, account, after_id)
+        if client_order_id is not None and not (venue or account or symbol or since or limit or deployment
+                                                or after_id is not None):
+            with self._read() as c:  # an order's fills: the runner books them after each decision
+                return [to_fill(r) for r in c.execute(_FILLS_OF_ORDER, {"cid": client_order_id}).all()]
         query = select(fills)
         if after_id is not None:
             query = query.where(fills.c.id > after_id)
@@ -201,28 +211,22 @@ class LedgerFills(LedgerState):
 
         `connection`: read inside the caller's transaction (one snapshot with its other reads).
 
-        Fills are append-only. On SQLite writers are serialized, so fill ids grow in commit
-        order and the sums can be carried forward from the last id seen; a count that does not
-        match (a row removed behind our back) recomputes from scratch. PostgreSQL sequences may
-        commit out of order, so there every call sums all fills.
+        Fills are append-only (the database refuses UPDATE and DELETE since revision 0012). On
+        SQLite writers are serialized, so fill ids grow in commit order and the sums carry
+        forward from the last id seen: one indexed read of the fills after it. Sums read inside
+        an open write unit are not kept (it may still roll back and its ids be reused).
+        PostgreSQL sequences may commit out of order, so there every call sums all fills.
         """
-        incremental = self._engine.dialect.name == "sqlite"
+        unit = getattr(self._units, "open", None)
+        keep = self._engine.dialect.name == "sqlite" and not (unit is not None and unit[1])
         lock = self.__dict__.setdefault("_positions_lock", threading.Lock())
         with lock:
-            cache = self.__dict__.get("_positions_cache") if incremental else None
+            cache = self.__dict__.get("_positions_cache") if self._engine.dialect.name == "sqlite" else None
+            last_id, totals = cache if cache is not None else (0, {})
             with nullcontext(connection) if connection is not None else self._read() as c:
-                if cache is not None:
-                    last_id, count, totals = cache
-                    total_count, max_id = c.execute(_FILL_COUNT_MAX_ID).one()
-                    if total_count == count and (max_id or 0) == last_id:
-                        return totals
-                    rows = c.execute(_POSITION_FILLS_AFTER, {"last_id": last_id}).all()
-                    if count + len(rows) != total_count:
-                        cache = None
-                if cache is None:
-                    last_id, count = 0, 0
-                    totals = {}
-                    rows = c.execute(_POSITION_FILLS).all()
+                rows = c.execute(_POSITION_FILLS_AFTER, {"last_id": last_id}).all()
+            if not rows:
+                return totals
             totals = dict(totals)
             for r in rows:
                 key = (r.venue, r.account, r.symbol)
@@ -231,17 +235,16 @@ class LedgerFills(LedgerState):
                 signed = r.qty if r.side == Side.BUY.value else -r.qty
                 totals[key] = (q + signed, cost + signed * r.price, fee + r.fee, n + 1)
                 last_id = max(last_id, r.id)
-            if incremental:
-                self.__dict__["_positions_cache"] = (last_id, count + len(rows), totals)
+            if keep:
+                self.__dict__["_positions_cache"] = (last_id, totals)
             return totals
 
 
 # built once (each decision reads positions): construction cost more than these indexed reads
 _POSITION_COLUMNS = (fills.c.id, fills.c.venue, fills.c.account, fills.c.symbol, fills.c.side, fills.c.qty,
                      fills.c.price, fills.c.fee)
-_FILL_COUNT_MAX_ID = select(func.count(), func.max(fills.c.id))
-_POSITION_FILLS = select(*_POSITION_COLUMNS).order_by(fills.c.id)
 _POSITION_FILLS_AFTER = select(*_POSITION_COLUMNS).where(fills.c.id > bindparam("last_id")).order_by(fills.c.id)
+_FILLS_OF_ORDER = select(fills).where(fills.c.client_order_id == bindparam("cid")).order_by(fills.c.ts, fills.c.id)
 _DEPLOYMENT_FILLS_AFTER = (
     select(fills)
     .where(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Required, TypedDict
 
-from sqlalchemy import Connection, bindparam, func, literal, or_, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
 from quantdesk.core.clock import Clock
@@ -17,6 +18,15 @@ from quantdesk.core.orders import OrderIntent
 from quantdesk.core.types import OrderStatus, OrderType, Side
 from quantdesk.ledger._types import canonical_json
 from quantdesk.ledger.fills import _ORDER_BY_CID, LedgerFills, positive
+from quantdesk.ledger.order_sql import (
+    _ACTIVE_BY_SYMBOL,
+    _IN_FLIGHT,
+    _INSERT_EVENT,
+    _INSERT_ORDER,
+    _OPEN,
+    _ORDER_BY_CID_FOR_UPDATE,
+    _UPDATE_ORDER,
+)
 from quantdesk.ledger.records import OrderEventRecord, OrderRecord, PretradeView
 from quantdesk.ledger.rows import check_transition, parse_enum, to_event, to_order
 from quantdesk.ledger.schema import order_events, orders
@@ -45,25 +55,6 @@ class IntentRow(TypedDict, total=False):
     avg_price: Money | None
     source: str
     payload: Mapping[str, object] | None
-_OPEN = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
-_IN_FLIGHT = (OrderStatus.PENDING, OrderStatus.SENT)
-# The hot statements, built once: executing a prebuilt statement with a parameter dict skips
-# SQLAlchemy's per-call construction and coercion, which cost more than these indexed reads
-# and writes (most of an order's cost in replay before).
-_ORDER_BY_CID_FOR_UPDATE = _ORDER_BY_CID.with_for_update()
-_ORDER_BY_ID = select(orders).where(orders.c.id == bindparam("oid"))
-_INSERT_ORDER = orders.insert()
-_INSERT_EVENT = order_events.insert()
-_UPDATE_ORDER = orders.update().where(orders.c.id == bindparam("oid"))
-_ACTIVE_BY_SYMBOL = (
-    select(orders.c.symbol, func.count())
-    .where(
-        or_(*(orders.c.status == literal(s.value) for s in (*_OPEN, *_IN_FLIGHT))),
-        orders.c.venue == bindparam("venue"),
-    )
-    .group_by(orders.c.symbol)
-)
-
 
 class Ledger(LedgerFills):
     """Open the ledger database (SQLAlchemy 2 Core) and read/write its tables.
@@ -212,7 +203,13 @@ class Ledger(LedgerFills):
         if sent:
             self._append_event(c, order_id, now, status_, OrderStatus.SENT, sent_source, filled, avg_price,
                                vid, None)
-        return to_order(c.execute(_ORDER_BY_ID, {"oid": order_id}).one())
+        # the row as it now reads back (the column types keep these values exactly): no reload
+        return OrderRecord(
+            id=order_id, client_order_id=client_order_id, venue=wanted["venue"], account=wanted["account"],
+            symbol=wanted["symbol"], side=Side(wanted["side"]), order_type=OrderType(wanted["order_type"]),
+            qty=wanted["qty"], price=wanted["price"], status=OrderStatus.SENT if sent else status_,
+            venue_order_id=vid, filled_qty=filled, avg_price=None if avg_price is None else to_decimal(avg_price),
+            external=bool(p["external"]), deployment=p["deployment"], created_at=now, updated_at=now)
 
     def record_order_intent(
         self,
@@ -258,44 +255,81 @@ class Ledger(LedgerFills):
         """
         new = parse_enum(OrderStatus, status, "order status")
         with self._write() as c:
-            row = c.execute(_ORDER_BY_CID_FOR_UPDATE, {"cid": client_order_id}).first()
-            if row is None:
-                raise LedgerError(
-                    f"no order with client order id {client_order_id!r} in the ledger: record the intent first"
-                )
-            current = OrderStatus(row.status)
-            if filled_qty is not None:
-                filled = to_decimal(filled_qty)
-            else:
-                filled = row.qty if new is OrderStatus.FILLED else row.filled_qty
-            if filled < row.filled_qty or filled > row.qty:
-                raise LedgerError(
-                    f"filled qty of {client_order_id!r} cannot become {filled}: it is {row.filled_qty} "
-                    f"and may only grow up to qty {row.qty}"
-                )
-            if new is OrderStatus.OPEN and filled > 0:
-                # ccxt calls a working order with fills "open"; the ledger records it as partially filled
-                new = OrderStatus.PARTIALLY_FILLED
-            check_transition(client_order_id, current, new)
-            if venue_order_id and row.venue_order_id and venue_order_id != row.venue_order_id:
-                raise LedgerError(
-                    f"order {client_order_id!r} already has venue order id {row.venue_order_id!r}, "
-                    f"not {venue_order_id!r}: reconcile with the venue"
-                )
-            vid = venue_order_id or row.venue_order_id
-            avg = row.avg_price if avg_price is None else to_decimal(avg_price)
-            if (
-                new is current
-                and filled == row.filled_qty
-                and avg == row.avg_price
-                and vid == row.venue_order_id
-            ):
-                return to_order(row)
-            now = self._now()
-            c.execute(_UPDATE_ORDER, dict(oid=row.id, status=new.value, filled_qty=filled, avg_price=avg,
-                                          venue_order_id=vid, updated_at=now))
-            self._append_event(c, row.id, now, current, new, source, filled, avg, vid, payload)
-            return to_order(c.execute(_ORDER_BY_ID, {"oid": row.id}).one())
+            row = self._order_for_update(c, client_order_id)
+            return self._update(c, row, new, venue_order_id, filled_qty, avg_price, source, payload)
+
+    def record_answer(
+        self,
+        client_order_id: str,
+        status: OrderStatus | str,
+        *,
+        venue_order_id: str | None = None,
+        filled_qty: Money = 0,
+        avg_price: Money | None = None,
+        source: str = "venue",
+    ) -> tuple[OrderRecord, bool]:
+        """Apply a venue's answer about an order; return the row and whether the answer applied.
+
+        As `update_order` (one read and one write), except that an order already final is
+        returned unchanged with False (a late or repeated answer), and a filled qty below the
+        stored one keeps the stored one (answers may arrive out of order; fills only grow).
+        """
+        new = parse_enum(OrderStatus, status, "order status")
+        with self._write() as c:
+            row = self._order_for_update(c, client_order_id)
+            if OrderStatus(row.status).is_final:
+                return to_order(row), False
+            filled = max(to_decimal(filled_qty), row.filled_qty)
+            return self._update(c, row, new, venue_order_id, filled, avg_price, source, None), True
+
+    @staticmethod
+    def _order_for_update(c: Connection, client_order_id: str) -> Any:
+        row = c.execute(_ORDER_BY_CID_FOR_UPDATE, {"cid": client_order_id}).first()
+        if row is None:
+            raise LedgerError(
+                f"no order with client order id {client_order_id!r} in the ledger: record the intent first"
+            )
+        return row
+
+    def _update(self, c: Connection, row: Any, new: OrderStatus, venue_order_id: str | None,
+                filled_qty: Money | None, avg_price: Money | None, source: str,
+                payload: Mapping[str, object] | None) -> OrderRecord:
+        """Move the locked order `row` to `new` (the checks of `update_order`); return the new row."""
+        client_order_id = row.client_order_id
+        current = OrderStatus(row.status)
+        if filled_qty is not None:
+            filled = to_decimal(filled_qty)
+        else:
+            filled = row.qty if new is OrderStatus.FILLED else row.filled_qty
+        if filled < row.filled_qty or filled > row.qty:
+            raise LedgerError(
+                f"filled qty of {client_order_id!r} cannot become {filled}: it is {row.filled_qty} "
+                f"and may only grow up to qty {row.qty}"
+            )
+        if new is OrderStatus.OPEN and filled > 0:
+            # ccxt calls a working order with fills "open"; the ledger records it as partially filled
+            new = OrderStatus.PARTIALLY_FILLED
+        check_transition(client_order_id, current, new)
+        if venue_order_id and row.venue_order_id and venue_order_id != row.venue_order_id:
+            raise LedgerError(
+                f"order {client_order_id!r} already has venue order id {row.venue_order_id!r}, "
+                f"not {venue_order_id!r}: reconcile with the venue"
+            )
+        vid = venue_order_id or row.venue_order_id
+        avg = row.avg_price if avg_price is None else to_decimal(avg_price)
+        if (
+            new is current
+            and filled == row.filled_qty
+            and avg == row.avg_price
+            and vid == row.venue_order_id
+        ):
+            return to_order(row)
+        now = self._now()
+        c.execute(_UPDATE_ORDER, dict(oid=row.id, status=new.value, filled_qty=filled, avg_price=avg,
+                                      venue_order_id=vid, updated_at=now))
+        self._append_event(c, row.id, now, current, new, source, filled, avg, vid, payload)
+        return replace(to_order(row), status=new, filled_qty=filled, avg_price=avg, venue_order_id=vid,
+                       updated_at=now)
 
     @staticmethod
     def _append_event(
@@ -426,10 +460,11 @@ class Ledger(LedgerFills):
         query = select(orders.c.symbol, func.count()).where(
             orders.c.status.in_([s.value for s in (*_OPEN, *_IN_FLIGHT)])
         )
-        if venue is not None:
-            query = query.where(orders.c.venue == venue)
         with self._read() as c:
-            rows = c.execute(query.group_by(orders.c.symbol)).all()
+            if venue is not None:  # the status index, not the venue's whole history (see _ACTIVE_BY_SYMBOL)
+                rows = c.execute(_ACTIVE_BY_SYMBOL, {"venue": venue}).all()
+            else:
+                rows = c.execute(query.group_by(orders.c.symbol)).all()
         return {symbol: int(n) for symbol, n in rows}
 
     def in_flight_orders(

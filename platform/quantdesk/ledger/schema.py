@@ -211,6 +211,7 @@ fills = Table(
     UniqueConstraint("venue", "trade_id"),
     ForeignKeyConstraint(["venue", "account"], ["accounts.venue", "accounts.name"]),
     Index(None, "symbol", "ts"),
+    Index(None, "client_order_id"),  # 0012: an order's fills (each decision books them) without a scan
 )
 
 position_snapshots = Table(

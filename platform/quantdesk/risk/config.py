@@ -145,6 +145,9 @@ def _error_message(error: ValidationError) -> str:
             f"risk.{loc} is a deployment-wide limit, not a per-symbol one; "
             "set it in [risk.default] or [risk.deployments.NAME]"
         )
+    if first["type"] == "extra_forbidden" and len(first["loc"]) == 1 and key in SYMBOL_KEYS | DEPLOYMENT_KEYS:
+        return (f"risk.{key} is a limit, and limits live in a table: write it under [risk.default] (every "
+                "deployment), [risk.symbols.\"BTC/USDT\"] or [risk.deployments.NAME]")
     if first["type"] == "extra_forbidden":
         known = ", ".join(sorted(SYMBOL_KEYS | DEPLOYMENT_KEYS))
         return f"risk.{loc} is not a known risk setting; use one of: {known}"

@@ -20,6 +20,7 @@ from quantdesk.venue.payloads import (
     trade_payload,
 )
 from quantdesk.venue.perpetuals import Perpetual, UsdmMarketData
+from quantdesk.venue.usdm_account import USDM_SIGNED, UsdmAccount
 
 __all__ = ["BinanceApi"]
 
@@ -39,6 +40,7 @@ class BinanceApi:
         api_key: str,
         api_secret: str,
         perpetuals: Mapping[str, Perpetual] | None = None,
+        futures_wallet: Decimal | float | str = 100_000,
     ) -> None:
         self.engine = engine
         self.clock = clock
@@ -73,9 +75,13 @@ class BinanceApi:
             ("GET", "fapi/v1/exchangeInfo"): self._futures_exchange_info,
             ("GET", "dapi/v1/exchangeInfo"): self._futures_exchange_info,
         }
+        self.usdm_account: UsdmAccount | None = None
         if perpetuals:
             self.usdm = UsdmMarketData(perpetuals, clock, wall_clock)
             self._routes.update(self.usdm.routes())
+            self.usdm_account = UsdmAccount(perpetuals, clock, wallet=futures_wallet,
+                                            fee_bps=engine.policy.fee_bps)
+            self._routes.update(self.usdm_account.routes())
 
     def handle(
         self,
@@ -94,7 +100,7 @@ class BinanceApi:
             raise RejectedRequest(
                 -1000, f"The simulated venue does not serve {method} {path}.", status=404
             )
-        if endpoint in _SIGNED:
+        if endpoint in _SIGNED or endpoint in USDM_SIGNED:
             check_signed(
                 headers=headers,
                 query=query,
@@ -105,6 +111,8 @@ class BinanceApi:
                 server_time_ms=self.wall_clock.now_ms(),
             )
         self.engine.sync(self.clock.now_ms())
+        if self.usdm_account is not None and endpoint.startswith("fapi/"):
+            self.usdm_account.sync()  # funding settlements and liquidations up to the clock
         return route(params)
 
     # -- helpers ------------------------------------------------------------------------

@@ -84,7 +84,23 @@ class UsdmMarketData:
             ("GET", "fapi/v1/markPriceKlines"): lambda p: self._klines(p, mark=True),
             ("GET", "fapi/v1/fundingRate"): self._funding_rate,
             ("GET", "fapi/v1/premiumIndex"): self._premium_index,
+            ("GET", "fapi/v1/ticker/24hr"): self._ticker,
+            ("GET", "fapi/v1/ticker/price"): self._ticker,
         }
+
+    def _ticker(self, params: Mapping[str, str]) -> Any:
+        # the last trade price is the open of the bar holding the clock (as spot's ticker)
+        now = self.clock.now_ms()
+        perps = [self._perp(params)] if params.get("symbol") else list(self.perpetuals.values())
+        out = []
+        for perp in perps:
+            price = perp.trades.price(now)
+            text = float_text(price) if price is not None else "0"
+            out.append({"symbol": perp.market_id, "price": text, "lastPrice": text, "openPrice": text,
+                        "highPrice": text, "lowPrice": text, "volume": "0", "quoteVolume": "0",
+                        "priceChange": "0", "priceChangePercent": "0", "weightedAvgPrice": text,
+                        "openTime": now - 86_400_000, "closeTime": now, "count": 0, "time": now})
+        return out[0] if params.get("symbol") else out
 
     def _perp(self, params: Mapping[str, str]) -> Perpetual:
         market_id = params.get("symbol")

@@ -56,6 +56,7 @@ class SimulatedVenue:
         host: str = "127.0.0.1",
         port: int = 0,
         perpetuals: Mapping[str, Mapping[str, Any]] | None = None,
+        futures_balance: float | str | Decimal = DEFAULT_QUOTE_BALANCE,
     ) -> None:
         """Build the venue from candle-contract frames per unified symbol.
 
@@ -64,7 +65,8 @@ class SimulatedVenue:
         100 000 of each quote asset and nothing else. Call `start()` (or use `with`).
         `perpetuals` adds USDⓈ-M market data (ccxt `binanceusdm`): per swap symbol
         (`XRP/USDT:USDT`) a mapping with `candles` and optionally `mark` and `funding`
-        (`ts, rate`); see `quantdesk.venue.perpetuals`.
+        (`ts, rate`); see `quantdesk.venue.perpetuals`. They trade on a USDⓈ-M account
+        (`quantdesk.venue.usdm_account`) whose wallet starts at `futures_balance` USDT.
         """
         if not candles:
             raise DataError(
@@ -93,6 +95,7 @@ class SimulatedVenue:
             api_secret=api_secret,
             perpetuals={sym: Perpetual.build(sym, d["candles"], d.get("mark"), d.get("funding"))
                         for sym, d in (perpetuals or {}).items()},
+            futures_wallet=futures_balance,
         )
         self.api_key = api_key
         self.faults = FaultBook()

@@ -121,3 +121,18 @@ def test_realised_plus_unrealised_pnl_is_the_sum_of_each_fills_pnl(fills: list[t
     assert position.qty == sum((s for s, _ in fills), D(0))
     # each realisation is kept to 8 decimals (rounded down): at most 1e-8 off per fill
     assert abs(realized + position.unrealized(mark) - expected) <= D("1e-8") * len(fills) + D("1e-12")
+
+
+def test_a_mark_that_gaps_through_the_liquidation_price_closes_at_its_open() -> None:
+    """As the futures backtest: the liquidation price, or the bar's open when the mark gapped past it."""
+    tiers = tiers_for(PERP)
+    long = IsolatedPosition(leverage=D(20), qty=D(1000), entry=D(1), margin=D(50))
+    liq = long.liquidation_price(tiers)
+    assert 0.9 < liq < 1
+    assert long.liquidated_by(0.97, 1.02, tiers, open_=1.0) is None
+    assert long.liquidated_by(liq - 0.01, 1.0, tiers, open_=1.0) == liq
+    assert long.liquidated_by(0.85, 0.91, tiers, open_=0.9) == 0.9  # gapped: at the open
+    short = IsolatedPosition(leverage=D(20), qty=D(-1000), entry=D(1), margin=D(50))
+    up = short.liquidation_price(tiers)
+    assert short.liquidated_by(0.99, up + 0.01, tiers, open_=1.0) == up
+    assert short.liquidated_by(1.1, 1.2, tiers, open_=1.1) == 1.1

@@ -121,7 +121,8 @@ def test_a_position_is_liquidated_on_the_first_mark_bar_through_its_price(
         for ts, rate in funding.filter(pl.col("ts") < close).iter_rows():
             paid += -1000 * _open_at(data["mark"], ts) * rate
         funding = funding.filter(pl.col("ts") >= close)
-        if bar["low"] <= liquidation_price(1000, entry, margin + paid, tiers_for(SYMBOL)):
+        liq_then = liquidation_price(1000, entry, margin + paid, tiers_for(SYMBOL))
+        if bar["low"] <= liq_then:
             hit = bar
             break
     assert hit is not None, "the real data holds a drop through a 50x long's liquidation price"
@@ -131,10 +132,18 @@ def test_a_position_is_liquidated_on_the_first_mark_bar_through_its_price(
     assert client.fetch_positions([SYMBOL])[0]["contracts"] == 1000
     clock.set(hit["ts"] + timedelta(hours=1))  # the bar closes
     assert client.fetch_positions([SYMBOL]) == []
+    # closed as Binance closes it: an autoclose market order at the liquidation price (the mark
+    # open when it gapped through), the margin left kept as the clearance fee
+    at = hit["open"] if hit["open"] < liq_then else liq_then
+    [closer] = [t for t in client.fetch_my_trades(SYMBOL) if t["side"] == "sell"]
+    assert closer["timestamp"] == int(hit["ts"].timestamp() * 1000) and closer["amount"] == 1000
+    assert closer["price"] == pytest.approx(at, abs=1e-8)
+    assert client.fetch_order(closer["order"], SYMBOL)["clientOrderId"].startswith("autoclose-")
     income = client.fetch_funding_history(SYMBOL, params={"incomeType": "INSURANCE_CLEAR"})
     [cleared] = [i for i in income if i["info"]["incomeType"] == "INSURANCE_CLEAR"]
-    assert cleared["timestamp"] == int(hit["ts"].timestamp() * 1000)
-    assert cleared["amount"] == pytest.approx(-(margin + paid), abs=1e-6)  # the isolated margin is lost
+    realized = float(closer["info"]["realizedPnl"])
+    assert realized == pytest.approx(1000 * (at - entry), abs=1e-8)
+    assert cleared["amount"] + realized == pytest.approx(-(margin + paid), abs=1e-6)  # the isolated margin is lost
     balance = client.fetch_balance()["USDT"]
     assert balance["total"] == pytest.approx(WALLET - FEE * 1000 * entry - margin, abs=1e-6)
 

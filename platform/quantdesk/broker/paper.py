@@ -150,15 +150,18 @@ class PaperBroker:
             self._credit(symbol, payment.amount)
             return payment.amount
 
-    def update_mark(self, symbol: str, *, low: Number, high: Number, close: Number) -> Liquidation | None:
+    def update_mark(self, symbol: str, *, low: Number, high: Number, close: Number,
+                    open: Number | None = None) -> Liquidation | None:
         """Feed a closed mark-price bar of a perpetual; liquidate the position if it reached its price.
 
         A liquidation is booked as an `autoclose-` market order filled at the liquidation price
-        (no fee), and the margin left is the venue's clearance: the position costs its margin.
+        (at the bar's `open` when the mark gapped through it), with no fee; the margin left is
+        the venue's clearance, so the position costs its margin.
         """
         with self._lock:
             self._marks[symbol] = to_decimal(close)
-            event = self._perps.check_liquidation(symbol, self.clock.now(), to_decimal(low), to_decimal(high))
+            event = self._perps.check_liquidation(symbol, self.clock.now(), to_decimal(low), to_decimal(high),
+                                                  None if open is None else to_decimal(open))
             if event is None:
                 return None
             self._seq += 1

@@ -91,10 +91,12 @@ class PaperPerpetuals:
         self.funding.append(payment)
         return payment
 
-    def check_liquidation(self, symbol: str, ts: datetime, low: Decimal, high: Decimal) -> Liquidation | None:
+    def check_liquidation(self, symbol: str, ts: datetime, low: Decimal, high: Decimal,
+                          open_: Decimal | None = None) -> Liquidation | None:
         """Close the position if the mark bar reached its liquidation price; return what happened."""
         pos = self.position(symbol)
-        price = pos.liquidated_by(float(low), float(high), self.tiers(symbol))
+        price = pos.liquidated_by(float(low), float(high), self.tiers(symbol),
+                                  None if open_ is None else float(open_))
         if price is None:
             return None
         at = Decimal(str(price))

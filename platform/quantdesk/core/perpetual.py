@@ -73,14 +73,20 @@ class IsolatedPosition:
         """Return the mark price that liquidates the position (NaN when flat)."""
         return liquidation_price(float(self.qty), float(self.entry), float(self.margin), tiers)
 
-    def liquidated_by(self, low: float, high: float, tiers: MarginTiers) -> float | None:
-        """Return the liquidation price if a mark bar with this low and high reaches it, else None."""
+    def liquidated_by(self, low: float, high: float, tiers: MarginTiers, open_: float | None = None) -> float | None:
+        """Return the price a mark bar liquidates the position at, or None if it does not reach it.
+
+        That is the liquidation price, or the bar's open when the mark gapped through it (as
+        the futures backtest closes it).
+        """
         if self.qty == 0:
             return None
         price = self.liquidation_price(tiers)
-        if math.isnan(price):
+        if math.isnan(price) or not (low <= price if self.qty > 0 else high >= price):
             return None
-        return price if (low <= price if self.qty > 0 else high >= price) else None
+        if open_ is not None and (open_ < price if self.qty > 0 else open_ > price):
+            return open_
+        return price
 
     def unrealized(self, mark: Decimal) -> Decimal:
         """Return the PnL the position would realise at `mark`."""

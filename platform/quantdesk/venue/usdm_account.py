@@ -135,7 +135,10 @@ class UsdmAccount:
                 liq = pos.value.liquidation_price(tiers)
                 hit = np.flatnonzero(book.low[lo:hi] <= liq) if pos.qty > 0 else np.flatnonzero(book.high[lo:hi] >= liq)
                 if len(hit):
-                    self._liquidate(symbol, pos, liq, int(book.ts[lo + hit[0]]))
+                    i = lo + int(hit[0])
+                    price = pos.value.liquidated_by(float(book.low[i]), float(book.high[i]), tiers,
+                                                    float(book.open[i]))
+                    self._liquidate(symbol, pos, price if price is not None else liq, int(book.ts[i]))
                     return
             if stop is None or pos.qty == 0:
                 return
@@ -147,10 +150,15 @@ class UsdmAccount:
             cursor = stop
 
     def _liquidate(self, symbol: str, pos: _Position, price: float, ts: int) -> None:
-        lost = pos.value.margin
-        self.state.wallet -= lost
-        self._add_income(symbol, "INSURANCE_CLEAR", -lost, ts, info=f"liquidated at {price:.8f}")
-        pos.value, pos.updated_ms = pos.value.flat, ts
+        # as Binance: an `autoclose-` market order closes the position at the price, and what
+        # is left of the margin is the clearance fee; the position costs its whole margin
+        value, at = pos.value, Decimal(str(price))
+        _, realized = value.fill(-value.qty, at)
+        side = "SELL" if value.qty > 0 else "BUY"
+        self._book(symbol, side, abs(value.qty), at, ZERO, realized, f"autoclose-{ts}", True, ts)
+        self._add_income(symbol, "INSURANCE_CLEAR", -(value.margin + realized), ts, info=f"liquidated at {at}")
+        self.state.wallet -= value.margin
+        pos.value, pos.updated_ms = value.flat, ts
 
     def _add_income(self, symbol: str, kind: str, amount: Decimal, ts: int, *, info: str = "", trade: int = 0) -> None:
         self.state.income.append({"symbol": self.perpetuals[symbol].market_id, "incomeType": kind,
@@ -228,27 +236,33 @@ class UsdmAccount:
         fee = (qty * fill * self.fee_rate).quantize(_STEP, ROUND_DOWN)
         if pos.value.opening_qty(signed) > 0 and pos.value.initial_margin(signed, fill) + fee > self._available():
             raise RejectedRequest(-2019, "Margin is insufficient.")
-        order_id = next(self._ids)
         pos.value, realized = pos.value.fill(signed, fill)
         pos.updated_ms = now
         self.state.wallet += realized - fee
-        trade_id = next(self._ids)
+        return self._book(symbol, side, qty, fill, fee, realized, cid, reduce_only, now)
+
+    def _book(self, symbol: str, side: str, qty: Decimal, price: Decimal, fee: Decimal, realized: Decimal,
+              cid: str, reduce_only: bool, now: int) -> dict[str, Any]:
+        """Store a filled market order, its trade and its income rows; return the order."""
+        market_id = self.perpetuals[symbol].market_id
+        order_id, trade_id = next(self._ids), next(self._ids)
         self.state.trades.append({
             "buyer": side == "BUY", "commission": decimal_text(fee), "commissionAsset": "USDT", "id": trade_id,
-            "maker": False, "orderId": order_id, "price": decimal_text(fill), "qty": decimal_text(qty),
-            "quoteQty": decimal_text(qty * fill), "realizedPnl": decimal_text(realized), "side": side,
-            "positionSide": "BOTH", "symbol": perp.market_id, "time": now})
+            "maker": False, "orderId": order_id, "price": decimal_text(price), "qty": decimal_text(qty),
+            "quoteQty": decimal_text(qty * price), "realizedPnl": decimal_text(realized), "side": side,
+            "positionSide": "BOTH", "symbol": market_id, "time": now})
         if realized:
             self._add_income(symbol, "REALIZED_PNL", realized, now, trade=trade_id)
-        self._add_income(symbol, "COMMISSION", -fee, now, trade=trade_id)
+        if fee:
+            self._add_income(symbol, "COMMISSION", -fee, now, trade=trade_id)
         order = {
-            "orderId": order_id, "symbol": perp.market_id, "status": "FILLED", "clientOrderId": cid, "price": "0",
-            "avgPrice": decimal_text(fill), "origQty": decimal_text(qty), "executedQty": decimal_text(qty),
-            "cumQty": decimal_text(qty), "cumQuote": decimal_text(qty * fill), "timeInForce": "GTC", "type": "MARKET",
-            "origType": "MARKET", "reduceOnly": reduce_only, "closePosition": False, "side": side,
-            "positionSide": "BOTH", "stopPrice": "0", "workingType": "CONTRACT_PRICE", "priceProtect": False,
-            "time": now, "updateTime": now, "priceMatch": "NONE", "selfTradePreventionMode": "NONE",
-            "goodTillDate": 0}
+            "orderId": order_id, "symbol": market_id, "status": "FILLED", "clientOrderId": cid, "price": "0",
+            "avgPrice": decimal_text(price), "origQty": decimal_text(qty), "executedQty": decimal_text(qty),
+            "cumQty": decimal_text(qty), "cumQuote": decimal_text(qty * price), "timeInForce": "GTC",
+            "type": "MARKET", "origType": "MARKET", "reduceOnly": reduce_only, "closePosition": False,
+            "side": side, "positionSide": "BOTH", "stopPrice": "0", "workingType": "CONTRACT_PRICE",
+            "priceProtect": False, "time": now, "updateTime": now, "priceMatch": "NONE",
+            "selfTradePreventionMode": "NONE", "goodTillDate": 0}
         self.state.orders[order_id] = order
         return order
 

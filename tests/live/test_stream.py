@@ -32,17 +32,24 @@ class Rig:
     def __init__(self, venue: SimulatedVenue, streams: KlineStreams, clock: ManualClock, start_ms: int) -> None:
         self.venue, self.streams, self.clock, self.start_ms = venue, streams, clock, start_ms
         self.stop = threading.Event()
-        self.after: dict[int, Callable[[], None]] = {}  # bars advanced -> fault to inject
+        self.after: dict[int, Callable[[], None]] = {}  # bars advanced since the stream connected -> fault
         self.bars = 0
+        self.connected_at: int | None = None
 
     def tick(self) -> None:
         while not self.stop.is_set():
             time.sleep(STEP_S)
             self.venue.advance(by=60_000)
             self.bars += 1
-            action = self.after.pop(self.bars, None)
-            if action is not None:
-                action()
+            # faults count from the stream's first connection: on a loaded machine the client's
+            # start-up (markets, REST backfill) can outlast the first bars, and a fault injected
+            # before anything is connected tests nothing
+            if self.connected_at is None and self.streams.connections_opened > 0:  # type: ignore[attr-defined]
+                self.connected_at = self.bars
+            if self.connected_at is not None:
+                action = self.after.pop(self.bars - self.connected_at, None)
+                if action is not None:
+                    action()
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from quantdesk.core.errors import QuantdeskError, ReconciliationError, StrategyE
 from quantdesk.core.orders import OrderIntent
 from quantdesk.core.timeframes import timeframe_ms
 from quantdesk.core.types import OrderType, Side
+from quantdesk.live.futures_book import size_perpetual
 from quantdesk.live.schedule import BarScheduler
 from quantdesk.live.sizing import Account, size_order, to_intent_qty
 from quantdesk.live.spec import RunSpec
@@ -298,9 +299,13 @@ class Runner:
         feed = getattr(self.gated.broker, "update_price", None)
         outcomes = []
         for symbol in symbols:
-            order = size_order(symbol=symbol, target=targets[symbol], position=account.position(symbol),
-                               cash=account.cash, value=value, price=prices[symbol], cost=self.spec.cost,
-                               rules=self.rules[symbol], allow_short=self.spec.allow_short)
+            if self.spec.market == "futures":  # a perpetual: the futures backtest's sizing on its book
+                order = size_perpetual(symbol=symbol, target=targets[symbol], book=account, price=prices[symbol],
+                                       rules=self.rules[symbol], allow_short=self.spec.allow_short)
+            else:
+                order = size_order(symbol=symbol, target=targets[symbol], position=account.position(symbol),
+                                   cash=account.cash, value=value, price=prices[symbol], cost=self.spec.cost,
+                                   rules=self.rules[symbol], allow_short=self.spec.allow_short)
             if not order.is_order or abs(order.qty) * order.price < tolerance * value:
                 continue
             if feed is not None:

@@ -29,7 +29,10 @@ class RunSpec:
     `strategy` is a registered name or `path.py:Class`; `capital` is the quote amount the
     deployment trades with (its equity starts there); `lake_exchange` is the lake's name for
     the venue's candles (default: `venue`); `window_bars` is the trailing history handed to
-    `target()` per bar (default: `2 * warmup + 10`, at least 50).
+    `target()` per bar (default: `2 * warmup + 10`, at least 50). `market="futures"` trades
+    USDT-M perpetuals (symbols like `XRP/USDT:USDT`) on isolated margin at a whole-number
+    `leverage`: the target is the fraction of equity posted as margin, as in
+    `quantdesk.backtest.futures`.
     """
 
     name: str
@@ -49,12 +52,30 @@ class RunSpec:
     lake_exchange: str | None = None
     window_bars: int | None = None
     risk: Mapping[str, Any] = field(default_factory=dict)
+    market: str = "spot"
+    leverage: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.symbols:
             raise ConfigError(f"deployment {self.name!r} names no symbols; give at least one, e.g. BTC/USDT")
         if not self.capital > 0:
             raise ConfigError(f"deployment {self.name!r} has capital {self.capital}; give a positive amount")
+        if self.market not in ("spot", "futures"):
+            raise ConfigError(f"deployment {self.name!r} has market {self.market!r}; use spot or futures")
+        if self.market == "spot" and self.leverage != 1:
+            raise ConfigError(f"deployment {self.name!r} trades spot at leverage {self.leverage}; leverage needs "
+                              "market futures")
+        if self.market == "futures":
+            spot = [s for s in self.symbols if ":" not in s]
+            if spot:
+                raise ConfigError(f"futures deployment {self.name!r} names spot symbols {spot}; use the perpetual's "
+                                  "unified name, e.g. XRP/USDT:USDT")
+            if len(self.symbols) != 1:
+                raise ConfigError(f"futures deployment {self.name!r} trades {len(self.symbols)} contracts; a futures "
+                                  "deployment trades one (deploy one per contract)")
+            if not (1 <= self.leverage <= 125 and float(self.leverage).is_integer()):
+                raise ConfigError(f"futures deployment {self.name!r} has leverage {self.leverage}; exchanges take a "
+                                  "whole number from 1 to 125")
 
     @property
     def data_exchange(self) -> str:
@@ -92,6 +113,8 @@ class RunSpec:
             lake_exchange=get("lake_exchange"),
             window_bars=get("window_bars"),
             risk=dict(get("risk_overrides") or {}),
+            market=str(get("market") or "spot"),
+            leverage=_float(get("leverage"), 1.0),
         )
         values.update(overrides)
         return cls(**values)

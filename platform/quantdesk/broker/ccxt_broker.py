@@ -186,6 +186,10 @@ class CcxtBroker:
         last = ticker.get("last") or ticker.get("close")
         return to_decimal(last) if last else None
 
+    def set_leverage(self, symbol: str, leverage: int) -> None:
+        """Set a perpetual's leverage on the venue (the account setting the margin follows)."""
+        self._read("set leverage", self.exchange.set_leverage, int(leverage), symbol)  # idempotent: retried as a read
+
     def futures_position(self, symbol: str) -> FuturesPosition | None:
         """Return the leverage and position of a perpetual (None for spot markets).
 

@@ -135,6 +135,14 @@ def replay(
     from quantdesk.risk import RiskConfig, RiskGate
 
     spec = RunSpec.from_deployment(deployment_or_spec)
+    if spec.market == "futures":  # a perpetual: funding and the mark take part each bar
+        if strict:
+            raise BacktestError(f"{spec.name} trades a perpetual: replay it without --strict (the futures replay "
+                                "computes targets once, after the lookahead check)")
+        from quantdesk.live.replay_futures import replay_futures
+
+        return replay_futures(deployment_or_spec, start, end, lake=lake, frames=frames, ledger_url=ledger_url,
+                              risk=risk, lookahead_samples=lookahead_samples)
     t0, t1 = check_window(start, end)
     if t0 is None or t1 is None or t0 >= t1:
         raise BacktestError(f"replay needs --start before --end, got {start!r} and {end!r}")

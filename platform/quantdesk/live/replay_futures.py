@@ -31,7 +31,15 @@ import polars as pl
 from quantdesk.core.errors import BacktestError, LookaheadError
 from quantdesk.core.timeframes import check_window
 from quantdesk.live.futures_book import FuturesBook
-from quantdesk.live.replay import ReplayResult, _aligned, _denied, _fills_frame, _FrameMarket, _load_frames, _risk_for
+from quantdesk.live.replay import (
+    ReplayResult,
+    _aligned,
+    _denied,
+    _fills_frame,
+    _FrameMarket,
+    _load_frames,
+    _risk_for,
+)
 from quantdesk.live.scratch import ScratchLedger, scratch_url
 from quantdesk.live.spec import RunSpec
 

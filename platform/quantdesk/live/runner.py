@@ -32,7 +32,8 @@ from quantdesk.core.errors import QuantdeskError, ReconciliationError, StrategyE
 from quantdesk.core.orders import OrderIntent
 from quantdesk.core.timeframes import timeframe_ms
 from quantdesk.core.types import OrderType, Side
-from quantdesk.live.futures_book import size_perpetual
+from quantdesk.live.futures_book import FuturesBook, size_perpetual
+from quantdesk.live.perpetual_feed import PerpetualFeed, book_fill, futures_book, settle_paper_bar
 from quantdesk.live.schedule import BarScheduler
 from quantdesk.live.sizing import Account, size_order, to_intent_qty
 from quantdesk.live.spec import RunSpec
@@ -215,6 +216,8 @@ class Runner:
             have = {s: (None if frames[s].is_empty() else _dt(_last_ms(frames[s])).isoformat()) for s in stale}
             return self._fail_closed(SkipCode.STALE_DATA,
                                      f"no candle for bar {bar_ts.isoformat()} of {stale} (newest: {have})", bar_ts)
+        if self.spec.market == "futures":
+            self._settle_perpetual(bar_ms)
         n = min(len(f) for f in frames.values())
         if any(len(f) != n for f in frames.values()):
             frames = {s: f.tail(n) for s, f in frames.items()}
@@ -326,9 +329,23 @@ class Runner:
         return outcomes
 
     # -- book keeping --------------------------------------------------------------------------
-    def account(self) -> Account:
-        """Return the deployment's book from the ledger: capital plus every fill of its orders."""
+    def account(self) -> Any:
+        """Return the deployment's book from the ledger: capital plus every fill of its orders.
+
+        A futures deployment's book also pays every funding settlement since its first fill
+        (from the lake, `live.perpetual_feed`), in time order with the fills, and loses the
+        margin of a position the venue liquidated (its `autoclose-` fill).
+        """
         where = dict(venue=self.spec.venue, account=self.spec.account, deployment=self.spec.name)
+        if self.spec.market == "futures":
+            # the venue's liquidations are its own orders (no deployment of ours): take the
+            # account's autoclose fills of our contract with the deployment's fills
+            mine = self.ledger.fills(**where)
+            known = {f.id for f in mine}
+            closes = [f for f in self.ledger.fills(venue=self.spec.venue, account=self.spec.account,
+                                                   symbol=self.spec.symbols[0])
+                      if (f.client_order_id or "").startswith("autoclose-") and f.id not in known]
+            return self._futures_account(sorted(mine + closes, key=lambda f: (f.ts, f.id)))
         cached = self._book_cache
         if cached is not None:
             # only fills stored since the last read, applied in the same (ts, id) order as a full
@@ -336,9 +353,9 @@ class Runner:
             last_key, max_id, book = cached
             new = self.ledger.fills(**where, after_id=max_id)
             if not new or (new[0].ts, new[0].id) > last_key:
-                return self._apply_fills(Account(cash=book.cash, positions=dict(book.positions)), new, cached)
+                return self._apply_fills(_copy(book), new, cached)
         # only this deployment's fills, selected in the database (not every fill of the venue)
-        return self._apply_fills(Account(cash=float(self.spec.capital)), self.ledger.fills(**where), None)
+        return self._apply_fills(self._new_book(), self.ledger.fills(**where), None)
 
     def _book_and_view(self, bar_ms: int, changed: dict[str, float]) -> tuple[Account, Any]:
         """Return the book and, for a one-order bar, the gated broker's pre-trade read, in one transaction.
@@ -347,7 +364,7 @@ class Runner:
         reads (`Ledger.pretrade`), so the decision opens one read transaction, not two.
         """
         cached, pretrade = self._book_cache, getattr(self.ledger, "pretrade", None)
-        if cached is None or pretrade is None or len(changed) != 1:
+        if cached is None or pretrade is None or len(changed) != 1 or self.spec.market == "futures":
             return self.account(), None
         last_key, max_id, book = cached
         symbol = next(iter(changed))
@@ -356,17 +373,45 @@ class Runner:
         new = view.fills or []
         if new and (new[0].ts, new[0].id) <= last_key:  # a late fill: the book is read in full, as account()
             return self.account(), None
-        return self._apply_fills(Account(cash=book.cash, positions=dict(book.positions)), new, cached), view
+        return self._apply_fills(_copy(book), new, cached), view
 
-    def _apply_fills(self, account: Account, fills: list[Any], cached: Any) -> Account:
+    def _feed(self) -> PerpetualFeed | None:
+        lake = getattr(self.market, "lake", None)
+        if lake is None:
+            return None
+        return PerpetualFeed(lake, exchange=self.spec.data_exchange, symbol=self.spec.symbols[0],
+                             timeframe=self.spec.timeframe)
+
+    def _settle_perpetual(self, bar_ms: int) -> None:
+        feed = self._feed()
+        if feed is not None:
+            settle_paper_bar(feed, self.gated, self.spec.symbols[0], bar_ms)
+
+    def _futures_account(self, fills: list[Any]) -> FuturesBook:
+        feed = self._feed()
+        settlements = []
+        if feed is not None and fills:
+            step = self.step_ms
+            first = min(int(f.ts.timestamp() * 1000) for f in fills) // step * step
+            settlements = feed.settlements(first, self.clock.now_ms() // step * step)  # bars closed by now
+        return futures_book(fills, settlements, capital=float(self.spec.capital),
+                            leverage=float(self.spec.leverage), symbol=self.spec.symbols[0])
+
+    def _new_book(self) -> Account | FuturesBook:
+        """The deployment's empty book: capital as cash (a perpetual's: wallet at its leverage)."""
+        if self.spec.market == "futures":
+            return FuturesBook(cash=float(self.spec.capital), leverage=float(self.spec.leverage))
+        return Account(cash=float(self.spec.capital))
+
+    def _apply_fills(self, account: Any, fills: list[Any], cached: Any) -> Any:
         for fill in fills:
-            account.apply_fill(fill.symbol, float(fill.signed_qty), float(fill.price), float(fill.fee))
+            book_fill(account, fill)
         # fill ids follow commit order only on SQLite (one writer); elsewhere read in full each time
         if getattr(self.ledger, "dialect", None) == "sqlite":
             last_key, max_id = cached[:2] if cached is not None else ((datetime.min.replace(tzinfo=UTC), 0), 0)
             if fills:
                 last_key, max_id = (fills[-1].ts, fills[-1].id), max(max_id, max(f.id for f in fills))
-            self._book_cache = (last_key, max_id, Account(cash=account.cash, positions=dict(account.positions)))
+            self._book_cache = (last_key, max_id, _copy(account))
         return account
 
     def _book(self, account: Account, client_order_id: str, *, sized: float, qty: Any) -> None:
@@ -434,3 +479,10 @@ def _last_ms(frame: Any) -> int:
         last = last.replace(tzinfo=UTC)
     return (last - _EPOCH) // _MS
 
+
+def _copy(book: Any) -> Any:
+    """Return an independent copy of a book (the cache keeps one the next bar starts from)."""
+    if isinstance(book, FuturesBook):
+        return FuturesBook(cash=book.cash, leverage=book.leverage, positions=dict(book.positions),
+                           entries=dict(book.entries), margins=dict(book.margins), funding_paid=book.funding_paid)
+    return Account(cash=book.cash, positions=dict(book.positions))

@@ -77,6 +77,9 @@ def build_runner(ledger: Any, name: str, *, clock: Clock | None = None, notifier
         # it must be an account of its own too, or every paper deployment on the venue would
         # reconcile against the others' orders and fills.
         spec = replace(spec, account=paper_account(name))
+    if spec.market == "futures":  # the account trades the perpetual at the deployment's leverage
+        for symbol in spec.symbols:
+            broker.set_leverage(symbol, int(spec.leverage))
     rules = dict(spec.rules)
     if isinstance(broker, CcxtBroker):
         for symbol in spec.symbols:

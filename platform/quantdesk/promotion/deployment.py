@@ -97,6 +97,8 @@ class Deployment:
     rules: dict[str, MarketRules] = field(default_factory=dict)  # per symbol
     allow_short: bool = False
     rebalance: bool = False
+    market: str = "spot"  # "futures": a USDT-M perpetual on isolated margin at `leverage`
+    leverage: float = 1.0
     created_by: str
     approved_by: str | None = None
     created_at: datetime
@@ -161,6 +163,8 @@ def _from_row(row: dict[str, Any]) -> Deployment:
         rules={s: MarketRules(**r) for s, r in settings.get("rules", {}).items()},
         allow_short=bool(settings.get("allow_short", False)),
         rebalance=bool(settings.get("rebalance", False)),
+        market=str(settings.get("market", "spot")),
+        leverage=float(settings.get("leverage", 1.0)),
         created_by=row["created_by"] or "",
         approved_by=row["approved_by"],
         created_at=row["created_at"],
@@ -195,6 +199,8 @@ def deployment_values(deployment: Deployment) -> dict[str, Any]:
                 "rules": deployment.rules,
                 "allow_short": deployment.allow_short,
                 "rebalance": deployment.rebalance,
+                **({"market": deployment.market, "leverage": deployment.leverage}
+                   if deployment.market != "spot" else {}),
             }
         ),
         "code_hash": deployment.code_hash,

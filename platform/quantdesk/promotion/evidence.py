@@ -42,6 +42,8 @@ class Evidence:
     rules: dict[str, Any] = field(default_factory=dict)
     allow_short: bool = False
     rebalance: bool = False
+    market: str = "spot"  # a futures run's market and leverage carry into the deployment
+    leverage: float = 1.0
     sharpe: float | None = None
     max_drawdown: float | None = None
     trades: int | None = None
@@ -163,7 +165,9 @@ def collect_evidence(run_id: str, *, walkforward_run_id: str | None = None) -> E
         params=dict(rec.get("params") or {}), snapshot=snapshot,
         initial_cash=float(rec.get("initial_cash") or 10_000.0), cost=dict(rec.get("cost") or {}),
         rules=dict(rec.get("rules") or {}), allow_short=bool(rec.get("allow_short")),
-        rebalance=bool(rec.get("rebalance")), sharpe=_finite(metrics.get("sharpe")),
+        rebalance=bool(rec.get("rebalance")),
+        market=str((rec.get("extra") or {}).get("market") or "spot"),
+        leverage=float((rec.get("extra") or {}).get("leverage") or 1.0), sharpe=_finite(metrics.get("sharpe")),
         max_drawdown=_finite(metrics.get("max_drawdown")),
         trades=None if metrics.get("trades") is None else int(metrics["trades"]),
         lookahead_passed=None if lookahead is None else bool(lookahead.get("passed")),

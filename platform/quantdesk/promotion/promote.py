@@ -96,7 +96,8 @@ def _deployment_for(evidence: Evidence, existing: Deployment | None, *, name: st
         capital=money, stage=stage, state=DeploymentState.IDLE, code_hash=evidence.code_hash,
         run_id=evidence.run_id, walkforward_run_id=evidence.walkforward_run_id,
         cost=CostModel(**evidence.cost) if evidence.cost else CostModel(), rules={s: rules for s in symbols},
-        allow_short=evidence.allow_short, rebalance=evidence.rebalance,
+        allow_short=evidence.allow_short, rebalance=evidence.rebalance, market=evidence.market,
+        leverage=evidence.leverage,
         created_by=existing.created_by if existing else actor, approved_by=None,
         created_at=existing.created_at if existing else now, updated_at=now, stage_since=now,
     )

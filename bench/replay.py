@@ -124,11 +124,11 @@ def bench_backtrader(frame: pl.DataFrame) -> dict[str, Any]:
     return {"bars": len(df), "bars_per_s": round(len(df) / elapsed), "s": round(elapsed, 3)}
 
 
-def bench_strict(frame: pl.DataFrame, bars: int) -> dict[str, Any]:
+def bench_strict(frame: pl.DataFrame, bars: int, params: dict[str, int] | None = None) -> dict[str, Any]:
     from quantdesk.live import replay
 
     part = frame.head(bars)
-    s = spec(REF, {"fast": 200, "slow": 500}, window_bars=1000)
+    s = spec(REF, params or {"fast": 200, "slow": 500}, window_bars=1000)
     replay(s, part["ts"][0], part["ts"][300], frames={SYMBOL: part}, strict=True, risk={})  # warm-up
     result = replay(s, part["ts"][0], part["ts"][-1] + timedelta(minutes=1), frames={SYMBOL: part},
                     strict=True, risk={})
@@ -294,6 +294,9 @@ def main() -> None:
         "fast_vs_backtrader": round(fast["bars_per_s_loop"] / backtrader["bars_per_s"], 1),
         "fast_vs_backtrader_end_to_end": round(fast["bars_per_s_end_to_end"] / backtrader["bars_per_s"], 1),
         "strict_replay": bench_strict(frame, args.strict_bars),
+        # the active strategy (sma 50/200) strict: target() on its 1,000-bar window every bar, and
+        # its orders (about one every 160 bars) through gate, paper broker and scratch ledger
+        "strict_replay_active": bench_strict(frame, args.strict_bars * 4, {"fast": 50, "slow": 200}),
         "live_latency": bench_latency(),
         "live_latency_with_a_hanging_channel": bench_latency(hanging_channel=True),
         "load_avg_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},

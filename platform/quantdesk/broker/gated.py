@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from quantdesk.broker.reconcile import ReconcileReport, reconcile
-from quantdesk.broker.types import Broker, BrokerOrder, client_order_id_for
+from quantdesk.broker.types import Broker, BrokerFill, BrokerOrder, client_order_id_for
 from quantdesk.core.clock import Clock, SystemClock
 from quantdesk.core.costs import MarketRules
 from quantdesk.core.errors import (
@@ -130,16 +130,13 @@ class GatedBroker:
         """
         self._require_agreement()
         cid = client_order_id_for(intent)
-        # the known-order check and the gate's ledger reads (positions, open orders, trading
-        # states) in one read snapshot, when the ledger offers it
+        # the known-order check, positions and open orders in one read transaction, when the ledger offers it
+        # (the broker's market data is read after it, outside any transaction: no snapshot is held
+        # open across a venue's round trip)
         pretrade = getattr(self.ledger, "pretrade", None)
-        with self._unit(write=False):
-            if view is None or getattr(view, "client_order_id", None) != cid:
-                view = pretrade(cid, venue=self.venue, account=self.account) if pretrade is not None else None
-            existing = view.order if view is not None else self.ledger.order(cid)
-            decision: RiskDecision | None = None
-            if existing is None:
-                decision = self.gate.check(intent, self._context(intent, equity, view=view))
+        if view is None or getattr(view, "client_order_id", None) != cid:
+            view = pretrade(cid, venue=self.venue, account=self.account) if pretrade is not None else None
+        existing = view.order if view is not None else self.ledger.order(cid)
         if existing is not None:
             # a retry of a known intent: never a second order; resolve instead of resending
             if existing.status in (OrderStatus.PENDING, OrderStatus.SENT):
@@ -147,7 +144,7 @@ class GatedBroker:
                 existing = self.ledger.order(cid) or existing
             return OrderOutcome(client_order_id=cid, approved=True, code="ALREADY_SUBMITTED",
                                 detail="this intent was submitted before", status=existing.status, order=existing)
-        assert decision is not None
+        decision: RiskDecision = self.gate.check(intent, self._context(intent, equity, view=view))
         self._record_state_changes()
         if not decision.approved:
             return self._deny(intent, cid, decision)
@@ -216,8 +213,10 @@ class GatedBroker:
             self._notify(NotificationLevel.ERROR, f"order {cid} rejected by {self.venue}", str(e))
             return OrderOutcome(client_order_id=cid, approved=True, code=decision.code, detail=decision.detail,
                                 status=OrderStatus.REJECTED, order=row, error=f"{type(e).__name__}: {e}")
+        # the fills are read from the venue first: the write transaction below never waits on a round trip
+        fills = self._pull_fills(answer)
         with self._unit():  # the answer, its fills and the audit entry: all or none, one commit
-            row = self._record_answer(answer)
+            row = self._record_answer(answer, fills)
             self._audit("order.submitted", intent, cid, status=str(row.status), venue_order_id=row.venue_order_id)
         self._notify(NotificationLevel.INFO, f"order {cid} {row.status}",
                      f"{intent.side} {intent.qty} {intent.symbol} on {self.venue}: {row.status}")
@@ -296,33 +295,39 @@ class GatedBroker:
         return self.ledger.positions(venue=self.venue, account=self.account)
 
     # -- helpers -----------------------------------------------------------------------------
-    def _record_answer(self, answer: BrokerOrder) -> OrderRecord:
+    def _record_answer(self, answer: BrokerOrder, fills: list[BrokerFill] | None | object = _UNKNOWN) -> OrderRecord:
+        """Apply a venue answer and record its fills (`fills`: pulled already, else pulled here)."""
         # a final order keeps its state; the filled qty only grows (answers may come late or twice)
         row, applied = self.ledger.record_answer(
             answer.client_order_id, answer.status, venue_order_id=answer.venue_order_id,
             filled_qty=answer.filled_qty, avg_price=answer.average_price, source="venue",
         )
         if applied and answer.filled_qty > 0:
-            self._record_fills(answer, deployment=row.deployment)
+            pulled = self._pull_fills(answer) if fills is _UNKNOWN else fills
+            if isinstance(pulled, list) and pulled:
+                self._record_fills(answer, pulled, deployment=row.deployment)
         return row
+
+    def _pull_fills(self, answer: BrokerOrder) -> list[BrokerFill] | None:
+        """Return the venue's fills of `answer`'s order (None when they cannot be read now)."""
+        if answer.filled_qty <= 0:
+            return []
+        try:
+            fills = self.broker.fills_since(answer.created_at, answer.symbol)
+        except BrokerError as e:  # reconciliation picks them up later
+            log.warning("fills of %s not pulled yet: %s", answer.client_order_id, e)
+            return None
+        return [f for f in fills if f.client_order_id == answer.client_order_id
+                or (f.venue_order_id is not None and f.venue_order_id == answer.venue_order_id)]
 
     def _unit(self, *, write: bool = True) -> AbstractContextManager[object]:
         """The ledger's unit of work where it has one (a stand-in ledger in tests may not)."""
         unit = getattr(self.ledger, "unit", None)
         return unit(write=write) if unit is not None else nullcontext()
 
-    def _record_fills(self, answer: BrokerOrder, *, deployment: str | None | object = _UNKNOWN) -> None:
-        since = answer.created_at
-        try:
-            fills = self.broker.fills_since(since, answer.symbol)
-        except BrokerError as e:  # reconciliation picks them up later
-            log.warning("fills of %s not pulled yet: %s", answer.client_order_id, e)
-            return
+    def _record_fills(self, answer: BrokerOrder, fills: list[BrokerFill], *,
+                      deployment: str | None | object = _UNKNOWN) -> None:
         for fill in fills:
-            mine = fill.client_order_id == answer.client_order_id or (
-                fill.venue_order_id is not None and fill.venue_order_id == answer.venue_order_id)
-            if not mine:
-                continue
             self.ledger.record_fill(
                 venue=self.venue, account=self.account, trade_id=fill.trade_id, symbol=fill.symbol,
                 side=fill.side, qty=fill.qty, price=fill.price, ts=fill.ts, fee=fill.fee,

@@ -123,3 +123,4 @@ def test_the_perpetual_futures_section_runs_as_written(quantdesk_home: Path, sha
     assert "91 rows, inserted 91" in outputs[2]
     assert re.search(r"futures 3x isolated: funding paid \d+\.\d+ over 10 settlements", outputs[3]), outputs[3]
     assert "engine futures" in outputs[4]
+    assert "windows (rolling train 2d, test 1d)" in outputs[5]  # the futures walk-forward

@@ -268,3 +268,37 @@ def test_futures_sweep_ranks_what_single_futures_backtests_give(futures_lake: La
     assert best["total_return"] == pytest.approx(single.metrics.total_return, rel=1e-12)
     spot = sweep("sma_cross", query, grid={"fast": [3, 5, 8], "slow": [20, 40]}, lake=futures_lake, store=False)
     assert not spot.results.equals(result.results)  # leverage, shorts and funding change the ranking's numbers
+
+
+@pytest.mark.realdata
+def test_a_futures_walk_forward_trades_each_test_window_with_the_futures_engine(futures_lake: Lake,
+                                                                              quantdesk_home: Path) -> None:
+    from quantdesk.backtest.walkforward import walk_forward
+    from quantdesk.promotion.evidence import collect_evidence
+
+    query = LakeQuery.of("XRP/USDT:USDT", "1h", exchange="binanceusdm")
+    kw = dict(grid=["fast=5", "slow=20"], train="2d", test="1d", lake=futures_lake, cost=CostModel(fee_bps=4))
+    walked = walk_forward("sma_cross", query, market="futures", leverage=5, **kw)
+    spot = walk_forward("sma_cross", query, **kw)
+    frame = futures_lake.candles("XRP/USDT:USDT", "1h", exchange="binanceusdm")
+    cash = 10_000.0
+    for row in walked.windows.iter_rows(named=True):  # one combination: each window is that backtest
+        test = frame.filter((pl.col("ts") >= row["test_start"]) & (pl.col("ts") <= row["test_end"]))
+        alone = futures_backtest("sma_cross", test, params={"fast": 5, "slow": 20}, leverage=5, initial_cash=cash,
+                                 cost=CostModel(fee_bps=4), funding=futures_lake.funding.read(
+                                     "XRP/USDT:USDT", exchange="binanceusdm"),
+                                 mark=futures_lake.candles("XRP/USDT:USDT@mark", "1h", exchange="binanceusdm"),
+                                 timeframe="1h", lookahead_samples=0, store=False)
+        assert row["test_total_return"] == pytest.approx(alone.metrics.total_return, rel=1e-12)
+        cash = float(alone.equity["equity"][-1])
+    assert walked.metrics["final_equity"] == pytest.approx(cash, rel=1e-12)
+    assert walked.metrics["final_equity"] != spot.metrics["final_equity"]
+
+    # promotion evidence only counts a walk-forward of the market the run trades
+    run = futures_backtest("sma_cross", query, params={"fast": 5, "slow": 20}, leverage=5, lake=futures_lake,
+                           lookahead_samples=0)
+    evidence = collect_evidence(run.run_id)
+    assert (evidence.market, evidence.leverage) == ("futures", 5.0)
+    assert evidence.walkforward_run_id == walked.run_id and evidence.oos_sharpe == walked.metrics["sharpe"]
+    refused = collect_evidence(run.run_id, walkforward_run_id=spot.run_id)
+    assert refused.oos_sharpe is None and "trades spot, this run trades futures" in refused.walkforward_detail

@@ -143,9 +143,10 @@ def _promoted(shared_data: Path, strategy: str, params: dict, leverage: int, nam
         import_file(shared_data / FUTURES / file, lake=lake, exchange="binanceusdm")
     query = LakeQuery.of(SYMBOL, "1h", exchange="binanceusdm")
     run = futures_backtest(strategy, query, params=params, leverage=leverage, lookahead_samples=0, lake=lake)
-    # the paper gate wants an out-of-sample figure; walk-forward has no futures engine yet, so a
-    # spot walk-forward of the same candles stands in (the closing note says so)
-    walk_forward(strategy, query, grid=[f"{k}={v}" for k, v in params.items()], train="2d", test="1d", lake=lake)
+    # the paper gate's out-of-sample figure: a futures walk-forward of the same contract (a spot one
+    # would not count: evidence must trade the market the deployment trades)
+    walk_forward(strategy, query, grid=[f"{k}={v}" for k, v in params.items()], train="2d", test="1d", lake=lake,
+                 market="futures", leverage=leverage)
     gates = PromotionGates(min_oos_sharpe=-100.0, max_drawdown=1.0, min_trades=0, min_deflated_sharpe=0.0,
                            require_lookahead_pass=False)
     with Ledger() as ledger:

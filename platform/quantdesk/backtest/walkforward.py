@@ -115,11 +115,15 @@ def walk_forward(
     clock: Clock | None = None,
     on_progress: Callable[[int], None] | None = None,
     dask: str | None = None,
+    market: str = "spot",
+    leverage: float = 1.0,
 ) -> WalkForwardResult:
     """Run a walk-forward of `strategy` over `grid` with `train`/`test` windows (e.g. "90d"/"30d").
 
     `on_progress(1)` is called after each window. With `store=True` the windows and the
-    stitched equity are saved as a run of kind "walkforward".
+    stitched equity are saved as a run of kind "walkforward". `market="futures"` walks a
+    perpetual forward at `leverage` with the futures engine (funding and mark prices from the
+    lake, shorts allowed), each window a `futures_backtest`; it runs in this process.
     Example: `walk_forward("sma_cross", candles, grid=["fast=5:50:5", "slow=20:200:20"], train="60d", test="20d")`.
     """
     strategy_cls = load_strategy(strategy) if isinstance(strategy, str) else strategy
@@ -139,8 +143,15 @@ def walk_forward(
             "shorten --train/--test or widen --start/--end"
         )
     tf_ms = timeframe_ms(snapshot.timeframe)
+    if market not in ("spot", "futures"):
+        raise BacktestError(f"market {market!r} is not spot or futures")
+    futures = _futures_inputs(data, frames, snapshot, lake, leverage) if market == "futures" else None
+    if futures is not None:
+        allow_short, dask = True, ""  # a perpetual is symmetric; the futures engine runs here
     kw = dict(cost=cost, rules=rules, allow_short=allow_short, rebalance=rebalance)
-    fast = fast_path_for(strategy_cls, frames)
+    if futures is not None:
+        kw["futures"] = futures
+    fast = fast_path_for(strategy_cls, frames) if futures is None else None
     rows, pieces = [], []
     capital = float(initial_cash)
     dask = dask if dask is not None else get_settings().dask
@@ -192,9 +203,41 @@ def walk_forward(
                   "anchored": anchored, "metric": metric, "snapshot": asdict(snapshot), "cost": asdict(cost),
                   "rules": asdict(rules), "initial_cash": initial_cash, "allow_short": allow_short,
                   "rebalance": rebalance, "metrics": metrics}
+        if futures is not None:
+            record["extra"] = {"market": "futures", "leverage": float(leverage)}
         run_id = save_run("walkforward", record, {"windows": windows, "equity": result.equity}, clock=clock)
         result = replace(result, run_id=run_id)
     return result
+
+
+def _futures_inputs(data: Any, frames: dict[str, pl.DataFrame], snapshot: Any, lake: Any,
+                    leverage: float) -> dict[str, Any]:
+    """The futures engine's inputs besides the candles: leverage, funding, marks, tiers (read once)."""
+    from quantdesk.backtest.data import LakeQuery
+    from quantdesk.backtest.futures import lake_inputs
+    from quantdesk.core.margin import tiers_for
+
+    if len(frames) != 1:
+        raise BacktestError(f"a futures walk-forward trades one contract, got {len(frames)}; run one per symbol")
+    funding, mark = (lake_inputs(data, next(iter(frames.values())), snapshot.exchange, lake)
+                     if isinstance(data, LakeQuery) else (None, None))
+    return {"leverage": leverage, "funding": funding, "mark": mark, "tiers": tiers_for(next(iter(frames))),
+            "timeframe": snapshot.timeframe}
+
+
+def _run_one(strategy_cls: type[Strategy], sliced: dict[str, pl.DataFrame], params: dict[str, Any], cash: float,
+             kw: dict[str, Any]) -> Any:
+    """One window's backtest: the futures engine when `kw` carries futures inputs, else the spot one."""
+    kw = dict(kw)
+    futures = kw.pop("futures", None)
+    if futures is not None:
+        from quantdesk.backtest.futures import futures_backtest
+
+        return futures_backtest(strategy_cls, sliced, params=params, initial_cash=cash, lookahead_samples=0,
+                                store=False, **futures, **kw)
+    from quantdesk.backtest.engine import backtest
+
+    return backtest(strategy_cls, sliced, params=params, initial_cash=cash, lookahead_samples=0, store=False, **kw)
 
 
 def _metrics(strategy_cls: type[Strategy], frames: dict[str, pl.DataFrame], fast: Any,
@@ -202,11 +245,8 @@ def _metrics(strategy_cls: type[Strategy], frames: dict[str, pl.DataFrame], fast
     if fast is not None:
         out, _ = fast.run(combos, initial_cash=cash, timeframe_ms=tf_ms, bars=bars, n_blocks=2, **kw)
         return out
-    from quantdesk.backtest.engine import backtest
-
     sliced = {s: f[bars] for s, f in frames.items()}
-    rows = [backtest(strategy_cls, sliced, params=p, initial_cash=cash, lookahead_samples=0, store=False,
-                     **kw).metrics.as_dict() for p in combos]
+    rows = [_run_one(strategy_cls, sliced, p, cash, kw).metrics.as_dict() for p in combos]
     return {k: np.array([r[k] for r in rows]) for k in rows[0]}
 
 
@@ -214,11 +254,8 @@ def _equity(strategy_cls: type[Strategy], frames: dict[str, pl.DataFrame], fast:
             bars: slice, cash: float, kw: dict[str, Any]) -> np.ndarray:
     if fast is not None:
         return fast.equity(params, initial_cash=cash, bars=bars, **kw)
-    from quantdesk.backtest.engine import backtest
-
     sliced = {s: f[bars] for s, f in frames.items()}
-    return backtest(strategy_cls, sliced, params=params, initial_cash=cash, lookahead_samples=0,
-                    store=False, **kw).equity["equity"].to_numpy()
+    return _run_one(strategy_cls, sliced, params, cash, kw).equity["equity"].to_numpy()
 
 
 def _stitched_metrics(equity: np.ndarray, initial_cash: float, tf_ms: int, windows: pl.DataFrame) -> dict[str, Any]:

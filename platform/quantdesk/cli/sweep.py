@@ -128,22 +128,30 @@ def walkforward_command(
     cash: Cash = 10_000.0,
     allow_short: AllowShort = False,
     dask: DaskOption = None,
+    market: Annotated[str, typer.Option("--market", help="spot, or futures: a USDT-M perpetual with leverage, funding and liquidation.")] = "spot",
+    leverage: Annotated[float, typer.Option("--leverage", help="Futures only: notional per unit of margin (1-125).")] = 1.0,
     json_out: JsonOption = False,
     wide: WideOption = False,
 ) -> None:
     """Choose parameters on rolling (or anchored) train windows, trade them on the next test windows.
 
     Example: quantdesk walkforward sma_cross --symbol BTC/USDT --timeframe 1h --start 2024-01-01 --grid fast=5:50:5 --grid slow=20:200:20 --train 90d --test 30d
+
+    Futures: quantdesk walkforward sma_cross --symbol XRP/USDT:USDT --exchange binanceusdm --timeframe 1h --market futures --leverage 3 --grid fast=3:6:1 --grid slow=12:20:4 --train 2d --test 1d
     """
     from quantdesk.backtest.data import LakeQuery
     from quantdesk.backtest.walkforward import walk_forward
+
+    if market == "spot" and leverage != 1.0:
+        raise ConfigError("--leverage applies to futures; add --market futures (spot trades without leverage)")
 
     query = LakeQuery(symbols=(symbol,), timeframe=timeframe, start=start, end=end, exchange=exchange)
     enabled = not json_out and err_console.is_terminal
     with progress(f"walk-forward {strategy}", None, enabled=enabled) as advance:
         result = walk_forward(strategy, query, grid=grid, train=train, test=test, anchored=anchored,
                               metric=metric, cost=_cost(fee_bps, slippage_bps), initial_cash=cash,
-                              allow_short=allow_short, on_progress=advance, dask=dask)
+                              allow_short=allow_short, on_progress=advance, dask=dask, market=market,
+                              leverage=leverage)
     if json_out:
         emit(result.summary())
         return

@@ -73,19 +73,26 @@ def _same_market(record: dict[str, Any], snapshot: dict[str, Any]) -> bool:
     ) == snapshot.get("timeframe")
 
 
-def _newest(kind: str, strategy: str, code_hash: str, snapshot: dict[str, Any]) -> Any | None:
+def _market_of(record: dict[str, Any]) -> str:
+    return str((record.get("extra") or {}).get("market") or "spot")
+
+
+def _newest(kind: str, strategy: str, code_hash: str, snapshot: dict[str, Any], market: str = "spot") -> Any | None:
+    """The newest run of `kind` of this strategy and code on these symbols, timeframe and market
+    (a spot walk-forward is no evidence for a perpetual at leverage, nor the other way round)."""
     from quantdesk.backtest import list_runs, load_run
 
     for run_id in list_runs(kind)["run_id"].to_list():
         run = load_run(run_id)
         rec = run.record
-        if rec.get("strategy") == strategy and rec.get("code_hash") == code_hash and _same_market(rec, snapshot):
+        if (rec.get("strategy") == strategy and rec.get("code_hash") == code_hash and _same_market(rec, snapshot)
+                and _market_of(rec) == market):
             return run
     return None
 
 
 def _walkforward(walkforward_run_id: str | None, strategy: str, code_hash: str,
-                 snapshot: dict[str, Any]) -> tuple[str | None, float | None, str]:
+                 snapshot: dict[str, Any], market: str = "spot") -> tuple[str | None, float | None, str]:
     from quantdesk.backtest import load_run
 
     run: Any
@@ -102,18 +109,24 @@ def _walkforward(walkforward_run_id: str | None, strategy: str, code_hash: str,
                 f"walk-forward {walkforward_run_id} is of {rec.get('strategy')} at code hash "
                 f"{str(rec.get('code_hash'))[:12]}, not of this run's strategy and code"
             )
+        if _market_of(rec) != market:
+            return walkforward_run_id, None, (
+                f"walk-forward {walkforward_run_id} trades {_market_of(rec)}, this run trades {market}: "
+                f"walk {strategy} forward on the same market")
     else:
-        run = _newest("walkforward", strategy, code_hash, snapshot)
+        run = _newest("walkforward", strategy, code_hash, snapshot, market)
         if run is None:
+            hint = " --market futures --leverage N" if market == "futures" else ""
             return None, None, (
-                f"no stored walk-forward of {strategy} at this code hash on these symbols and timeframe: "
-                "run `quantdesk walkforward` first (or pass --walkforward RUN_ID)"
+                f"no stored {market} walk-forward of {strategy} at this code hash on these symbols and timeframe: "
+                f"run `quantdesk walkforward ...{hint}` first (or pass --walkforward RUN_ID)"
             )
     return run.run_id, _finite((run.record.get("metrics") or {}).get("sharpe")), ""
 
 
-def _deflated_sharpe(run: Any, strategy: str, code_hash: str, snapshot: dict[str, Any]) -> tuple[float | None, str]:
-    sweep = _newest("sweep", strategy, code_hash, snapshot)
+def _deflated_sharpe(run: Any, strategy: str, code_hash: str, snapshot: dict[str, Any],
+                     market: str = "spot") -> tuple[float | None, str]:
+    sweep = _newest("sweep", strategy, code_hash, snapshot, market)
     if sweep is not None and (sweep.record.get("overfitting") or {}).get("deflated_sharpe") is not None:
         report = sweep.record["overfitting"]
         return _finite(report["deflated_sharpe"]), f"sweep {sweep.run_id} ({report.get('n_trials')} trials)"
@@ -158,15 +171,16 @@ def collect_evidence(run_id: str, *, walkforward_run_id: str | None = None) -> E
     metrics = rec.get("metrics") or {}
     lookahead = rec.get("lookahead")
     snapshot = rec.get("snapshot") or {}
-    wf_id, oos, wf_detail = _walkforward(walkforward_run_id, strategy, code_hash, snapshot)
-    dsr, dsr_source = _deflated_sharpe(run, strategy, code_hash, snapshot)
+    market = _market_of(rec)
+    wf_id, oos, wf_detail = _walkforward(walkforward_run_id, strategy, code_hash, snapshot, market)
+    dsr, dsr_source = _deflated_sharpe(run, strategy, code_hash, snapshot, market)
     return Evidence(
         run_id=run_id, strategy=strategy, strategy_ref=ref, code_hash=code_hash, current_code_hash=current,
         params=dict(rec.get("params") or {}), snapshot=snapshot,
         initial_cash=float(rec.get("initial_cash") or 10_000.0), cost=dict(rec.get("cost") or {}),
         rules=dict(rec.get("rules") or {}), allow_short=bool(rec.get("allow_short")),
         rebalance=bool(rec.get("rebalance")),
-        market=str((rec.get("extra") or {}).get("market") or "spot"),
+        market=market,
         leverage=float((rec.get("extra") or {}).get("leverage") or 1.0), sharpe=_finite(metrics.get("sharpe")),
         max_drawdown=_finite(metrics.get("max_drawdown")),
         trades=None if metrics.get("trades") is None else int(metrics["trades"]),

@@ -85,3 +85,35 @@ def test_positions_stay_the_sum_of_fills_as_fills_arrive(ledger: Ledger) -> None
         with pytest.raises(DBAPIError, match="append-only"), ledger.engine.begin() as c:
             c.execute(statement)
     assert {p.symbol: p.qty for p in ledger.positions()} == full() == {"BTC/USDT": Decimal("1.5")}
+
+
+def test_a_unit_of_work_commits_all_of_its_calls_or_none(ledger: Ledger) -> None:
+    """`Ledger.unit()`: an answer, its fill and the audit entry land together, or not at all (both backends)."""
+    ledger.record_intents([_intent("u1"), _intent("u2")], sent_source="gated-broker")
+    with ledger.unit():
+        row, applied = ledger.record_answer("u1", OrderStatus.FILLED, venue_order_id="v1", filled_qty="1",
+                                            avg_price="100")
+        _fill(ledger, "tu1", "u1", T0)
+        assert ledger.order("u1").status is OrderStatus.FILLED  # reads inside see the unit's writes
+        ledger.audit("test", "order.submitted", {"client_order_id": "u1"})
+    assert applied and row.status is OrderStatus.FILLED and row == ledger.order("u1")  # returned as stored
+    assert [f.trade_id for f in ledger.fills(client_order_id="u1")] == ["tu1"]
+    entries = len(ledger.audit_log())
+
+    with pytest.raises(LedgerError, match="cannot move"), ledger.unit():
+        ledger.record_answer("u2", OrderStatus.OPEN, venue_order_id="v2")
+        _fill(ledger, "tu2", "u2", T0)
+        with ledger.unit():  # a nested unit joins the outer one
+            ledger.audit("test", "order.submitted", {"client_order_id": "u2"})
+        ledger.update_order("u1", OrderStatus.OPEN)  # out of a final state: refused, the unit rolls back
+    assert ledger.order("u2").status is OrderStatus.SENT and ledger.fills(client_order_id="u2") == []
+    assert len(ledger.audit_log()) == entries and ledger.verify_audit().ok  # the chain is whole
+
+
+def test_a_late_or_repeated_answer_leaves_a_final_order_alone(ledger: Ledger) -> None:
+    ledger.record_intents([_intent("r")], sent_source="gated-broker")
+    first, applied = ledger.record_answer("r", OrderStatus.FILLED, venue_order_id="vr", filled_qty="1", avg_price="5")
+    again, reapplied = ledger.record_answer("r", OrderStatus.OPEN, venue_order_id="vr", filled_qty="0")
+    assert (applied, reapplied) == (True, False) and again == first and again.filled_qty == Decimal(1)
+    with pytest.raises(LedgerError, match="no order with client order id 'nope'"):
+        ledger.record_answer("nope", OrderStatus.FILLED)

@@ -27,7 +27,7 @@ from quantdesk.core.errors import (
 )
 from quantdesk.core.orders import OrderIntent
 from quantdesk.core.types import OrderStatus
-from quantdesk.ledger import IntentRow, Ledger, OrderRecord, PositionRecord
+from quantdesk.ledger import FillRecord, IntentRow, Ledger, OrderRecord, PositionRecord
 from quantdesk.ledger.records import PretradeView
 from quantdesk.notify import Notification, NotificationLevel, Notifier
 from quantdesk.risk import RiskContext, RiskDecision, RiskGate, StateChange
@@ -35,7 +35,7 @@ from quantdesk.risk import RiskContext, RiskDecision, RiskGate, StateChange
 __all__ = ["GatedBroker", "OrderOutcome"]
 
 log = logging.getLogger(__name__)
-_UNKNOWN = object()  # "deployment not looked up yet"
+_UNKNOWN = object()  # "not pulled yet"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +49,7 @@ class OrderOutcome:
     status: OrderStatus | None = None
     order: OrderRecord | None = None  # the ledger's row after the answer
     error: str | None = None
+    fills: tuple[FillRecord, ...] = ()  # the fills recorded with the answer (more may come at reconcile)
 
     @property
     def ok(self) -> bool:
@@ -216,12 +217,12 @@ class GatedBroker:
         # the fills are read from the venue first: the write transaction below never waits on a round trip
         fills = self._pull_fills(answer)
         with self._unit():  # the answer, its fills and the audit entry: all or none, one commit
-            row = self._record_answer(answer, fills)
+            row, recorded = self._record_answer(answer, fills)
             self._audit("order.submitted", intent, cid, status=str(row.status), venue_order_id=row.venue_order_id)
         self._notify(NotificationLevel.INFO, f"order {cid} {row.status}",
                      f"{intent.side} {intent.qty} {intent.symbol} on {self.venue}: {row.status}")
         return OrderOutcome(client_order_id=cid, approved=True, code=decision.code, detail=decision.detail,
-                            status=row.status, order=row)
+                            status=row.status, order=row, fills=recorded)
 
     def record_equity(self, equity: Decimal, *, deployment: str) -> StateChange | None:
         """Tell the gate the deployment's equity; a tripped loss limit is stored and notified.
@@ -261,7 +262,7 @@ class GatedBroker:
             return OrderOutcome(client_order_id=client_order_id, approved=False, code=str(decision.code),
                                 detail=decision.detail, status=row.status, order=row)
         answer = self.broker.cancel_order(client_order_id, row.symbol)
-        new = self._record_answer(answer)
+        new, _ = self._record_answer(answer)
         self.ledger.audit(self.actor, "order.cancel", {"client_order_id": client_order_id, "venue": self.venue,
                                                        "status": str(new.status)})
         self._notify(NotificationLevel.INFO, f"order {client_order_id} {new.status}", f"cancel on {self.venue}")
@@ -282,7 +283,7 @@ class GatedBroker:
             except BrokerError as e:
                 log.warning("order %s still in flight: %s", row.client_order_id, e)
                 continue
-            resolved.append(self._record_answer(answer))
+            resolved.append(self._record_answer(answer)[0])
         return resolved
 
     def sync_fills(self) -> int:
@@ -295,18 +296,23 @@ class GatedBroker:
         return self.ledger.positions(venue=self.venue, account=self.account)
 
     # -- helpers -----------------------------------------------------------------------------
-    def _record_answer(self, answer: BrokerOrder, fills: list[BrokerFill] | None | object = _UNKNOWN) -> OrderRecord:
-        """Apply a venue answer and record its fills (`fills`: pulled already, else pulled here)."""
+    def _record_answer(self, answer: BrokerOrder, fills: list[BrokerFill] | None | object = _UNKNOWN
+                       ) -> tuple[OrderRecord, tuple[FillRecord, ...]]:
+        """Apply a venue answer and record its fills (`fills`: pulled already, else pulled here).
+
+        Return the order's row and the fills recorded.
+        """
         # a final order keeps its state; the filled qty only grows (answers may come late or twice)
         row, applied = self.ledger.record_answer(
             answer.client_order_id, answer.status, venue_order_id=answer.venue_order_id,
             filled_qty=answer.filled_qty, avg_price=answer.average_price, source="venue",
         )
+        recorded: tuple[FillRecord, ...] = ()
         if applied and answer.filled_qty > 0:
             pulled = self._pull_fills(answer) if fills is _UNKNOWN else fills
             if isinstance(pulled, list) and pulled:
-                self._record_fills(answer, pulled, deployment=row.deployment)
-        return row
+                recorded = self._record_fills(answer, pulled, order=row)
+        return row, recorded
 
     def _pull_fills(self, answer: BrokerOrder) -> list[BrokerFill] | None:
         """Return the venue's fills of `answer`'s order (None when they cannot be read now)."""
@@ -326,20 +332,20 @@ class GatedBroker:
         return unit(write=write) if unit is not None else nullcontext()
 
     def _record_fills(self, answer: BrokerOrder, fills: list[BrokerFill], *,
-                      deployment: str | None | object = _UNKNOWN) -> None:
+                      order: OrderRecord) -> tuple[FillRecord, ...]:
+        """Record the fills of `order` (its row: no lookup per fill); return them as stored."""
+        recorded = []
         for fill in fills:
-            self.ledger.record_fill(
+            recorded.append(self.ledger.record_fill(
                 venue=self.venue, account=self.account, trade_id=fill.trade_id, symbol=fill.symbol,
                 side=fill.side, qty=fill.qty, price=fill.price, ts=fill.ts, fee=fill.fee,
                 fee_currency=fill.fee_currency, client_order_id=answer.client_order_id,
-                venue_order_id=fill.venue_order_id,
-            )
+                venue_order_id=fill.venue_order_id, order=order,
+            ))
             on_fill = getattr(self.gate, "on_fill", None)
             if on_fill is not None:
-                if deployment is _UNKNOWN:
-                    row = self.ledger.order(answer.client_order_id)
-                    deployment = row.deployment if row else None
-                on_fill(deployment=deployment or "manual", symbol=fill.symbol)
+                on_fill(deployment=order.deployment or "manual", symbol=fill.symbol)
+        return tuple(recorded)
 
     def _context(self, intent: OrderIntent, equity: Decimal | None = None, pending: Sequence[OrderIntent] = (),
                  view: PretradeView | None = None) -> RiskContext:

@@ -59,12 +59,15 @@ class LedgerFills(LedgerState):
         account: str = "default",
         client_order_id: str | None = None,
         venue_order_id: str | None = None,
+        order: Any = None,
     ) -> FillRecord:
         """Store one venue trade; return its row.
 
         Idempotent by (venue, trade_id): a repeat returns the stored fill; LedgerError if it
         differs in symbol, side, qty or price. The order link is found by client order id,
-        else by venue order id; fills of unknown orders are kept unlinked.
+        else by venue order id; fills of unknown orders are kept unlinked. `order`: the
+        order's row when the caller holds it (read in the same transaction), which skips the
+        lookup.
         """
         if not trade_id:
             raise LedgerError(f"a fill on {venue!r} needs the venue's trade id")
@@ -82,8 +85,7 @@ class LedgerFills(LedgerState):
                     if row is not None:
                         _check_same_fill(venue, trade_id, row, wanted)
                         return to_fill(row)
-                    order = None
-                    if client_order_id is not None:
+                    if order is None and client_order_id is not None:
                         order = c.execute(_ORDER_BY_CID, {"cid": client_order_id}).first()
                     if order is None and venue_order_id is not None:
                         order = c.execute(_ORDER_BY_VID, {"v": venue, "vid": venue_order_id}).first()

@@ -199,10 +199,10 @@ class Ledger(LedgerFills):
                 **wanted,
             ),
         ).inserted_primary_key[0]
-        self._append_event(c, order_id, now, None, status_, p["source"], filled, avg_price, vid, p["payload"])
+        events = [_event(order_id, now, None, status_, p["source"], filled, avg_price, vid, p["payload"])]
         if sent:
-            self._append_event(c, order_id, now, status_, OrderStatus.SENT, sent_source, filled, avg_price,
-                               vid, None)
+            events.append(_event(order_id, now, status_, OrderStatus.SENT, sent_source, filled, avg_price, vid, None))
+        c.execute(_INSERT_EVENT, events)  # both events in one executemany
         # the row as it now reads back (the column types keep these values exactly): no reload
         return OrderRecord(
             id=order_id, client_order_id=client_order_id, venue=wanted["venue"], account=wanted["account"],
@@ -344,20 +344,7 @@ class Ledger(LedgerFills):
         vid: str | None,
         payload: Mapping[str, object] | None,
     ) -> None:
-        c.execute(
-            _INSERT_EVENT,
-            dict(
-                order_id=order_id,
-                ts=ts,
-                from_status=None if old is None else old.value,
-                to_status=new.value,
-                source=source,
-                filled_qty=filled,
-                avg_price=avg,
-                venue_order_id=vid,
-                payload=canonical_json(dict(payload or {})) if payload else "{}",
-            ),
-        )
+        c.execute(_INSERT_EVENT, _event(order_id, ts, old, new, source, filled, avg, vid, payload))
 
     def order(self, client_order_id: str) -> OrderRecord | None:
         """Return the order with this client order id, or None."""
@@ -485,3 +472,11 @@ def _check_same_order(client_order_id: str, row: Any, wanted: dict[str, Any]) ->
                 f"client order id {client_order_id!r} is already recorded with {key}={getattr(row, key)!r}, "
                 f"not {value!r}: derive a new client order id for a different order"
             )
+
+
+def _event(order_id: int, ts: datetime, old: OrderStatus | None, new: OrderStatus, source: str, filled: Decimal,
+           avg: Money | None, vid: str | None, payload: Mapping[str, object] | None) -> dict[str, Any]:
+    """The `order_events` row of one status change."""
+    return dict(order_id=order_id, ts=ts, from_status=None if old is None else old.value, to_status=new.value,
+                source=source, filled_qty=filled, avg_price=avg, venue_order_id=vid,
+                payload=canonical_json(dict(payload or {})) if payload else "{}")

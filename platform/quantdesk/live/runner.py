@@ -324,7 +324,8 @@ class Runner:
             if follow and outcome.approved and outcome.code != "ALREADY_SUBMITTED":
                 outcome = self._follow(outcome)
             if outcome.approved and outcome.code != "ALREADY_SUBMITTED":
-                self._book(account, intent.client_order_id, sized=order.qty, qty=intent.qty)
+                self._book(account, intent.client_order_id, sized=order.qty, qty=intent.qty,
+                           fills=getattr(outcome, "fills", ()))
             outcomes.append(outcome)
         return outcomes
 
@@ -414,8 +415,10 @@ class Runner:
             self._book_cache = (last_key, max_id, _copy(account))
         return account
 
-    def _book(self, account: Account, client_order_id: str, *, sized: float, qty: Any) -> None:
-        fills = self.ledger.fills(client_order_id=client_order_id)
+    def _book(self, account: Account, client_order_id: str, *, sized: float, qty: Any, fills: Any = ()) -> None:
+        # the fills the gated broker recorded with the answer, else (a venue that reports them
+        # later, a followed order) what the ledger holds for the order
+        fills = list(fills) or self.ledger.fills(client_order_id=client_order_id)
         if len(fills) == 1 and fills[0].qty == qty:
             # filled in full: book the float size itself, so the float book follows vectorbt's bit for bit
             f = fills[0]
@@ -427,11 +430,11 @@ class Runner:
     def _follow(self, outcome: Any) -> Any:
         """Poll until the order is final (market orders fill at once; a venue may lag)."""
         deadline = time.monotonic() + self.follow_timeout_s
-        row = outcome.order
+        row, polled = outcome.order, False
         while (row is None or not row.status.is_final) and time.monotonic() < deadline:
             self._sleep(0.05)
             self.gated.reconcile()
-            row = self.ledger.order(outcome.client_order_id)
+            row, polled = self.ledger.order(outcome.client_order_id), True
         if row is None or not row.status.is_final:
             self._alert(NotificationLevel.WARNING, f"order {outcome.client_order_id} not final",
                         f"still {None if row is None else row.status} after {self.follow_timeout_s}s; "
@@ -439,6 +442,9 @@ class Runner:
             return outcome
         from dataclasses import replace
 
+        # fills that came after the answer are in the ledger, not in the outcome: book from there
+        if polled and hasattr(outcome, "fills"):
+            return replace(outcome, status=row.status, order=row, fills=())
         return replace(outcome, status=row.status, order=row)
 
     def _record_progress(self, bar_ts: datetime, prices: dict[str, float], state: str | None = None,

@@ -15,7 +15,7 @@ from quantdesk.core.clock import ensure_utc
 from quantdesk.core.errors import LedgerError
 from quantdesk.core.money import to_decimal
 from quantdesk.core.types import Side
-from quantdesk.ledger.records import FillRecord, PositionRecord
+from quantdesk.ledger.records import FillRecord, OrderRecord, PositionRecord
 from quantdesk.ledger.rows import parse_enum, to_fill
 from quantdesk.ledger.schema import fills, orders
 from quantdesk.ledger.state import LedgerState
@@ -59,7 +59,7 @@ class LedgerFills(LedgerState):
         account: str = "default",
         client_order_id: str | None = None,
         venue_order_id: str | None = None,
-        order: Any = None,
+        order: OrderRecord | None = None,
     ) -> FillRecord:
         """Store one venue trade; return its row.
 
@@ -85,13 +85,14 @@ class LedgerFills(LedgerState):
                     if row is not None:
                         _check_same_fill(venue, trade_id, row, wanted)
                         return to_fill(row)
-                    if order is None and client_order_id is not None:
-                        order = c.execute(_ORDER_BY_CID, {"cid": client_order_id}).first()
-                    if order is None and venue_order_id is not None:
-                        order = c.execute(_ORDER_BY_VID, {"v": venue, "vid": venue_order_id}).first()
-                    if order is not None:  # the order row is authoritative for the account
-                        account, client_order_id = order.account, order.client_order_id
-                        venue_order_id = venue_order_id or order.venue_order_id
+                    found: Any = order
+                    if found is None and client_order_id is not None:
+                        found = c.execute(_ORDER_BY_CID, {"cid": client_order_id}).first()
+                    if found is None and venue_order_id is not None:
+                        found = c.execute(_ORDER_BY_VID, {"v": venue, "vid": venue_order_id}).first()
+                    if found is not None:  # the order row is authoritative for the account
+                        account, client_order_id = found.account, found.client_order_id
+                        venue_order_id = venue_order_id or found.venue_order_id
                     now = self._now()
                     self._ensure_account(c, venue, account, now)
                     fill_id = c.execute(
@@ -100,7 +101,7 @@ class LedgerFills(LedgerState):
                             venue=venue,
                             account=account,
                             trade_id=trade_id,
-                            order_id=None if order is None else order.id,
+                            order_id=None if found is None else found.id,
                             client_order_id=client_order_id,
                             venue_order_id=venue_order_id,
                             fee=to_decimal(fee),
@@ -113,7 +114,7 @@ class LedgerFills(LedgerState):
                     # the row as it now reads back (the column types keep these values exactly)
                     return FillRecord(
                         id=fill_id, venue=venue, account=account, trade_id=trade_id,
-                        order_id=None if order is None else order.id, client_order_id=client_order_id,
+                        order_id=None if found is None else found.id, client_order_id=client_order_id,
                         venue_order_id=venue_order_id, symbol=symbol, side=side_, qty=wanted["qty"],
                         price=wanted["price"], fee=to_decimal(fee), fee_currency=fee_currency,
                         ts=ensure_utc(ts).astimezone(UTC), recorded_at=now)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -199,4 +200,54 @@ def test_the_gate_judges_a_perpetual_order_by_the_accounts_leverage_and_liquidat
     closer = order("add", Side.SELL, "500")
     assert (closer.approved, closer.code) == (False, "LIQUIDATION_TOO_CLOSE"), closer.detail
     assert order("reduce", Side.BUY, "500").approved  # reducing is always allowed
+    ledger.close()
+
+
+def test_the_live_runner_trades_a_perpetual_on_the_venue_through_ccxt(
+    client: Any, venue: SimulatedVenue, clock: ManualClock, data: dict[str, pl.DataFrame], tmp_path: Path,
+) -> None:
+    """Runner -> GatedBroker -> CcxtBroker(binanceusdm) -> the venue's USDⓈ-M account, bar by bar on the
+    real XRP data: the venue's leverage is the deployment's, its position is the runner's book, and the
+    book's funding (from the lake) is what the venue charged."""
+    from datetime import timedelta
+
+    from quantdesk.broker import CcxtBroker, GatedBroker
+    from quantdesk.core.costs import CostModel, MarketRules
+    from quantdesk.lake import Lake
+    from quantdesk.ledger import Ledger
+    from quantdesk.live import Runner, RunSpec
+    from quantdesk.live.market import LakeMarket
+    from quantdesk.risk import RiskConfig, RiskGate
+
+    lake = Lake(tmp_path / "lake")
+    lake.write(data["candles"], exchange="binanceusdm", symbol=SYMBOL, timeframe="1h")
+    lake.write(data["mark"], exchange="binanceusdm", symbol=f"{SYMBOL}@mark", timeframe="1h")
+    lake.funding.write(data["funding"], exchange="binanceusdm", symbol=SYMBOL)
+    spec = RunSpec(name="perp-live", strategy="sma_cross", params={"fast": 3, "slow": 8}, symbols=(SYMBOL,),
+                   timeframe="1h", venue="usdm", capital=1_000.0, cost=CostModel(fee_bps=10), allow_short=True,
+                   rules={SYMBOL: MarketRules(lot_step=0.1, min_qty=0.1)}, lake_exchange="binanceusdm",
+                   market="futures", leverage=5)
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", clock=clock)
+    broker = CcxtBroker(client, name="usdm", clock=clock, symbols=[SYMBOL], sleep=lambda s: None)
+    broker.set_leverage(SYMBOL, 5)  # as `quantdesk run` does for a futures deployment
+    gate = RiskGate(RiskConfig.from_dict({"default": {"max_leverage": 10}}), clock, ledger)
+    gated = GatedBroker(broker, ledger, gate, venue="usdm", clock=clock, actor="runner")
+    runner = Runner(spec, ledger=ledger, gated=gated, clock=clock, follow_timeout_s=0.0,
+                    market=LakeMarket(lake, exchange="binanceusdm", symbols=[SYMBOL], timeframe="1h"))
+    runner.start()
+    bars = data["candles"]["ts"]
+    first = int(np.searchsorted(bars.dt.epoch("ms").to_numpy(), int(START.timestamp() * 1000)))
+    for ts in bars[first:first + 60]:
+        clock.set(ts + timedelta(hours=1))  # the bar has closed; the venue's clock is the same clock
+        outcome = runner.step(int(ts.timestamp() * 1000))
+        assert outcome.ok, outcome.detail
+    sent = [f for f in ledger.fills(deployment="perp-live")]
+    assert len(sent) >= 3 and {f.side.value for f in sent} == {"buy", "sell"}  # long and short
+    [position] = client.fetch_positions([SYMBOL]) or [None]
+    book = runner.account()
+    venue_qty = 0.0 if position is None else position["contracts"] * (1 if position["side"] == "long" else -1)
+    assert book.position(SYMBOL) == pytest.approx(venue_qty, abs=1e-9)
+    assert position is None or position["leverage"] == 5
+    paid = -sum(h["amount"] for h in client.fetch_funding_history(SYMBOL))
+    assert paid != 0 and book.funding_paid == pytest.approx(paid, abs=1e-6)
     ledger.close()

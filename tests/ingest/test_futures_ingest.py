@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -26,23 +25,18 @@ from quantdesk.ingest import funding as funding_module
 from quantdesk.lake import Lake
 from quantdesk.venue import SimulatedVenue
 
+from ..xrp_futures import FUTURES, xrp_1h
+
 pytestmark = [pytest.mark.integration, pytest.mark.realdata]
 
 SYMBOL = "XRP/USDT:USDT"
-FUTURES = "freqtrade-testdata/futures"
 NOW = datetime(2021, 12, 20, tzinfo=UTC)
-
-
-def _frame(shared: Path, name: str) -> pl.DataFrame:
-    frame = pl.read_ipc(shared / FUTURES / name).rename({"date": "ts"})
-    return frame.with_columns(pl.col("ts").dt.cast_time_unit("ms"))
 
 
 @pytest.fixture
 def venue(shared_data: Path) -> Iterator[SimulatedVenue]:
-    candles = _frame(shared_data, "XRP_USDT_USDT-1h-futures.feather")
-    mark = _frame(shared_data, "XRP_USDT_USDT-1h-mark.feather").with_columns(pl.col("volume").fill_null(0.0))
-    funding = _frame(shared_data, "XRP_USDT_USDT-8h-funding_rate.feather").select("ts", pl.col("open").alias("rate"))
+    data = xrp_1h(shared_data)
+    candles, mark, funding = data["candles"], data["mark"], data["funding"]
     with SimulatedVenue({"XRP/USDT": candles}, clock=ManualClock(NOW), timeframe="1h",
                         perpetuals={SYMBOL: {"candles": candles, "mark": mark, "funding": funding}}) as running:
         yield running

@@ -21,11 +21,11 @@ from quantdesk.core.errors import ConfigError
 from quantdesk.live import RunSpec
 from quantdesk.live.replay_futures import replay_futures
 from quantdesk.strategies import Strategy, param
+from tests.xrp_futures import FUTURES, futures_frame, xrp_1h
 
 pytestmark = [pytest.mark.integration, pytest.mark.realdata]
 
 SYMBOL = "XRP/USDT:USDT"
-FUTURES = "freqtrade-testdata/futures"
 
 
 class Swing(Strategy):
@@ -44,19 +44,9 @@ class Swing(Strategy):
         return pl.Series("t", np.where(close > mean, self.level, np.where(close < mean, -self.level, 0.0)))
 
 
-def _frame(shared: Path, name: str) -> pl.DataFrame:
-    frame = pl.read_ipc(shared / FUTURES / name).rename({"date": "ts"})
-    return frame.with_columns(pl.col("ts").dt.cast_time_unit("ms"))
-
-
 @pytest.fixture
 def xrp(shared_data: Path) -> dict[str, pl.DataFrame]:
-    return {
-        "candles": _frame(shared_data, "XRP_USDT_USDT-1h-futures.feather"),
-        "mark": _frame(shared_data, "XRP_USDT_USDT-1h-mark.feather"),
-        "funding": _frame(shared_data, "XRP_USDT_USDT-8h-funding_rate.feather").select(
-            "ts", pl.col("open").alias("rate")),
-    }
+    return xrp_1h(shared_data)
 
 
 def _spec(leverage: int, level: float) -> RunSpec:
@@ -203,7 +193,7 @@ def test_a_paper_runner_on_a_perpetual_pays_funding_and_is_liquidated_bar_by_bar
     from quantdesk.live.service import build_runner
 
     _promoted(shared_data, f"{__file__}:Swing", {"slow": 12, "level": 0.1}, 40, "perp40")
-    bars = _frame(shared_data, "XRP_USDT_USDT-1h-futures.feather")["ts"]
+    bars = futures_frame(shared_data, "XRP_USDT_USDT-1h-futures.feather")["ts"]
     clock = ManualClock(bars[0])
     with Ledger(clock=clock) as ledger:
         runner = build_runner(ledger, "perp40", clock=clock)

@@ -23,28 +23,19 @@ from quantdesk.core.settings import VenueConfig
 from quantdesk.ingest.exchange import make_exchange
 from quantdesk.venue import SimulatedVenue
 
+from ..xrp_futures import xrp_1h
+
 pytestmark = [pytest.mark.integration, pytest.mark.realdata]
 
 SYMBOL = "XRP/USDT:USDT"
-FUTURES = "freqtrade-testdata/futures"
 START = datetime(2021, 11, 17, 2, 30, tzinfo=UTC)
 WALLET = 10_000.0
 FEE = 0.001  # the venue's default fee: 10 bps of the notional
 
 
-def _frame(shared: Path, name: str) -> pl.DataFrame:
-    frame = pl.read_ipc(shared / FUTURES / name).rename({"date": "ts"})
-    return frame.with_columns(pl.col("ts").dt.cast_time_unit("ms"))
-
-
 @pytest.fixture
 def data(shared_data: Path) -> dict[str, pl.DataFrame]:
-    return {
-        "candles": _frame(shared_data, "XRP_USDT_USDT-1h-futures.feather"),
-        "mark": _frame(shared_data, "XRP_USDT_USDT-1h-mark.feather").with_columns(pl.col("volume").fill_null(0.0)),
-        "funding": _frame(shared_data, "XRP_USDT_USDT-8h-funding_rate.feather").select(
-            "ts", pl.col("open").alias("rate")),
-    }
+    return xrp_1h(shared_data)
 
 
 @pytest.fixture

@@ -326,10 +326,10 @@ class GatedBroker:
         return [f for f in fills if f.client_order_id == answer.client_order_id
                 or (f.venue_order_id is not None and f.venue_order_id == answer.venue_order_id)]
 
-    def _unit(self, *, write: bool = True) -> AbstractContextManager[object]:
+    def _unit(self) -> AbstractContextManager[object]:
         """The ledger's unit of work where it has one (a stand-in ledger in tests may not)."""
         unit = getattr(self.ledger, "unit", None)
-        return unit(write=write) if unit is not None else nullcontext()
+        return unit() if unit is not None else nullcontext()
 
     def _record_fills(self, answer: BrokerOrder, fills: list[BrokerFill], *,
                       order: OrderRecord) -> tuple[FillRecord, ...]:

@@ -28,7 +28,7 @@ class LedgerBase:
         self._url = resolve_url(url)
         self._engine = make_engine(self._url)
         self._clock: Clock = clock or SystemClock()
-        self._units = threading.local()  # this thread's open unit of work: (connection, writes?)
+        self._units = threading.local()  # this thread's open unit of work: its connection
         # The embedded SQLite file belongs to this installation: migrate it on open. A shared
         # PostgreSQL database is migrated on purpose, by an operator (`quantdesk db upgrade`).
         if migrate is None:
@@ -87,7 +87,7 @@ class LedgerBase:
         return ensure_utc(ts) if ts is not None else self._clock.now()
 
     @contextmanager
-    def unit(self, *, write: bool = True) -> Iterator[None]:
+    def unit(self) -> Iterator[None]:
         """Run this thread's ledger calls inside one transaction: one BEGIN and one commit for all.
 
         The gated broker records a venue's answer, its fills and the audit entry this way: all
@@ -95,14 +95,13 @@ class LedgerBase:
         PostgreSQL each call inside still runs in a savepoint, so a call that handles its own
         conflict (a unique row another process inserted first) leaves the unit usable; SQLite
         holds the write lock from the unit's start, so no such conflict can happen there.
-        `write=False` opens a read snapshot that the reads inside share (writes inside still
-        open their own transactions). Units nest: an inner one joins the outer.
+        Units nest: an inner one joins the outer.
         """
         if getattr(self._units, "open", None) is not None:
             yield
             return
-        with (self._write() if write else self._read()) as connection:
-            self._units.open = (connection, write)
+        with self._write() as connection:
+            self._units.open = connection
             try:
                 yield
             finally:
@@ -110,9 +109,8 @@ class LedgerBase:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        unit = getattr(self._units, "open", None)
-        if unit is not None and unit[1]:
-            connection = unit[0]
+        connection = getattr(self._units, "open", None)
+        if connection is not None:
             if connection.dialect.name == "postgresql":
                 with connection.begin_nested():
                     yield connection
@@ -133,7 +131,7 @@ class LedgerBase:
     def _read(self) -> Iterator[Connection]:
         unit = getattr(self._units, "open", None)
         if unit is not None:
-            yield unit[0]
+            yield unit
             return
         try:
             with read_tx(self._engine) as connection:

@@ -220,8 +220,8 @@ class LedgerFills(LedgerState):
         an open write unit are not kept (it may still roll back and its ids be reused).
         PostgreSQL sequences may commit out of order, so there every call sums all fills.
         """
-        unit = getattr(self._units, "open", None)
-        keep = self._engine.dialect.name == "sqlite" and not (unit is not None and unit[1])
+        in_unit = getattr(self._units, "open", None) is not None
+        keep = self._engine.dialect.name == "sqlite" and not in_unit
         lock = self.__dict__.setdefault("_positions_lock", threading.Lock())
         with lock:
             cache = self.__dict__.get("_positions_cache") if self._engine.dialect.name == "sqlite" else None

@@ -15,24 +15,23 @@ import math
 from dataclasses import dataclass, field
 
 from quantdesk.core.costs import MarketRules
-from quantdesk.live.sizing import SizedOrder
+from quantdesk.live.sizing import Account, SizedOrder
 
 __all__ = ["FuturesBook", "size_perpetual"]
 
 
 @dataclass(slots=True)
-class FuturesBook:
-    """Wallet (quote) and isolated positions per contract; mutable: the runner applies fills to it."""
+class FuturesBook(Account):
+    """Wallet (`cash`) and isolated positions per contract; mutable: the runner applies fills to it.
 
-    cash: float  # the wallet: what the spot `Account` calls cash
-    leverage: float
-    positions: dict[str, float] = field(default_factory=dict)
+    An `Account` whose cash is the wallet: equity is the wallet plus unrealised PnL, not cash
+    plus the positions' value.
+    """
+
+    leverage: float = 1.0
     entries: dict[str, float] = field(default_factory=dict)
     margins: dict[str, float] = field(default_factory=dict)
     funding_paid: float = 0.0
-
-    def position(self, symbol: str) -> float:
-        return self.positions.get(symbol, 0.0)
 
     def value(self, prices: dict[str, float]) -> float:
         """Return the wallet plus every position's unrealised PnL at `prices`."""

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from quantdesk.core.timeframes import timeframe_ms
+from quantdesk.live.futures_book import FuturesBook
 
 __all__ = ["MarkBar", "PerpetualFeed", "Settlement", "book_fill", "futures_book", "settle_paper_bar"]
 
@@ -94,8 +95,6 @@ def book_fill(book: Any, fill: Any) -> None:
     A perpetual's `autoclose-` fill is the venue's liquidation: the book loses the position's
     margin (the fill's price is where the venue closed it; the rest was its clearance fee).
     """
-    from quantdesk.live.futures_book import FuturesBook
-
     if isinstance(book, FuturesBook) and (fill.client_order_id or "").startswith("autoclose-"):
         book.liquidate(fill.symbol)
         return
@@ -109,8 +108,6 @@ def futures_book(fills: list[Any], settlements: list[Settlement], *, capital: fl
     At equal times a fill comes first: the backtest fills at a bar's open, then settles the
     funding inside that bar.
     """
-    from quantdesk.live.futures_book import FuturesBook
-
     book = FuturesBook(cash=capital, leverage=leverage)
     events = [(int(f.ts.timestamp() * 1000), 0, f) for f in fills] + [(s.bar_ms, 1, s) for s in settlements]
     for _ms, kind, item in sorted(events, key=lambda e: (e[0], e[1])):

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from quantdesk.core.clock import Clock, SystemClock, ensure_utc
 from quantdesk.core.errors import LedgerError
+from quantdesk.ledger.direct import DirectConnection
 from quantdesk.ledger.engine import make_engine, read_tx, resolve_url, safe_url, write_tx
 from quantdesk.ledger.migrate import check_revision, head_revision, upgrade_engine
 from quantdesk.ledger.schema import accounts, venues
@@ -119,7 +120,7 @@ class LedgerBase:
             return
         try:
             with write_tx(self._engine) as connection:
-                yield connection
+                yield self._direct(connection)
         except IntegrityError:
             raise  # callers that expect a race handle it; see _retry_on_conflict users
         except DBAPIError as e:
@@ -135,11 +136,18 @@ class LedgerBase:
             return
         try:
             with read_tx(self._engine) as connection:
-                yield connection
+                yield self._direct(connection)
         except DBAPIError as e:
             raise LedgerError(
                 f"ledger read failed at {self.url} ({_first_line(e)}); retry, or check the database"
             ) from e
+
+    @staticmethod
+    def _direct(connection: Connection) -> Connection:
+        # SQLite: the ledger's prebuilt statements skip SQLAlchemy's per-call machinery (ledger.direct)
+        if connection.dialect.name != "sqlite":
+            return connection
+        return DirectConnection(connection)  # type: ignore[return-value]
 
     def _ensure_account(self, connection: Connection, venue: str, account: str, now: datetime) -> None:
         if not venue or not account:

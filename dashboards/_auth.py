@@ -39,15 +39,15 @@ class LedgerLoginHandler(BasicLoginHandler):
     """The login form, validated against the ledger's users."""
 
     def _validate(self, username: str, password: str) -> bool:
+        from quantdesk.desk import shared_ledger
         from quantdesk.identity import authenticate
-        from quantdesk.ledger import Ledger
 
-        with Ledger() as ledger:
-            try:
-                authenticate(ledger, username, password)
-                return True
-            except AuthenticationError:
-                ledger.audit("dashboard", "auth.failed", {"user": username, "via": "dashboard"})
+        ledger = shared_ledger()  # one handle for the server process (quantdesk.desk.shared)
+        try:
+            authenticate(ledger, username, password)
+            return True
+        except AuthenticationError:
+            ledger.audit("dashboard", "auth.failed", {"user": username, "via": "dashboard"})
         return False
 
     async def post(self) -> None:

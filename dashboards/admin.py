@@ -6,13 +6,12 @@ from __future__ import annotations
 import panel as pn
 from _tables import table
 
-from quantdesk.desk import admin
-from quantdesk.ledger import Ledger
+from quantdesk.desk import admin, shared_ledger
 
 
 def page() -> pn.viewable.Viewable:
-    with Ledger() as ledger:
-        data = admin(ledger, pn.state.user)
+    ledger = shared_ledger()
+    data = admin(ledger, pn.state.user)
     if data is None:  # decided on the server from the session's user, not by hiding a link
         return pn.pane.Markdown("# Admin\n\nThis page is for admins only.")
     audit = data["audit"]

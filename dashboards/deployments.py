@@ -6,13 +6,12 @@ from __future__ import annotations
 import panel as pn
 from _tables import table
 
-from quantdesk.desk import decide_promotion, deployments, request_promotion
-from quantdesk.ledger import Ledger
+from quantdesk.desk import decide_promotion, deployments, request_promotion, shared_ledger
 
 
 def page() -> pn.viewable.Viewable:
-    with Ledger() as ledger:
-        rows = deployments(ledger, pn.state.user)
+    ledger = shared_ledger()
+    rows = deployments(ledger, pn.state.user)
     message = pn.pane.Markdown("", name="message")
     decisions: list[pn.viewable.Viewable] = []
     for row in rows:
@@ -23,8 +22,9 @@ def page() -> pn.viewable.Viewable:
         no = pn.widgets.Button(name=f"Reject {row['name']}", button_type="danger")
 
         def decide(approve: bool, name: str = row["name"], why: pn.widgets.TextInput = reason) -> None:
-            with Ledger() as ledger:  # the session's own user, never a value from the browser
-                message.object = decide_promotion(ledger, pn.state.user, name, approve=approve, reason=why.value).message
+            # the session's own user, never a value from the browser
+            message.object = decide_promotion(shared_ledger(), pn.state.user, name, approve=approve,
+                                              reason=why.value).message
 
         yes.on_click(lambda _e, f=decide: f(True))
         no.on_click(lambda _e, f=decide: f(False))
@@ -49,9 +49,9 @@ def _promote_form(message: pn.pane.Markdown) -> list[pn.viewable.Viewable]:
     button = pn.widgets.Button(name="Promote", button_type="primary")
 
     def go(_event: object) -> None:
-        with Ledger() as ledger:
-            message.object = request_promotion(ledger, pn.state.user, strategy=strategy.value, run_id=run.value,
-                                               to=stage.value, name=name.value).message
+        ledger = shared_ledger()
+        message.object = request_promotion(ledger, pn.state.user, strategy=strategy.value, run_id=run.value,
+                                           to=stage.value, name=name.value).message
 
     button.on_click(go)
     return ["### Promote a backtest", pn.Row(run, strategy, name), pn.Row(stage, button)]

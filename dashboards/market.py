@@ -1,25 +1,34 @@
 """Market: candles from the lake with SMA/EMA, Bollinger, RSI and MACD, for any series in the lake.
 
 The server downsamples (`quantdesk.desk.market`): a year of 1m candles arrives as ~2,200 4h
-bars. The chart refreshes every 10 s, so new bars appear without a reload.
+bars. The frame is read once per lake change and shared by every session (`desk_feed`), and
+drawn with plain Bokeh figures: HoloViews took ~0.5 s of the server per chart. Every few
+seconds an open page asks whether the lake changed; new bars then replace the chart's data
+in place, without a reload.
 """
 
 from __future__ import annotations
 
-import holoviews as hv
-import hvplot.pandas  # noqa: F401 - registers .hvplot on pandas frames
-import panel as pn
+from typing import Any
 
-from quantdesk.desk import market
+import panel as pn
+from bokeh.layouts import column
+from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.plotting import figure
+
+import quantdesk.indicators  # noqa: F401 - imported when the server starts, not on the first chart
+from quantdesk.desk import desk_feed
 from quantdesk.desk.pages import DISPLAY_TIMEFRAMES
-from quantdesk.lake import Lake
 
 INDICATORS = ["SMA 20", "EMA 50", "Bollinger", "RSI", "MACD"]
+LINES = {"SMA 20": [("sma20", "#1f77b4")], "EMA 50": [("ema50", "#ff7f0e")],
+         "Bollinger": [("bb_upper", "#7f7f7f"), ("bb_lower", "#7f7f7f")]}
+NEW_BARS_CHECK_MS = 5_000
 
 
 def page() -> pn.viewable.Viewable:
-    lake = Lake()
-    series = sorted({f"{ex} · {sym}" for ex, sym, _tf in lake.series()})
+    feed = desk_feed()
+    series = sorted({f"{ex} · {sym}" for ex, sym, _tf in feed.lake.series()})
     if not series:
         return pn.Column("# Market", pn.pane.Markdown("*the lake is empty: `quantdesk ingest` or `quantdesk sample`*"))
     pick = pn.widgets.Select(name="series", options=series, value=series[0], width=260)
@@ -27,39 +36,81 @@ def page() -> pn.viewable.Viewable:
     days = pn.widgets.IntInput(name="days", value=365, start=1, end=3650, width=90)
     shown = pn.widgets.CheckButtonGroup(name="indicators", options=INDICATORS, value=INDICATORS)
     note = pn.pane.Markdown("", name="note")
-    price = pn.pane.HoloViews(sizing_mode="stretch_width", height=420)
-    lower = pn.pane.HoloViews(sizing_mode="stretch_width", height=200)
+    chart = pn.pane.Bokeh(sizing_mode="stretch_width")
+    source = ColumnDataSource()
+    drawn: dict[str, Any] = {"version": None, "layout": None}
+
+    def read() -> Any:
+        exchange, symbol = pick.value.split(" · ", 1)
+        return feed.market(exchange=exchange, symbol=symbol, timeframe=timeframe.value, days=days.value)
 
     def render(*_events: object) -> None:
-        exchange, symbol = pick.value.split(" · ", 1)
-        data = market(lake, exchange=exchange, symbol=symbol, timeframe=timeframe.value, days=days.value)
-        note.object = f"**{symbol}** on {exchange}: {data['note']}"
-        frame = data["frame"]
-        if frame.is_empty():
-            price.object, lower.object = None, None
+        """Draw the chart anew (another series, timeframe, window or set of indicators)."""
+        snapshot = read()
+        drawn["version"] = snapshot.version
+        data = snapshot.value
+        symbol = pick.value.split(" · ", 1)[1]
+        note.object = f"**{symbol}** on {pick.value.split(' · ', 1)[0]}: {data['note']}"
+        if data["frame"].is_empty():
+            chart.object = None
             return
-        df = frame.to_pandas()
-        chart = df.hvplot.ohlc(x="ts", y=["open", "low", "high", "close"], responsive=True, height=420)
-        lines = [("SMA 20", ["sma20"]), ("EMA 50", ["ema50"]), ("Bollinger", ["bb_upper", "bb_lower"])]
-        for label, columns in lines:
-            if label in shown.value:
-                chart = chart * df.hvplot.line(x="ts", y=columns, responsive=True, height=420)
-        price.object = chart.opts(title=f"{symbol} {data['timeframe']}")
-        panels = []
-        if "RSI" in shown.value:
-            panels.append(df.hvplot.line(x="ts", y="rsi14", responsive=True, height=200, title="RSI 14"))
-        if "MACD" in shown.value:
-            panels.append(df.hvplot.bar(x="ts", y="macd_hist", responsive=True, height=200, title="MACD histogram")
-                          if len(df) < 400 else
-                          df.hvplot.area(x="ts", y="macd_hist", responsive=True, height=200, title="MACD histogram"))
-        lower.object = hv.Layout(panels).cols(1) if panels else None
+        source.data = _columns(data["frame"])
+        chart.object = _figures(source, f"{symbol} {data['timeframe']}", data["timeframe"], shown.value)
+
+    def new_bars() -> None:
+        """Swap in new bars when the lake changed (same figures, new data: cheap for server and browser)."""
+        snapshot = read()
+        if snapshot.version != drawn["version"]:
+            drawn["version"] = snapshot.version
+            if not snapshot.value["frame"].is_empty():
+                source.data = _columns(snapshot.value["frame"])
+                note.object = note.object.split(": ", 1)[0] + f": {snapshot.value['note']}"
 
     for widget in (pick, timeframe, days, shown):
         widget.param.watch(render, "value")
     render()
-    pn.state.add_periodic_callback(render, period=10_000)  # new bars without a reload
-    return pn.Column("# Market", pn.Row(pick, timeframe, days), shown, note, price, lower,
-                     sizing_mode="stretch_width")
+    if pn.state.curdoc is not None:
+        pn.state.add_periodic_callback(new_bars, period=NEW_BARS_CHECK_MS)
+    return pn.Column("# Market", pn.Row(pick, timeframe, days), shown, note, chart, sizing_mode="stretch_width")
+
+
+def _columns(frame: Any) -> dict[str, Any]:
+    """The chart's columns: candles, indicators, and the up/down colour of each bar."""
+    data = {name: frame.get_column(name).to_numpy() for name in frame.columns}
+    data["ts"] = frame.get_column("ts").dt.replace_time_zone(None).to_numpy()
+    data["colour"] = ["#26a69a" if c >= o else "#ef5350" for o, c in zip(data["open"], data["close"], strict=True)]
+    return data
+
+
+def _figures(source: ColumnDataSource, title: str, timeframe: str, shown: list[str]) -> Any:
+    from quantdesk.core.timeframes import timeframe_ms
+
+    width_ms = timeframe_ms(timeframe) * 0.7
+    tools = "pan,xwheel_zoom,box_zoom,reset,save"
+    price = figure(title=title, x_axis_type="datetime", height=420, sizing_mode="stretch_width", tools=tools)
+    price.segment("ts", "high", "ts", "low", source=source, color="colour")
+    bars = price.vbar("ts", width_ms, "open", "close", source=source, fill_color="colour", line_color="colour")
+    price.add_tools(HoverTool(renderers=[bars], formatters={"@ts": "datetime"},
+                              tooltips=[("time", "@ts{%F %H:%M}"), ("open", "@open"), ("high", "@high"),
+                                        ("low", "@low"), ("close", "@close"), ("volume", "@volume")]))
+    for label, lines in LINES.items():
+        if label in shown:
+            for column_name, colour in lines:
+                price.line("ts", column_name, source=source, color=colour, legend_label=label)
+    if price.legend:
+        price.legend.location = "top_left"
+    panels = [price]
+    if "RSI" in shown:
+        rsi = figure(title="RSI 14", x_axis_type="datetime", height=200, sizing_mode="stretch_width",
+                     x_range=price.x_range, tools=tools)
+        rsi.line("ts", "rsi14", source=source, color="#9467bd")
+        panels.append(rsi)
+    if "MACD" in shown:
+        macd = figure(title="MACD histogram", x_axis_type="datetime", height=200, sizing_mode="stretch_width",
+                      x_range=price.x_range, tools=tools)
+        macd.vbar("ts", width_ms, 0, "macd_hist", source=source, color="#8c564b")
+        panels.append(macd)
+    return column(*panels, sizing_mode="stretch_width")
 
 
 if __name__.startswith("bokeh"):

@@ -6,21 +6,20 @@ from __future__ import annotations
 import panel as pn
 from _tables import table
 
-from quantdesk.desk import add_subscription, notifications, send_test
-from quantdesk.ledger import Ledger
+from quantdesk.desk import add_subscription, notifications, send_test, shared_ledger
 
 
 def page() -> pn.viewable.Viewable:
-    with Ledger() as ledger:
-        data = notifications(ledger, pn.state.user)
+    ledger = shared_ledger()
+    data = notifications(ledger, pn.state.user)
     message = pn.pane.Markdown("", name="message")
     controls: list[pn.viewable.Viewable] = []
     if data["can_test"]:
         button = pn.widgets.Button(name="Send a test message", button_type="primary")
 
         def test(_event: object) -> None:
-            with Ledger() as ledger:  # the session's own user; the role is checked again there
-                message.object = send_test(ledger, pn.state.user)
+            ledger = shared_ledger()  # the session's own user; the role is checked again there
+            message.object = send_test(ledger, pn.state.user)
 
         button.on_click(test)
         controls = [button, message]
@@ -34,9 +33,9 @@ def page() -> pn.viewable.Viewable:
         said = pn.pane.Markdown("")
 
         def add(_event: object) -> None:
-            with Ledger() as ledger:  # yourself, or anyone when you are an admin (checked on the server)
-                said.object = add_subscription(ledger, pn.state.user, subscriber=who.value, channel=channel.value,
-                                               event_type=event.value, min_level=level.value)
+            ledger = shared_ledger()  # yourself, or anyone when you are an admin (checked on the server)
+            said.object = add_subscription(ledger, pn.state.user, subscriber=who.value, channel=channel.value,
+                                           event_type=event.value, min_level=level.value)
 
         button.on_click(add)
         subscribe = ["### Subscribe", pn.Row(who, channel, event, level, button), said]

@@ -5,13 +5,12 @@ from __future__ import annotations
 import panel as pn
 from _tables import table
 
-from quantdesk.desk import risk
-from quantdesk.ledger import Ledger
+from quantdesk.desk import risk, shared_ledger
 
 
 def page() -> pn.viewable.Viewable:
-    with Ledger() as ledger:
-        data = risk(ledger)
+    ledger = shared_ledger()
+    data = risk(ledger)
     return pn.Column(
         "# Risk",
         "### Trading state per scope", table(data["states"], "every scope ACTIVE (no state set)"),

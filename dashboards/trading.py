@@ -1,27 +1,41 @@
 """Trading: the kill switch, a manual order ticket, orders and risk events. Buttons only for traders and
-admins, and the server checks the role again on every click (`quantdesk.desk.halt`, `place_order`)."""
+admins, and the server checks the role again on every click (`quantdesk.desk.halt`, `place_order`).
+
+The state and the tables are the desk's (the same for every user), read once per ledger change
+and shown in every open session without a reload; the buttons are the session's own user's."""
 
 from __future__ import annotations
 
-import panel as pn
-from _tables import downloads, table
+from typing import Any
 
-from quantdesk.desk import halt, place_order, resume, trading
-from quantdesk.ledger import Ledger
+import panel as pn
+from _live import keep_current
+from _tables import TABLE_CSS, downloads, html_table
+
+from quantdesk.core.settings import get_settings
+from quantdesk.desk import desk_feed, halt, place_order, resume, shared_ledger, trading
+from quantdesk.identity import Permission, get_user
 
 
 def page() -> pn.viewable.Viewable:
     user = pn.state.user
-    with Ledger() as ledger:
-        data = trading(ledger, user)
-    state = pn.pane.Markdown(f"## Trading state: **{data['state']}**", name="state")
+    # the session's own rights; a click is checked on the server again (quantdesk.desk.halt, place_order)
+    data = {"can_halt": get_user(shared_ledger(), user).may(Permission.OPERATE), "venues": sorted(get_settings().venues)}
+    state = pn.pane.Markdown("", name="state")
     message = pn.pane.Markdown("")
+    tables = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[TABLE_CSS])
+    feed = desk_feed()
 
-    def act(action: object) -> None:
-        with Ledger() as ledger:
-            outcome = action(ledger, pn.state.user)  # the session's own user, never a client value
-            message.object = outcome.message
-            state.object = f"## Trading state: **{trading(ledger, pn.state.user)['state']}**"
+    def draw(desk: dict[str, Any]) -> None:
+        state.object = f"## Trading state: **{desk['state']}**"
+        tables.object = desk["html"]
+
+    keep_current(lambda: feed.derive("trading.html", feed.trading(), _with_html), draw)
+
+    def act(action: Any) -> None:
+        outcome = action(shared_ledger(), pn.state.user)  # the session's own user, never a client value
+        message.object = outcome.message
+        state.object = f"## Trading state: **{trading(shared_ledger(), pn.state.user)['state']}**"
 
     controls: list[pn.viewable.Viewable] = []
     if data["can_halt"]:
@@ -40,28 +54,30 @@ def page() -> pn.viewable.Viewable:
             send = pn.widgets.Button(name="Send order", button_type="primary")
 
             def order(_event: object) -> None:
-                with Ledger() as ledger:  # the gate, the ledger and the venue decide; the audit names the user
-                    message.object = place_order(ledger, pn.state.user, venue=venue.value, symbol=symbol.value,
-                                                 side=side.value, qty=qty.value, order_type=kind.value,
-                                                 price=price.value or None).message
+                # the gate, the ledger and the venue decide; the audit names the session's user
+                message.object = place_order(shared_ledger(), pn.state.user, venue=venue.value, symbol=symbol.value,
+                                             side=side.value, qty=qty.value, order_type=kind.value,
+                                             price=price.value or None).message
 
             send.on_click(order)
             controls.append(pn.Column("### Order ticket", pn.Row(venue, symbol, qty, price), pn.Row(side, kind, send)))
     return pn.Column(
         f"# Trading — {user}", state, *controls, message,
-        "### Orders", pn.pane.DataFrame(_frame(data["orders"]), sizing_mode="stretch_width"),
-        downloads(["orders.xlsx", "fills.csv", "positions.csv", "risk-events.xlsx"]),
-        "### In flight (not final yet)", table(data["in_flight"], "no order in flight"),
-        "### Fills", table(data["fills"], "no fills yet"),
-        "### Positions", table(data["positions"], "no open positions"),
-        "### Risk events and denials", pn.pane.DataFrame(_frame(data["risk_events"]), sizing_mode="stretch_width"),
+        downloads(["orders.xlsx", "fills.csv", "positions.csv", "risk-events.xlsx"]), tables,
+        sizing_mode="stretch_width",
     )
 
 
-def _frame(rows: list[dict[str, object]]) -> object:
-    import pandas as pd
-
-    return pd.DataFrame(rows)
+def _with_html(desk: dict[str, Any]) -> dict[str, Any]:
+    """The desk's tables as one HTML block (made once per ledger change for every session)."""
+    blocks = "".join([
+        "<h3>Orders</h3>", html_table(desk["orders"], "no orders yet"),
+        "<h3>In flight (not final yet)</h3>", html_table(desk["in_flight"], "no order in flight"),
+        "<h3>Fills</h3>", html_table(desk["fills"], "no fills yet"),
+        "<h3>Positions</h3>", html_table(desk["positions"], "no open positions"),
+        "<h3>Risk events and denials</h3>", html_table(desk["risk_events"], "no risk events yet"),
+    ])
+    return {"state": desk["state"], "html": blocks}
 
 
 if __name__.startswith("bokeh"):

@@ -83,6 +83,22 @@ def _login(browser: object, base: str, user: str, password: str, page_name: str 
     return page
 
 
+# Panel draws inside shadow roots, which page.content() leaves out: read the document and every shadow root
+_COMPOSED_HTML = """() => {
+  const parts = [document.documentElement.outerHTML];
+  const visit = (root) => root.querySelectorAll("*").forEach((el) => {
+    if (el.shadowRoot) { parts.push(el.shadowRoot.innerHTML); visit(el.shadowRoot); }
+  });
+  visit(document);
+  return parts.join("\\n");
+}"""
+
+
+def _html(page: object) -> str:
+    """Return everything the page holds, shadow roots included (what a secret must never be in)."""
+    return str(page.evaluate(_COMPOSED_HTML))  # type: ignore[attr-defined]
+
+
 def test_no_websocket_without_login(server: str) -> None:
     import asyncio
 
@@ -129,7 +145,8 @@ def test_a_trader_halts_from_the_browser(server: str, browser: object) -> None:
     overview = page.context.new_page()
     overview.goto(f"{server}/overview")
     overview.get_by_text("Overview — tina (trader)").wait_for(timeout=30_000)
-    html = overview.content() + page.content()
+    html = _html(overview) + _html(page)
+    assert "Overview — tina (trader)" in html and "HALTED by tina" in html, "the check sees what is drawn"
     assert CANARY not in html and "canary-secret-dash" not in html
     assert "cdn.bokeh.org" not in html, "Bokeh's JavaScript is served locally"
 
@@ -144,12 +161,12 @@ def test_each_page_shows_real_content_and_admin_is_for_admins(server: str, brows
     for name, text in expected.items():
         page.goto(f"{server}/{name}")
         page.get_by_text(text).first.wait_for(timeout=30_000)  # content, not an empty card
-        assert CANARY not in page.content()
+        assert CANARY not in _html(page)
     foreign = sorted({u for u in requested if not u.startswith((server, "ws://127.0.0.1", "data:", "blob:"))})
     assert not foreign, f"pages must work offline: scripts, styles and fonts come from the server, not {foreign}"
     viewer = _login(browser, server, "vic", PASSWORDS["vic"], "admin")
     viewer.get_by_text("This page is for admins only.").wait_for(timeout=30_000)
-    assert "tina" not in viewer.content(), "no user list for a viewer"
+    assert "admins only" in _html(viewer) and "tina" not in _html(viewer), "no user list for a viewer"
 
 
 def test_market_research_and_risk_pages_show_the_lake_runs_and_limits(server: str, browser: object) -> None:
@@ -178,7 +195,7 @@ def test_market_research_and_risk_pages_show_the_lake_runs_and_limits(server: st
     page.goto(f"{server}/risk")
     page.get_by_text("Denials by code").wait_for(timeout=30_000)
     page.get_by_text("max_gross_exposure").wait_for(timeout=30_000)
-    assert CANARY not in page.content()
+    assert CANARY not in _html(page)
 
 
 def test_a_trader_sends_an_order_from_the_ticket_through_the_gate_to_the_venue(
@@ -210,7 +227,7 @@ def test_a_trader_sends_an_order_from_the_ticket_through_the_gate_to_the_venue(
             [order] = ledger.orders(deployment="manual")
             assert order.client_order_id == sent.client_order_id and order.filled_qty == Decimal("0.01")
             assert "tina" in {e.actor for e in ledger.audit_log() if e.action.startswith("order.")}
-        assert CANARY not in page.content()
+        assert CANARY not in _html(page)
 
 
 def test_the_notification_center_and_downloads(server: str, browser: object, tmp_path: Path) -> None:
@@ -239,3 +256,29 @@ def test_the_notification_center_and_downloads(server: str, browser: object, tmp
     viewer = _login(browser, server, "vic", PASSWORDS["vic"], "notifications")
     viewer.get_by_text("History (newest first)").wait_for(timeout=30_000)
     assert viewer.get_by_role("button", name="Send a test message").count() == 0
+
+
+def test_open_pages_show_ledger_changes_without_a_reload_and_only_their_own_user(server: str, browser: object) -> None:
+    vic = _login(browser, server, "vic", PASSWORDS["vic"], "overview")
+    vic.get_by_text("Overview — vic (viewer)").wait_for(timeout=30_000)
+    vic.get_by_text("global: ACTIVE").wait_for(timeout=30_000)
+    trading = vic.context.new_page()
+    trading.goto(f"{server}/trading")
+    trading.get_by_text("no orders yet").wait_for(timeout=30_000)
+    alice = _login(browser, server, "alice", PASSWORDS["alice"], "overview")
+    alice.get_by_text("Overview — alice (admin)").wait_for(timeout=30_000)
+    for page in (vic, trading, alice):
+        page.evaluate("window.qdNotReloaded = true")  # a reload or navigation would drop it
+    order_id = "qd-" + "b" * 32
+    with Ledger() as ledger:  # another process than the server, as a trader's CLI or a runner
+        halt(ledger, "tina")
+        ledger.record_intent(client_order_id=order_id, venue="sim", symbol="BTC/USDT", side="buy",
+                             order_type="limit", qty="0.5", price="41000", deployment="btc-sma")
+    vic.get_by_text("global: HALTED").wait_for(timeout=30_000)
+    alice.get_by_text("global: HALTED").wait_for(timeout=30_000)
+    trading.get_by_text(order_id).first.wait_for(timeout=30_000)  # in the orders and the in-flight tables
+    trading.get_by_text("Trading state: HALTED").wait_for(timeout=30_000)
+    assert all(page.evaluate("window.qdNotReloaded === true") for page in (vic, trading, alice))
+    # the desk-wide part is shared between sessions; what is a user's own is not
+    assert vic.get_by_text("alice").count() == 0 and alice.get_by_text("Overview — alice (admin)").count() == 1
+    assert trading.get_by_role("button", name="Halt trading").count() == 0, "still no kill switch for a viewer"

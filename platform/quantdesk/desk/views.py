@@ -18,8 +18,8 @@ from quantdesk.identity import Permission, get_user, require
 from quantdesk.ledger import Ledger
 from quantdesk.risk import GLOBAL_SCOPE
 
-__all__ = ["DeskAction", "admin", "data_health", "decide_promotion", "deployments", "halt", "overview", "place_order",
-           "request_promotion", "resume", "trading"]
+__all__ = ["DeskAction", "admin", "data_health", "decide_promotion", "deployments", "desk_overview", "desk_trading", "halt",
+           "overview", "place_order", "request_promotion", "resume", "trading"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,19 +32,23 @@ class DeskAction:
 
 def overview(ledger: Ledger, user: str) -> dict[str, Any]:
     """Return the overview's content: who is looking, trading states, deployments, positions."""
+    me = get_user(ledger, user)
+    return {"user": me.name, "role": me.role.value, **desk_overview(ledger)}
+
+
+def desk_overview(ledger: Ledger, *, lake: Any = None) -> dict[str, Any]:
+    """Return the overview's desk-wide part, the same for every user (sessions share it: no user in it)."""
     from quantdesk.promotion import list_deployments
 
-    me = get_user(ledger, user)
     found = list_deployments(ledger)
     return {
-        "user": me.name, "role": me.role.value,
         "states": [{"scope": s.scope, "state": str(s.state), "reason": s.reason} for s in ledger.trading_states()],
         "deployments": [{"name": d.name, "stage": d.stage.value, "state": d.state.value, "pnl": d.pnl}
                         for d in found],
         "positions": [{"venue": p.venue, "symbol": p.symbol, "qty": str(p.qty)} for p in ledger.positions() if p.qty],
         "desk_pnl": str(sum((d.pnl for d in found if d.pnl is not None), Decimal(0))),
         "venues": _venues(ledger),
-        "freshness": _freshness(),
+        "freshness": _freshness(lake),
         "flows": _flow_runs(),
     }
 
@@ -64,11 +68,11 @@ def _venues(ledger: Ledger) -> list[dict[str, Any]]:
     return rows
 
 
-def _freshness() -> list[dict[str, Any]]:
+def _freshness(lake: Any = None) -> list[dict[str, Any]]:
     """The newest candle of each series in the lake."""
     from quantdesk.lake import Lake
 
-    coverage = Lake().coverage()
+    coverage = (lake or Lake()).coverage()
     if not coverage.height:
         return []
     return [{"exchange": r["exchange"], "symbol": r["symbol"], "timeframe": r["timeframe"],
@@ -76,7 +80,7 @@ def _freshness() -> list[dict[str, Any]]:
             for r in coverage.select("exchange", "symbol", "timeframe", "last").to_dicts()]
 
 
-_FLOW_RUNS_TTL_S = 15.0  # every overview session would otherwise ask the Prefect API again
+FLOW_RUNS_TTL_S = 15.0  # every overview session would otherwise ask the Prefect API again
 _flow_runs_cache: tuple[float, list[dict[str, Any]] | str] | None = None
 
 
@@ -84,7 +88,7 @@ def _flow_runs() -> list[dict[str, Any]] | str:
     """The last run of each Prefect deployment (at most 15 s old), or why there is none to show."""
     global _flow_runs_cache
     now = time.monotonic()
-    if _flow_runs_cache is not None and now - _flow_runs_cache[0] < _FLOW_RUNS_TTL_S:
+    if _flow_runs_cache is not None and now - _flow_runs_cache[0] < FLOW_RUNS_TTL_S:
         return _flow_runs_cache[1]
     _flow_runs_cache = (now, _read_flow_runs())
     return _flow_runs_cache[1]
@@ -103,13 +107,16 @@ def _read_flow_runs() -> list[dict[str, Any]] | str:
 
 def trading(ledger: Ledger, user: str) -> dict[str, Any]:
     """Return the trading page's content and whether this user may use the kill switch."""
-    me = get_user(ledger, user)
-    orders = ledger.orders(limit=50)
     from quantdesk.core.settings import get_settings
 
+    me = get_user(ledger, user)
+    return {"can_halt": me.may(Permission.OPERATE), "venues": sorted(get_settings().venues), **desk_trading(ledger)}
+
+
+def desk_trading(ledger: Ledger) -> dict[str, Any]:
+    """Return the trading page's desk-wide part: state, orders, in-flight orders, fills, positions, risk events."""
+    orders = ledger.orders(limit=50)
     return {
-        "can_halt": me.may(Permission.OPERATE),
-        "venues": sorted(get_settings().venues),
         "state": next((str(s.state) for s in ledger.trading_states() if s.scope == GLOBAL_SCOPE), "ACTIVE"),
         "orders": [{"client_order_id": o.client_order_id, "symbol": o.symbol, "side": str(o.side), "qty": str(o.qty),
                     "status": str(o.status)} for o in orders],

@@ -1,0 +1,183 @@
+"""What every dashboard session of one server process shares: one ledger handle and desk-wide reads.
+
+A page used to open its own `Ledger()` and read the whole desk for each session, and refreshed
+nothing once drawn. Here the desk-wide reads (the same for every user) are computed once per
+change of the ledger or the lake and handed to every session; a session only adds what is
+its own user's (name, role, what the role may do) and checks the role again on every action.
+
+A change is noticed cheaply: the SQLite ledger's files (database and write-ahead log) change
+size or mtime on every commit, from any process; a PostgreSQL ledger answers one small query.
+The lake's change marker is its series folders' mtimes (a new file is renamed into one).
+No UI library here: dashboards/ polls `DeskFeed` from a periodic callback.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from quantdesk.ledger import Ledger
+
+__all__ = ["DeskFeed", "Snapshot", "desk_feed", "shared_ledger"]
+
+# How often the change markers are looked at (once per process, whatever the number of sessions)
+LEDGER_CHECK_S = 0.2
+LAKE_CHECK_S = 1.0
+
+_lock = threading.Lock()
+_ledger: Ledger | None = None
+_feed: DeskFeed | None = None
+
+
+def shared_ledger() -> Ledger:
+    """Return this process's ledger handle (one engine and pool, migrations checked once), opened on first use."""
+    global _ledger
+    with _lock:
+        if _ledger is None:
+            _ledger = Ledger()
+        return _ledger
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Snapshot:
+    """A desk-wide value and the change marker it was read at (equal versions: nothing to redraw)."""
+
+    version: Hashable
+    value: Any
+
+
+class DeskFeed:
+    """Desk-wide reads computed once per change of their source and shared by every session."""
+
+    def __init__(self, ledger: Ledger, lake: Any = None, *, ledger_check_s: float = LEDGER_CHECK_S,
+                 lake_check_s: float = LAKE_CHECK_S) -> None:
+        self._ledger = ledger
+        self._lake = lake
+        self._every = {"ledger": ledger_check_s, "lake": lake_check_s}
+        self._marks: dict[str, tuple[float, Hashable]] = {}  # source -> (checked at, version)
+        self._values: dict[Hashable, Snapshot] = {}
+        self._lock = threading.Lock()
+
+    # -- change markers ------------------------------------------------------------------
+
+    def ledger_version(self) -> Hashable:
+        """Return the ledger's change marker, looked at no more than every `ledger_check_s`."""
+        return self._mark("ledger", self._read_ledger_version)
+
+    def lake_version(self) -> Hashable:
+        """Return the lake's change marker, looked at no more than every `lake_check_s`."""
+        return self._mark("lake", self._read_lake_version)
+
+    def _mark(self, source: str, read: Callable[[], Hashable]) -> Hashable:
+        now = time.monotonic()
+        with self._lock:
+            found = self._marks.get(source)
+            if found is not None and now - found[0] < self._every[source]:
+                return found[1]
+        version = read()
+        with self._lock:
+            self._marks[source] = (now, version)
+        return version
+
+    def _read_ledger_version(self) -> Hashable:
+        engine = self._ledger.engine
+        if engine.dialect.name == "sqlite" and engine.url.database:
+            # every commit (from any process) grows or rewrites the WAL; a checkpoint rewrites the file
+            marks = []
+            for path in (engine.url.database, engine.url.database + "-wal"):
+                try:
+                    stat = os.stat(path)
+                    marks.append((stat.st_size, stat.st_mtime_ns))
+                except FileNotFoundError:
+                    marks.append(None)
+            return tuple(marks)
+        return self._ledger_query_version()
+
+    def _ledger_query_version(self) -> Hashable:
+        from sqlalchemy import func, select
+
+        from quantdesk.ledger.schema import audit_log, deployments, fills, orders, trading_states
+
+        # a shared database: the newest row or change of what the pages show, in one round trip
+        query = select(*(select(agg).scalar_subquery() for agg in (
+            func.max(audit_log.c.seq), func.max(fills.c.id), func.max(orders.c.updated_at),
+            func.max(trading_states.c.updated_at), func.max(deployments.c.updated_at), func.count(orders.c.id))))
+        with self._ledger.engine.connect() as connection:
+            return tuple(connection.execute(query).one())
+
+    def _read_lake_version(self) -> Hashable:
+        from quantdesk.lake.layout import series_dir
+
+        lake = self.lake
+        marks = []
+        for exchange, symbol, timeframe in lake.series():
+            version = lake.storage.version(series_dir(lake.root, exchange, symbol, timeframe))
+            marks.append((exchange, symbol, timeframe, version if version is not None else time.monotonic() // 30))
+        return tuple(marks)  # storage without a change marker (S3): read again every 30 s
+
+    @property
+    def lake(self) -> Any:
+        """Return the lake this feed reads (the configured one, opened on first use)."""
+        if self._lake is None:
+            from quantdesk.lake import Lake
+
+            self._lake = Lake()
+        return self._lake
+
+    # -- shared values --------------------------------------------------------------------
+
+    def get(self, key: Hashable, version: Hashable, compute: Callable[[], Any]) -> Snapshot:
+        """Return `compute()` for `key`, computed again only when `version` differs from the stored one."""
+        with self._lock:
+            found = self._values.get(key)
+        if found is not None and found.version == version:
+            return found
+        snapshot = Snapshot(version=version, value=compute())
+        with self._lock:
+            self._values[key] = snapshot
+        return snapshot
+
+    def derive(self, key: Hashable, snapshot: Snapshot, make: Callable[[Any], Any]) -> Snapshot:
+        """Return `make(snapshot.value)` (e.g. a page's HTML), made once per version of `snapshot` for all sessions."""
+        return self.get(key, snapshot.version, lambda: make(snapshot.value))
+
+    def overview(self) -> Snapshot:
+        """Return the overview's desk-wide part (no user in it), read again when the ledger or lake changed."""
+        from quantdesk.desk.views import desk_overview
+
+        version = (self.ledger_version(), self.lake_version(), _flow_window())
+        return self.get("overview", version, lambda: desk_overview(self._ledger, lake=self.lake))
+
+    def trading(self) -> Snapshot:
+        """Return the trading page's desk-wide part (orders, fills, positions, risk events, state)."""
+        from quantdesk.desk.views import desk_trading
+
+        return self.get("trading", self.ledger_version(), lambda: desk_trading(self._ledger))
+
+    def market(self, *, exchange: str, symbol: str, timeframe: str, days: float) -> Snapshot:
+        """Return `quantdesk.desk.market` for these arguments, read again only when the lake changed."""
+        from quantdesk.desk.pages import market
+
+        return self.get(("market", exchange, symbol, timeframe, days), self.lake_version(),
+                        lambda: market(self.lake, exchange=exchange, symbol=symbol, timeframe=timeframe, days=days))
+
+
+def _flow_window() -> int:
+    # the Prefect flow runs have no change marker here: they are read again every 15 s at most
+    from quantdesk.desk.views import FLOW_RUNS_TTL_S
+
+    return int(time.monotonic() // FLOW_RUNS_TTL_S)
+
+
+def desk_feed() -> DeskFeed:
+    """Return this process's feed (over `shared_ledger()` and the configured lake)."""
+    global _feed
+    ledger = shared_ledger()
+    with _lock:
+        if _feed is None:
+            _feed = DeskFeed(ledger)
+        return _feed

@@ -16,7 +16,9 @@ Prints one JSON document with, on the same year of candles (525,600 synthetic 1m
   p95 under 1 s). It measures 20 Chromium renderers, each parsing ~3 MB of Bokeh/Panel
   JavaScript, on the same 2 cores as the server: mostly the browsers, not the server;
 - `concurrent_sessions_server_only`: 20 logged-in GETs of /overview at once without browsers:
-  the server's share (session built) of the figure above.
+  the server's share (session built) of the figure above;
+- `concurrent_sessions_protocol`: 20 Bokeh websocket clients without rendering: opening (GET and
+  the document pulled) and updates (a ledger change until its PATCH-DOC reaches every client).
 
 Run: .venv/bin/python bench/dashboard.py   (needs /usr/bin/chromium)
 """
@@ -57,6 +59,69 @@ def _server_sessions(port: int, cookie: str, sessions: int) -> dict[str, float]:
     return {"sessions": sessions, "p50_s": round(statistics.median(times), 2),
             "p95_s": round(times[int(0.95 * (len(times) - 1))], 2), "goal_p95_s": 1.0,
             "measures": f"{sessions} logged-in GETs of /overview at once, no browser: sessions built by the server"}
+
+
+async def _protocol_sessions(port: int, cookie: str, sessions: int, rounds: int = 4) -> dict[str, object]:
+    """`sessions` clients speaking Bokeh's websocket protocol, no rendering: each GETs /overview and pulls
+    its document (the server's whole share of opening a page); then, with all open, the trading state is
+    changed `rounds` times and each client times the PATCH-DOC that carries it."""
+    import json
+    import re
+
+    from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    from quantdesk.desk import halt, resume
+    from quantdesk.ledger import Ledger
+
+    async def message(connection: object) -> tuple[dict[str, object], str]:
+        header = json.loads(await connection.read_message())  # type: ignore[attr-defined]
+        await connection.read_message()  # type: ignore[attr-defined]  # metadata
+        content = await connection.read_message()  # type: ignore[attr-defined]
+        for _ in range(int(header.get("num_buffers", 0))):
+            await connection.read_message()  # type: ignore[attr-defined]
+        return header, str(content)
+
+    async def open_one() -> tuple[float, object]:
+        began = time.perf_counter()
+        answer = await AsyncHTTPClient().fetch(f"http://127.0.0.1:{port}/overview", headers={"Cookie": cookie})
+        token = re.search(r'"token":"([^"]+)"', answer.body.decode()).group(1)  # type: ignore[union-attr]
+        connection = await websocket_connect(HTTPRequest(f"ws://127.0.0.1:{port}/overview/ws", headers={
+            "Cookie": cookie, "Sec-WebSocket-Protocol": f"bokeh, {token}"}))
+        await message(connection)  # ACK
+        for part in (json.dumps({"msgid": "pull", "msgtype": "PULL-DOC-REQ"}), "{}", "{}"):
+            await connection.write_message(part)
+        while True:
+            header, content = await message(connection)
+            if header["msgtype"] == "PULL-DOC-REPLY":
+                assert "Overview" in content, "the overview's document"
+                return time.perf_counter() - began, connection
+
+    async def sees(connection: object, text: str, began: float) -> float:
+        while True:
+            header, content = await message(connection)
+            if header["msgtype"] == "PATCH-DOC" and text in content:
+                return time.perf_counter() - began
+
+    opened = await asyncio.gather(*(open_one() for _ in range(sessions)))
+    await asyncio.sleep(1.0)
+    updates: list[float] = []
+    for round_number in range(rounds):
+        action, text = (halt, "global: HALTED") if round_number % 2 == 0 else (resume, "global: ACTIVE")
+        began = time.perf_counter()
+        waits = [asyncio.ensure_future(sees(connection, text, began)) for _, connection in opened]
+        with Ledger() as ledger:
+            assert action(ledger, "bench", reason=f"bench protocol round {round_number}").ok
+        updates += await asyncio.wait_for(asyncio.gather(*waits), timeout=60)
+        await asyncio.sleep(0.5)
+    for _, connection in opened:
+        connection.close()  # type: ignore[attr-defined]
+    return {"sessions": sessions, "open_p50_s": _summary([t for t, _ in opened])["p50_s"],
+            "open_p95_s": _summary([t for t, _ in opened])["p95_s"], "open_goal_p95_s": 1.0,
+            "update_samples": len(updates), "update_p50_s": _summary(updates)["p50_s"],
+            "update_p95_s": _summary(updates)["p95_s"], "update_goal_p95_s": 1.0,
+            "measures": "Bokeh websocket clients without rendering: GET + document pulled; then a ledger change "
+                        "until its PATCH-DOC arrives at every client"}
 
 
 def _summary(times: list[float]) -> dict[str, float]:
@@ -154,6 +219,7 @@ def main() -> None:
     server_side: dict[str, float] = {}
     concurrent: dict[str, object] = {}
     updates: dict[str, object] = {}
+    protocol: dict[str, object] = {}
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -184,6 +250,8 @@ def main() -> None:
                 page.locator("h1").first.wait_for(timeout=60_000)
                 paints[name] = round(time.perf_counter() - began, 2)
             chromium.close()
+        # an even number of changes: the next case starts from ACTIVE again
+        protocol = asyncio.run(_protocol_sessions(port, cookie, 20, rounds=4))
         concurrent, updates = asyncio.run(_concurrent(port, 20))
     finally:
         server.terminate()
@@ -196,7 +264,7 @@ def main() -> None:
         "points_sent": data["frame"].height, "points_goal": "at most 2,500 (the server downsamples)",
         "first_paint_s": paints, "first_paint_goal_s": 2.0,
         "concurrent_viewers_updates": updates, "concurrent_viewers": concurrent,
-        "concurrent_sessions_server_only": server_side,
+        "concurrent_sessions_server_only": server_side, "concurrent_sessions_protocol": protocol,
     }, indent=2))
 
 

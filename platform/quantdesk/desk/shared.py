@@ -8,7 +8,7 @@ its own user's (name, role, what the role may do) and checks the role again on e
 A change is noticed cheaply: the SQLite ledger's files (database and write-ahead log) change
 size or mtime on every commit, from any process; a PostgreSQL ledger answers one small query.
 The lake's change marker is its series folders' mtimes (a new file is renamed into one).
-No UI library here: dashboards/ polls `DeskFeed` from a periodic callback.
+No UI library here: dashboards/_live.py watches the markers once per process and redraws open pages.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import Any
 
 from quantdesk.ledger import Ledger
 
-__all__ = ["DeskFeed", "Snapshot", "desk_feed", "shared_ledger"]
+__all__ = ["DeskFeed", "Snapshot", "desk_feed", "flow_window", "shared_ledger"]
 
 # How often the change markers are looked at (once per process, whatever the number of sessions)
-LEDGER_CHECK_S = 0.2
+LEDGER_CHECK_S = 0.1
 LAKE_CHECK_S = 1.0
 
 _lock = threading.Lock()
@@ -149,7 +149,7 @@ class DeskFeed:
         """Return the overview's desk-wide part (no user in it), read again when the ledger or lake changed."""
         from quantdesk.desk.views import desk_overview
 
-        version = (self.ledger_version(), self.lake_version(), _flow_window())
+        version = (self.ledger_version(), self.lake_version(), flow_window())
         return self.get("overview", version, lambda: desk_overview(self._ledger, lake=self.lake))
 
     def trading(self) -> Snapshot:
@@ -166,8 +166,8 @@ class DeskFeed:
                         lambda: market(self.lake, exchange=exchange, symbol=symbol, timeframe=timeframe, days=days))
 
 
-def _flow_window() -> int:
-    # the Prefect flow runs have no change marker here: they are read again every 15 s at most
+def flow_window() -> int:
+    """Return the 15 s window the Prefect flow runs are read in (they have no change marker of their own)."""
     from quantdesk.desk.views import FLOW_RUNS_TTL_S
 
     return int(time.monotonic() // FLOW_RUNS_TTL_S)

@@ -5,15 +5,15 @@ nothing once drawn. Here the desk-wide reads (the same for every user) are compu
 change of the ledger or the lake and handed to every session; a session only adds what is
 its own user's (name, role, what the role may do) and checks the role again on every action.
 
-A change is noticed cheaply: the SQLite ledger's files (database and write-ahead log) change
-size or mtime on every commit, from any process; a PostgreSQL ledger answers one small query.
+A change is noticed cheaply: a SQLite ledger's `PRAGMA data_version` moves with every commit
+made by another connection, from any process; a PostgreSQL ledger answers one small query.
 The lake's change marker is its series folders' mtimes (a new file is renamed into one).
 No UI library here: dashboards/_live.py watches the markers once per process and redraws open pages.
 """
 
 from __future__ import annotations
 
-import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -61,6 +61,14 @@ class DeskFeed:
         self._marks: dict[str, tuple[float, Hashable]] = {}  # source -> (checked at, version)
         self._values: dict[Hashable, Snapshot] = {}
         self._lock = threading.Lock()
+        self._sqlite: sqlite3.Connection | None = None  # SQLite ledgers: asked for PRAGMA data_version
+
+    def close(self) -> None:
+        """Close the connection that watches a SQLite ledger (the shared ledger itself stays open)."""
+        with self._lock:
+            if self._sqlite is not None:
+                self._sqlite.close()
+                self._sqlite = None
 
     # -- change markers ------------------------------------------------------------------
 
@@ -86,15 +94,12 @@ class DeskFeed:
     def _read_ledger_version(self) -> Hashable:
         engine = self._ledger.engine
         if engine.dialect.name == "sqlite" and engine.url.database:
-            # every commit (from any process) grows or rewrites the WAL; a checkpoint rewrites the file
-            marks = []
-            for path in (engine.url.database, engine.url.database + "-wal"):
-                try:
-                    stat = os.stat(path)
-                    marks.append((stat.st_size, stat.st_mtime_ns))
-                except FileNotFoundError:
-                    marks.append(None)
-            return tuple(marks)
+            # SQLite counts commits by any other connection, from any process, exactly (file mtimes
+            # can miss two commits within one timestamp tick); the connection only ever reads this
+            with self._lock:
+                if self._sqlite is None:
+                    self._sqlite = sqlite3.connect(engine.url.database, check_same_thread=False)
+                return int(self._sqlite.execute("PRAGMA data_version").fetchone()[0])
         return self._ledger_query_version()
 
     def _ledger_query_version(self) -> Hashable:

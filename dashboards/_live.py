@@ -1,11 +1,11 @@
 """Pages that stay current: redraw a session's panes when the desk-wide data they show has changed.
 
 One watcher per server process (not one timer per session) looks at the ledger's and lake's
-change markers every WATCH_MS (`quantdesk.desk.desk_feed`: a stat of the SQLite files, a few
+change markers every WATCH_MS (`quantdesk.desk.desk_feed`: a SQLite ledger's PRAGMA data_version, a few
 folder mtimes). Only when a marker moved does it ask each open session to read its snapshot
 again; the feed computes each desk-wide read once per change for all of them, and a session
 redraws only if the snapshot's version differs from the one it drew. Idle pages cost the
-server ten stats a second in all, whatever the number of viewers.
+server ten cheap checks a second in all, whatever the number of viewers.
 """
 
 from __future__ import annotations

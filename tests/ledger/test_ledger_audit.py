@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from quantdesk.core.errors import LedgerError
 from quantdesk.core.types import TradingState
 from quantdesk.ledger import Ledger
-from quantdesk.ledger.audit import GENESIS_HASH
+from quantdesk.ledger._types import canonical_json
+from quantdesk.ledger.audit import GENESIS_HASH, _canonical_entry_hash, entry_hash
 
 
 def _fill_log(ledger: Ledger, n: int = 5) -> None:
@@ -146,3 +150,25 @@ def test_trading_state_changes_are_stored_and_audited(ledger: Ledger) -> None:
     assert ledger.verify_audit().ok
     with pytest.raises(LedgerError, match="invalid trading state"):
         ledger.set_trading_state("global", "PAUSED", "x", "bob")
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=st.dictionaries(st.text(max_size=8), _json, max_size=6), actor=st.text(min_size=1),
+       action=st.text(min_size=1), seq=st.integers(1, 2**40), prev=st.text(alphabet="0123456789abcdef", min_size=64,
+                                                                           max_size=64),
+       ts=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)))
+def test_an_appended_entry_hashes_as_verification_recomputes_it(
+    payload: dict[str, object], actor: str, action: str, seq: int, prev: str, ts: datetime
+) -> None:
+    """The append builds the hashed body around the canonical payload; verification parses and re-serialises."""
+    payload_json = canonical_json(payload)
+    fields = dict(seq=seq, ts=ts, actor=actor, action=action, payload_json=payload_json, prev_hash=prev)
+    assert _canonical_entry_hash(**fields) == entry_hash(**fields)

@@ -54,6 +54,24 @@ def entry_hash(
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def _canonical_entry_hash(
+    *, seq: int, ts: datetime, actor: str, action: str, payload_json: str, prev_hash: str
+) -> str:
+    """`entry_hash` for a payload already in canonical form: the body is assembled around it.
+
+    Canonical JSON sorts keys (action, actor, payload, prev_hash, seq, ts) and its nested payload
+    is exactly `payload_json`, so this is the same text `entry_hash` builds after a parse and a
+    re-serialisation (a property test holds the two equal); an append saves both.
+    """
+    body = (f'{{"action":{_text(action)},"actor":{_text(actor)},"payload":{payload_json},'
+            f'"prev_hash":{_text(prev_hash)},"seq":{int(seq)},"ts":{_text(_ts_text(ts))}}}')
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _text(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
 def append_entry(
     connection: Connection,
     *,
@@ -74,7 +92,8 @@ def append_entry(
     last = connection.execute(_LAST_ENTRY).first()
     seq, prev_hash = (1, GENESIS_HASH) if last is None else (last.seq + 1, last.hash)
     payload_json = canonical_json(dict(payload or {}))
-    digest = entry_hash(
+    loaded = json.loads(payload_json)  # the payload as read back: one parse for the outbox and the entry
+    digest = _canonical_entry_hash(
         seq=seq, ts=ts, actor=actor, action=action, payload_json=payload_json, prev_hash=prev_hash
     )
     connection.execute(
@@ -84,13 +103,13 @@ def append_entry(
     # The message people should get about this event, in the same transaction (never lost).
     from quantdesk.ledger.outbox import enqueue_for_audit
 
-    enqueue_for_audit(connection, ts=ts, actor=actor, action=action, payload=json.loads(payload_json))
+    enqueue_for_audit(connection, ts=ts, actor=actor, action=action, payload=loaded)  # it copies
     return AuditEntry(
         seq=seq,
         ts=ts,
         actor=actor,
         action=action,
-        payload=json.loads(payload_json),
+        payload=loaded,
         prev_hash=prev_hash,
         hash=digest,
     )

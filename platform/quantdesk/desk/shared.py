@@ -13,14 +13,13 @@ No UI library here: dashboards/_live.py watches the markers once per process and
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from quantdesk.ledger import Ledger
+from quantdesk.ledger import ChangeWatch, Ledger
 
 __all__ = ["DeskFeed", "Snapshot", "desk_feed", "flow_window", "shared_ledger"]
 
@@ -61,14 +60,11 @@ class DeskFeed:
         self._marks: dict[str, tuple[float, Hashable]] = {}  # source -> (checked at, version)
         self._values: dict[Hashable, Snapshot] = {}
         self._lock = threading.Lock()
-        self._sqlite: sqlite3.Connection | None = None  # SQLite ledgers: asked for PRAGMA data_version
+        self._watch = ChangeWatch(ledger)  # SQLite: PRAGMA data_version; PostgreSQL: one small query
 
     def close(self) -> None:
         """Close the connection that watches a SQLite ledger (the shared ledger itself stays open)."""
-        with self._lock:
-            if self._sqlite is not None:
-                self._sqlite.close()
-                self._sqlite = None
+        self._watch.close()
 
     # -- change markers ------------------------------------------------------------------
 
@@ -92,27 +88,7 @@ class DeskFeed:
         return version
 
     def _read_ledger_version(self) -> Hashable:
-        engine = self._ledger.engine
-        if engine.dialect.name == "sqlite" and engine.url.database:
-            # SQLite counts commits by any other connection, from any process, exactly (file mtimes
-            # can miss two commits within one timestamp tick); the connection only ever reads this
-            with self._lock:
-                if self._sqlite is None:
-                    self._sqlite = sqlite3.connect(engine.url.database, check_same_thread=False)
-                return int(self._sqlite.execute("PRAGMA data_version").fetchone()[0])
-        return self._ledger_query_version()
-
-    def _ledger_query_version(self) -> Hashable:
-        from sqlalchemy import func, select
-
-        from quantdesk.ledger.schema import audit_log, deployments, fills, orders, trading_states
-
-        # a shared database: the newest row or change of what the pages show, in one round trip
-        query = select(*(select(agg).scalar_subquery() for agg in (
-            func.max(audit_log.c.seq), func.max(fills.c.id), func.max(orders.c.updated_at),
-            func.max(trading_states.c.updated_at), func.max(deployments.c.updated_at), func.count(orders.c.id))))
-        with self._ledger.engine.connect() as connection:
-            return tuple(connection.execute(query).one())
+        return self._watch.marker()
 
     def _read_lake_version(self) -> Hashable:
         from quantdesk.lake.layout import series_dir

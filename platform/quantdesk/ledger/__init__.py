@@ -3,6 +3,7 @@
 SQLAlchemy 2 Core over SQLite (WAL, embedded default) or PostgreSQL, migrated by Alembic.
 """
 
+from quantdesk.ledger.changes import ChangeWatch
 from quantdesk.ledger.ledger import IntentRow, Ledger
 from quantdesk.ledger.migrate import current_revision, head_revision, upgrade
 from quantdesk.ledger.records import (
@@ -22,6 +23,7 @@ __all__ = [
     "AuditEntry",
     "AuditVerification",
     "BalanceRecord",
+    "ChangeWatch",
     "FillRecord",
     "IntentRow",
     "Ledger",

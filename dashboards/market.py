@@ -2,9 +2,9 @@
 
 The server downsamples (`quantdesk.desk.market`): a year of 1m candles arrives as ~2,200 4h
 bars. The frame is read once per lake change and shared by every session (`desk_feed`), and
-drawn with plain Bokeh figures: HoloViews took ~0.5 s of the server per chart. Every few
-seconds an open page asks whether the lake changed; new bars then replace the chart's data
-in place, without a reload.
+drawn with plain Bokeh figures: HoloViews took ~0.5 s of the server per chart. When the lake
+changes, the server process's one watcher (`_live.keep_current`) has each open page swap the
+new bars into its chart's data in place, without a reload.
 """
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 import panel as pn
+from _live import keep_current
 from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
 import quantdesk.indicators  # noqa: F401 - imported when the server starts, not on the first chart
-from quantdesk.desk import desk_feed
+from quantdesk.desk import Snapshot, desk_feed
 from quantdesk.desk.pages import DISPLAY_TIMEFRAMES
 
 INDICATORS = ["SMA 20", "EMA 50", "Bollinger", "RSI", "MACD"]
 LINES = {"SMA 20": [("sma20", "#1f77b4")], "EMA 50": [("ema50", "#ff7f0e")],
          "Bollinger": [("bb_upper", "#7f7f7f"), ("bb_lower", "#7f7f7f")]}
-NEW_BARS_CHECK_MS = 5_000
 
 
 def page() -> pn.viewable.Viewable:
@@ -38,39 +38,28 @@ def page() -> pn.viewable.Viewable:
     note = pn.pane.Markdown("", name="note")
     chart = pn.pane.Bokeh(sizing_mode="stretch_width")
     source = ColumnDataSource()
-    drawn: dict[str, Any] = {"version": None, "layout": None}
+    drawn: dict[str, Any] = {"figures_for": None}
 
-    def read() -> Any:
+    def read() -> Snapshot:
         exchange, symbol = pick.value.split(" · ", 1)
         return feed.market(exchange=exchange, symbol=symbol, timeframe=timeframe.value, days=days.value)
 
-    def render(*_events: object) -> None:
-        """Draw the chart anew (another series, timeframe, window or set of indicators)."""
-        snapshot = read()
-        drawn["version"] = snapshot.version
-        data = snapshot.value
-        symbol = pick.value.split(" · ", 1)[1]
-        note.object = f"**{symbol}** on {pick.value.split(' · ', 1)[0]}: {data['note']}"
+    def fill(data: dict[str, Any]) -> None:
+        """Show a market snapshot: new bars only swap the data of the figures already drawn."""
+        exchange, symbol = pick.value.split(" · ", 1)
+        note.object = f"**{symbol}** on {exchange}: {data['note']}"
         if data["frame"].is_empty():
-            chart.object = None
+            chart.object, drawn["figures_for"] = None, None
             return
         source.data = _columns(data["frame"])
-        chart.object = _figures(source, f"{symbol} {data['timeframe']}", data["timeframe"], shown.value)
-
-    def new_bars() -> None:
-        """Swap in new bars when the lake changed (same figures, new data: cheap for server and browser)."""
-        snapshot = read()
-        if snapshot.version != drawn["version"]:
-            drawn["version"] = snapshot.version
-            if not snapshot.value["frame"].is_empty():
-                source.data = _columns(snapshot.value["frame"])
-                note.object = note.object.split(": ", 1)[0] + f": {snapshot.value['note']}"
+        choice = (pick.value, data["timeframe"], tuple(shown.value))
+        if drawn["figures_for"] != choice:  # another series, timeframe or set of indicators: new figures
+            chart.object = _figures(source, f"{symbol} {data['timeframe']}", data["timeframe"], shown.value)
+            drawn["figures_for"] = choice
 
     for widget in (pick, timeframe, days, shown):
-        widget.param.watch(render, "value")
-    render()
-    if pn.state.curdoc is not None:
-        pn.state.add_periodic_callback(new_bars, period=NEW_BARS_CHECK_MS)
+        widget.param.watch(lambda _event: fill(read().value), "value")
+    keep_current(read, fill)  # drawn now, then again when the lake has new bars (the process's watcher)
     return pn.Column("# Market", pn.Row(pick, timeframe, days), shown, note, chart, sizing_mode="stretch_width")
 
 

@@ -180,6 +180,10 @@ def test_market_research_and_risk_pages_show_the_lake_runs_and_limits(server: st
     page.get_by_text("downsampled from 1m on the server").wait_for(timeout=30_000)
     page.get_by_text(re.compile(r"5\d\d 5m bars")).wait_for(timeout=30_000)
     assert page.locator("canvas").count() >= 2, "price chart and the RSI/MACD panels are drawn"
+    from quantdesk.lake import Lake, write_sample
+
+    write_sample(Lake(), symbols=1, days=3)  # a day more of bars, written by this process, not the server
+    page.get_by_text(re.compile(r"8\d\d 5m bars")).wait_for(timeout=30_000)  # on the open page: no reload
     page.goto(f"{server}/research")
     page.get_by_text("Deflated Sharpe").wait_for(timeout=30_000)
     page.get_by_text("out-of-sample total return").first.wait_for(timeout=30_000)

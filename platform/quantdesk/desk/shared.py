@@ -70,7 +70,7 @@ class DeskFeed:
 
     def ledger_version(self) -> Hashable:
         """Return the ledger's change marker, looked at no more than every `ledger_check_s`."""
-        return self._mark("ledger", self._read_ledger_version)
+        return self._mark("ledger", self._watch.marker)
 
     def lake_version(self) -> Hashable:
         """Return the lake's change marker, looked at no more than every `lake_check_s`."""
@@ -86,9 +86,6 @@ class DeskFeed:
         with self._lock:
             self._marks[source] = (now, version)
         return version
-
-    def _read_ledger_version(self) -> Hashable:
-        return self._watch.marker()
 
     def _read_lake_version(self) -> Hashable:
         from quantdesk.lake.layout import series_dir

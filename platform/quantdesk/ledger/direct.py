@@ -17,7 +17,7 @@ import importlib
 import pkgutil
 import sqlite3
 from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
@@ -27,7 +27,7 @@ from sqlalchemy.sql.dml import Insert
 
 __all__ = ["DirectConnection"]
 
-_PREBUILT: dict[int, Executable] = {}
+_PREBUILT: set[int] = set()  # ids of module constants: they live, and keep their id, as long as the process
 # compiled once per process: every ledger engine is SQLite's dialect configured alike (engine.py)
 _PLANS: dict[tuple[int, tuple[str, ...]], _Plan | None] = {}
 
@@ -42,7 +42,7 @@ def _register_prebuilt() -> None:
         module = importlib.import_module(f"quantdesk.ledger.{info.name}")
         for value in vars(module).values():
             if isinstance(value, Executable):
-                _PREBUILT[id(value)] = value
+                _PREBUILT.add(id(value))
 
 
 class _Plan(NamedTuple):
@@ -70,19 +70,6 @@ class _Result:
 
     def all(self) -> list[Any]:
         return self._rows
-
-    fetchall = all
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._rows)
-
-    def scalar(self) -> Any:
-        return self._rows[0][0] if self._rows else None
-
-    def one(self) -> Any:
-        if len(self._rows) != 1:
-            raise ValueError(f"expected one row, got {len(self._rows)}")
-        return self._rows[0]
 
 
 class DirectConnection:

@@ -18,7 +18,6 @@ from sqlalchemy import Connection, event
 
 from quantdesk.core.clock import Clock
 from quantdesk.ledger import Ledger
-from quantdesk.ledger.direct import DirectConnection
 
 __all__ = ["ScratchLedger", "scratch_url"]
 
@@ -47,21 +46,21 @@ class ScratchLedger(Ledger):
         self._conn: Connection = engine.connect()
         self._conn.execution_options(quantdesk_write=True)
         self._tx = self._conn.begin()
-        self._direct = DirectConnection(self._conn)  # the ledger's prebuilt statements on the driver's cursor
+        self._statements = self._direct(self._conn)  # the ledger's prebuilt statements on the driver's cursor
         self._writes = 0
         self.commit_every = commit_every
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         # no savepoint: SQLite undoes a failed statement on its own, and a replay stops on errors
-        yield self._direct  # type: ignore[misc]
+        yield self._statements
         self._writes += 1
         if self._writes >= self.commit_every:
             self.commit()
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        yield self._direct  # type: ignore[misc]
+        yield self._statements
 
     def commit(self) -> None:
         """Commit what was written so far and open the next batch."""

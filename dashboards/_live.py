@@ -44,7 +44,7 @@ def keep_current(read: Callable[[], Snapshot], draw: Callable[[Any], None]) -> S
             draw(snapshot.value)
 
     doc = pn.state.curdoc
-    if doc is not None and pn.state.curdoc.session_context is not None:  # served (not a script or test)
+    if doc is not None and doc.session_context is not None:  # served (not a script or test)
         if doc not in _sessions:
             pn.state.on_session_destroyed(lambda _context: _sessions.pop(doc, None))
         _sessions.setdefault(doc, []).append(check)
@@ -59,15 +59,8 @@ def _start_watcher() -> None:
         _watcher.start()
 
 
-def _mark() -> Hashable:
-    from quantdesk.desk.shared import flow_window
-
-    feed = desk_feed()
-    return feed.ledger_version(), feed.lake_version(), flow_window()
-
-
 def _look() -> None:
-    mark = _mark()
+    mark = desk_feed().marker()
     if mark == _last_mark[0]:
         return
     _last_mark[0] = mark

@@ -12,15 +12,14 @@ import panel as pn
 from _live import keep_current
 from _tables import TABLE_CSS, downloads, html_table
 
-from quantdesk.core.settings import get_settings
-from quantdesk.desk import desk_feed, halt, place_order, resume, shared_ledger, trading
-from quantdesk.identity import Permission, get_user
+from quantdesk.desk import desk_feed, halt, place_order, resume, shared_ledger, trading_controls
+from quantdesk.risk import GLOBAL_SCOPE
 
 
 def page() -> pn.viewable.Viewable:
     user = pn.state.user
     # the session's own rights; a click is checked on the server again (quantdesk.desk.halt, place_order)
-    data = {"can_halt": get_user(shared_ledger(), user).may(Permission.OPERATE), "venues": sorted(get_settings().venues)}
+    data = trading_controls(shared_ledger(), user)
     state = pn.pane.Markdown("", name="state")
     message = pn.pane.Markdown("")
     tables = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[TABLE_CSS])
@@ -35,7 +34,7 @@ def page() -> pn.viewable.Viewable:
     def act(action: Any) -> None:
         outcome = action(shared_ledger(), pn.state.user)  # the session's own user, never a client value
         message.object = outcome.message
-        state.object = f"## Trading state: **{trading(shared_ledger(), pn.state.user)['state']}**"
+        state.object = f"## Trading state: **{shared_ledger().get_trading_state(GLOBAL_SCOPE)}**"
 
     controls: list[pn.viewable.Viewable] = []
     if data["can_halt"]:

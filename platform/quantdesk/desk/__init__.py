@@ -23,6 +23,7 @@ from quantdesk.desk.views import (
     request_promotion,
     resume,
     trading,
+    trading_controls,
 )
 
-__all__ = ["DeskAction", "DeskFeed", "Snapshot", "add_subscription", "admin", "data_health", "decide_promotion", "deployments", "desk_feed", "desk_overview", "desk_trading", "download", "halt", "latest_desk_report", "market", "notifications", "overview", "place_order", "request_promotion", "research", "resume", "risk", "send_test", "shared_ledger", "trading"]
+__all__ = ["DeskAction", "DeskFeed", "Snapshot", "add_subscription", "admin", "data_health", "decide_promotion", "deployments", "desk_feed", "desk_overview", "desk_trading", "download", "halt", "latest_desk_report", "market", "notifications", "overview", "place_order", "request_promotion", "research", "resume", "risk", "send_test", "shared_ledger", "trading", "trading_controls"]

@@ -88,14 +88,8 @@ class DeskFeed:
         return version
 
     def _read_lake_version(self) -> Hashable:
-        from quantdesk.lake.layout import series_dir
-
-        lake = self.lake
-        marks = []
-        for exchange, symbol, timeframe in lake.series():
-            version = lake.storage.version(series_dir(lake.root, exchange, symbol, timeframe))
-            marks.append((exchange, symbol, timeframe, version if version is not None else time.monotonic() // 30))
-        return tuple(marks)  # storage without a change marker (S3): read again every 30 s
+        window = int(time.monotonic() // 30)  # storage without a change marker (S3): read again every 30 s
+        return tuple((key, window if version is None else version) for key, version in self.lake.change_marker())
 
     @property
     def lake(self) -> Any:
@@ -123,12 +117,21 @@ class DeskFeed:
         """Return `make(snapshot.value)` (e.g. a page's HTML), made once per version of `snapshot` for all sessions."""
         return self.get(key, snapshot.version, lambda: make(snapshot.value))
 
-    def overview(self) -> Snapshot:
-        """Return the overview's desk-wide part (no user in it), read again when the ledger or lake changed."""
-        from quantdesk.desk.views import desk_overview
+    def marker(self) -> Hashable:
+        """Return the marker of everything the shared reads come from: ledger, lake, the flow-runs window."""
+        return self.ledger_version(), self.lake_version(), flow_window()
 
-        version = (self.ledger_version(), self.lake_version(), flow_window())
-        return self.get("overview", version, lambda: desk_overview(self._ledger, lake=self.lake))
+    def overview(self) -> Snapshot:
+        """Return the overview's desk-wide part (no user in it), read again when the ledger or lake changed.
+
+        The lake's part (a scan of every series) is read again only when the lake changed, not
+        with every ledger commit.
+        """
+        from quantdesk.desk.views import desk_overview, lake_freshness
+
+        marker = self.marker()
+        freshness = self.get("freshness", marker[1], lambda: lake_freshness(self.lake))
+        return self.get("overview", marker, lambda: desk_overview(self._ledger, freshness=freshness.value))
 
     def trading(self) -> Snapshot:
         """Return the trading page's desk-wide part (orders, fills, positions, risk events, state)."""

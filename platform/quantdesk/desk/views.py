@@ -19,7 +19,7 @@ from quantdesk.ledger import Ledger
 from quantdesk.risk import GLOBAL_SCOPE
 
 __all__ = ["DeskAction", "admin", "data_health", "decide_promotion", "deployments", "desk_overview", "desk_trading", "halt",
-           "overview", "place_order", "request_promotion", "resume", "trading"]
+           "lake_freshness", "overview", "place_order", "request_promotion", "resume", "trading", "trading_controls"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,8 +36,12 @@ def overview(ledger: Ledger, user: str) -> dict[str, Any]:
     return {"user": me.name, "role": me.role.value, **desk_overview(ledger)}
 
 
-def desk_overview(ledger: Ledger, *, lake: Any = None) -> dict[str, Any]:
-    """Return the overview's desk-wide part, the same for every user (sessions share it: no user in it)."""
+def desk_overview(ledger: Ledger, *, lake: Any = None, freshness: list[dict[str, Any]] | None = None
+                  ) -> dict[str, Any]:
+    """Return the overview's desk-wide part, the same for every user (sessions share it: no user in it).
+
+    `freshness`: the lake's part (`lake_freshness`) when the caller holds it, else read from `lake`.
+    """
     from quantdesk.promotion import list_deployments
 
     found = list_deployments(ledger)
@@ -48,7 +52,7 @@ def desk_overview(ledger: Ledger, *, lake: Any = None) -> dict[str, Any]:
         "positions": [{"venue": p.venue, "symbol": p.symbol, "qty": str(p.qty)} for p in ledger.positions() if p.qty],
         "desk_pnl": str(sum((d.pnl for d in found if d.pnl is not None), Decimal(0))),
         "venues": _venues(ledger),
-        "freshness": _freshness(lake),
+        "freshness": lake_freshness(lake) if freshness is None else freshness,
         "flows": _flow_runs(),
     }
 
@@ -68,7 +72,7 @@ def _venues(ledger: Ledger) -> list[dict[str, Any]]:
     return rows
 
 
-def _freshness(lake: Any = None) -> list[dict[str, Any]]:
+def lake_freshness(lake: Any = None) -> list[dict[str, Any]]:
     """The newest candle of each series in the lake."""
     from quantdesk.lake import Lake
 
@@ -107,17 +111,21 @@ def _read_flow_runs() -> list[dict[str, Any]] | str:
 
 def trading(ledger: Ledger, user: str) -> dict[str, Any]:
     """Return the trading page's content and whether this user may use the kill switch."""
+    return {**trading_controls(ledger, user), **desk_trading(ledger)}
+
+
+def trading_controls(ledger: Ledger, user: str) -> dict[str, Any]:
+    """Return the trading page's part that is the user's own: may they halt and trade, and on which venues."""
     from quantdesk.core.settings import get_settings
 
-    me = get_user(ledger, user)
-    return {"can_halt": me.may(Permission.OPERATE), "venues": sorted(get_settings().venues), **desk_trading(ledger)}
+    return {"can_halt": get_user(ledger, user).may(Permission.OPERATE), "venues": sorted(get_settings().venues)}
 
 
 def desk_trading(ledger: Ledger) -> dict[str, Any]:
     """Return the trading page's desk-wide part: state, orders, in-flight orders, fills, positions, risk events."""
     orders = ledger.orders(limit=50)
     return {
-        "state": next((str(s.state) for s in ledger.trading_states() if s.scope == GLOBAL_SCOPE), "ACTIVE"),
+        "state": str(ledger.get_trading_state(GLOBAL_SCOPE)),
         "orders": [{"client_order_id": o.client_order_id, "symbol": o.symbol, "side": str(o.side), "qty": str(o.qty),
                     "status": str(o.status)} for o in orders],
         "risk_events": [{"ts": e.ts.isoformat(timespec="seconds"), "code": e.code, "detail": e.detail,

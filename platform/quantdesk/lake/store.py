@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -159,13 +160,21 @@ class Lake:
         """List a series' files, re-reading the folder only when it changed (local: its mtime)."""
         folder = series_dir(self.root, exchange, symbol, timeframe)
         version = self.storage.version(folder)
-        if version is None:  # no such folder, or storage without a cheap change marker (S3)
-            return tuple(layout.series_files(self.storage.files(folder)))
         cached = self._listings.get(folder)
-        if cached is None or cached.version != version:
+        if version is None or cached is None or cached.version != version:
             cached = _Listing(version=version, files=tuple(layout.series_files(self.storage.files(folder))))
-            self._listings[folder] = cached
+            if version is not None:  # None: no such folder, or storage without a cheap change marker (S3)
+                self._listings[folder] = cached
         return cached.files
+
+    def change_marker(self) -> tuple[tuple[tuple[str, str, str], Hashable | None], ...]:
+        """Return each series with its folder's change marker (None where storage has none, e.g. S3).
+
+        Equal markers: no series gained, lost or rewrote a file in between. The markers are the
+        ones `series()` just read to list the folders, not a second look at each.
+        """
+        return tuple((key, getattr(self._listings.get(series_dir(self.root, *key)), "version", None))
+                     for key in self.series())
 
     def series(self) -> list[tuple[str, str, str]]:
         """Return every stored (exchange, symbol, timeframe), sorted."""

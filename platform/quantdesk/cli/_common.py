@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from quantdesk.core.errors import QuantdeskError
+from quantdesk.core.errors import ConfigError, QuantdeskError
 from quantdesk.core.jsonable import to_jsonable
 
 __all__ = [
@@ -36,6 +36,15 @@ console = Console()
 err_console = Console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+MarketOption = Annotated[str, typer.Option(
+    "--market", help="spot, or futures: a USDT-M perpetual with leverage, funding and liquidation.")]
+LeverageOption = Annotated[float, typer.Option("--leverage", help="Futures only: notional per unit of margin (1-125).")]
+
+
+def check_leverage(market: str, leverage: float) -> None:
+    """Refuse a `--leverage` without `--market futures`: spot trades without leverage."""
+    if market == "spot" and leverage != 1.0:
+        raise ConfigError("--leverage applies to futures; add --market futures (spot trades without leverage)")
 
 F = TypeVar("F", bound=Callable[..., Any])
 

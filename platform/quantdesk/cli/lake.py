@@ -44,7 +44,7 @@ def sample(
     payload = {
         "synthetic": True,
         "exchange": SAMPLE_EXCHANGE,
-        "lake": str(lake.location),
+        "lake": lake.location,
         "symbols": {symbol: report for symbol, report in reports.items()},
     }
     if json:
@@ -70,7 +70,7 @@ def status(json: JsonOption = False, wide: WideOption = False) -> None:
     lake = Lake()
     coverage = lake.coverage()
     if json:
-        emit({"lake": str(lake.location), "series": _records(coverage)})
+        emit({"lake": lake.location, "series": _records(coverage)})
         return
     if coverage.height == 0:
         console.print(f"the lake at {lake.location} is empty: run `quantdesk sample` or `quantdesk ingest`")
@@ -109,7 +109,7 @@ def quarantine(
     lake = Lake()
     rows = lake.quarantine(symbol, exchange=exchange)
     if json:
-        emit({"lake": str(lake.location), "rows": _records(rows)})
+        emit({"lake": lake.location, "rows": _records(rows)})
         return
     if rows.height == 0:
         console.print("the quarantine is empty: no rejected rows")

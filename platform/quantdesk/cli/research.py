@@ -7,7 +7,17 @@ from typing import Annotated, Any
 import typer
 
 from quantdesk.cli import app
-from quantdesk.cli._common import JsonOption, console, emit, err_console, handle_errors, progress
+from quantdesk.cli._common import (
+    JsonOption,
+    LeverageOption,
+    MarketOption,
+    check_leverage,
+    console,
+    emit,
+    err_console,
+    handle_errors,
+    progress,
+)
 from quantdesk.cli.tables import Col, WideOption, print_table
 from quantdesk.core.errors import ConfigError, LookaheadError
 
@@ -61,8 +71,8 @@ def backtest_command(
     cash: Annotated[float, typer.Option("--cash", help="Initial cash in quote currency.")] = 10_000.0,
     allow_short: Annotated[bool, typer.Option("--allow-short", help="Allow negative targets (short positions).")] = False,
     lookahead_samples: Annotated[int, typer.Option("--lookahead-samples", help="Bars sampled by the lookahead check (0 skips it).")] = 8,
-    market: Annotated[str, typer.Option("--market", help="spot, or futures: a USDT-M perpetual with leverage, funding and liquidation (shorts allowed).")] = "spot",
-    leverage: Annotated[float, typer.Option("--leverage", help="Futures only: notional per unit of margin (1-125).")] = 1.0,
+    market: MarketOption = "spot",
+    leverage: LeverageOption = 1.0,
     json_out: JsonOption = False,
 ) -> None:
     """Backtest a strategy on lake candles, store the run and print its metrics.
@@ -80,8 +90,7 @@ def backtest_command(
         raise ConfigError(f"{e}; pass non-negative --fee-bps and --slippage-bps") from e
     if market not in ("spot", "futures"):
         raise ConfigError(f"--market {market!r} is not a market type; pass --market spot or --market futures")
-    if market == "spot" and leverage != 1.0:
-        raise ConfigError("--leverage applies to futures; add --market futures (spot trades without leverage)")
+    check_leverage(market, leverage)
     query = LakeQuery(symbols=tuple(symbol), timeframe=timeframe, start=start, end=end, exchange=exchange)
     with progress(f"backtest {strategy}", None, enabled=_enabled(json_out)):
         if market == "futures":

@@ -7,7 +7,17 @@ from typing import Annotated, Any
 import typer
 
 from quantdesk.cli import app
-from quantdesk.cli._common import JsonOption, console, emit, err_console, handle_errors, progress
+from quantdesk.cli._common import (
+    JsonOption,
+    LeverageOption,
+    MarketOption,
+    check_leverage,
+    console,
+    emit,
+    err_console,
+    handle_errors,
+    progress,
+)
 from quantdesk.cli.tables import Col, WideOption, print_table
 from quantdesk.core.errors import ConfigError
 
@@ -64,8 +74,8 @@ def sweep_command(
     slippage_bps: SlippageBps = 0.0,
     cash: Cash = 10_000.0,
     allow_short: AllowShort = False,
-    market: Annotated[str, typer.Option("--market", help="spot, or futures: a USDT-M perpetual with leverage, funding and liquidation.")] = "spot",
-    leverage: Annotated[float, typer.Option("--leverage", help="Futures only: notional per unit of margin (1-125).")] = 1.0,
+    market: MarketOption = "spot",
+    leverage: LeverageOption = 1.0,
     dask: DaskOption = None,
     json_out: JsonOption = False,
     wide: WideOption = False,
@@ -75,10 +85,8 @@ def sweep_command(
     Example: quantdesk sweep sma_cross --symbol BTC/USDT --timeframe 1h --start 2024-01-01 --grid fast=5:50:5 --grid slow=10:200:10 --top 10
     Futures: quantdesk sweep sma_cross --symbol XRP/USDT:USDT --exchange binanceusdm --market futures --leverage 3 --grid fast=3:10:1 --grid slow=12:40:4
     """
-    from quantdesk.core.errors import ConfigError
 
-    if market == "spot" and leverage != 1.0:
-        raise ConfigError("--leverage applies to futures; add --market futures (spot trades without leverage)")
+    check_leverage(market, leverage)
     from quantdesk.backtest.data import LakeQuery
     from quantdesk.backtest.grid import expand_grid, parse_grid
     from quantdesk.backtest.sweep import sweep
@@ -128,8 +136,8 @@ def walkforward_command(
     cash: Cash = 10_000.0,
     allow_short: AllowShort = False,
     dask: DaskOption = None,
-    market: Annotated[str, typer.Option("--market", help="spot, or futures: a USDT-M perpetual with leverage, funding and liquidation.")] = "spot",
-    leverage: Annotated[float, typer.Option("--leverage", help="Futures only: notional per unit of margin (1-125).")] = 1.0,
+    market: MarketOption = "spot",
+    leverage: LeverageOption = 1.0,
     json_out: JsonOption = False,
     wide: WideOption = False,
 ) -> None:
@@ -142,8 +150,7 @@ def walkforward_command(
     from quantdesk.backtest.data import LakeQuery
     from quantdesk.backtest.walkforward import walk_forward
 
-    if market == "spot" and leverage != 1.0:
-        raise ConfigError("--leverage applies to futures; add --market futures (spot trades without leverage)")
+    check_leverage(market, leverage)
 
     query = LakeQuery(symbols=(symbol,), timeframe=timeframe, start=start, end=end, exchange=exchange)
     enabled = not json_out and err_console.is_terminal

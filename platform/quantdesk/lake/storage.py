@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from quantdesk.core.errors import ConfigError, LakeError
-from quantdesk.lake.parquet_io import COMPRESSION, atomic_write_parquet, series_lock
+from quantdesk.lake.parquet_io import PARQUET_WRITE, atomic_write_parquet, series_lock
 
 __all__ = ["LocalStorage", "S3Storage", "Storage", "open_storage"]
 
@@ -197,7 +197,7 @@ class S3Storage:
     def write_parquet(self, frame: pl.DataFrame, path: LakePath, *, fsync: bool = False) -> None:
         # one PUT of the whole file: the object is replaced atomically, never seen half written
         buffer = io.BytesIO()
-        frame.write_parquet(buffer, compression=COMPRESSION, statistics=True, row_group_size=1 << 20)
+        frame.write_parquet(buffer, **PARQUET_WRITE)
         self._call("write an object", self.fs.pipe_file, str(path), buffer.getvalue())
 
     @contextlib.contextmanager

@@ -147,8 +147,8 @@ class LedgerFills(LedgerState):
             # the live runner's per-bar question, on a statement built once
             with self._read() as c:
                 return self._deployment_fills_after(c, deployment, venue, account, after_id)
-        if client_order_id is not None and not (venue or account or symbol or since or limit or deployment
-                                                or after_id is not None):
+        if client_order_id is not None and all(v is None for v in (venue, account, symbol, since, limit, deployment,
+                                                                    after_id)):
             with self._read() as c:  # an order's fills: the runner books them after each decision
                 return [to_fill(r) for r in c.execute(_FILLS_OF_ORDER, {"cid": client_order_id}).all()]
         query = select(fills)

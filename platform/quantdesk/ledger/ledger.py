@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any, Required, TypedDict
 
 from sqlalchemy import Connection, func, select
@@ -184,32 +185,16 @@ class Ledger(LedgerFills):
         self._ensure_account(c, wanted["venue"], wanted["account"], now)
         status_, filled, avg_price, vid = p["status"], p["filled"], p["avg_price"], p["venue_order_id"]
         sent = sent_source is not None and status_ is OrderStatus.PENDING
-        order_id = c.execute(
-            _INSERT_ORDER,
-            dict(
-                client_order_id=client_order_id,
-                status=(OrderStatus.SENT if sent else status_).value,
-                venue_order_id=vid,
-                filled_qty=filled,
-                avg_price=avg_price,
-                external=p["external"],
-                deployment=p["deployment"],
-                created_at=now,
-                updated_at=now,
-                **wanted,
-            ),
-        ).inserted_primary_key[0]
+        values = dict(client_order_id=client_order_id, status=(OrderStatus.SENT if sent else status_).value,
+                      venue_order_id=vid, filled_qty=filled, avg_price=None if avg_price is None else to_decimal(avg_price),
+                      external=p["external"], deployment=p["deployment"], created_at=now, updated_at=now, **wanted)
+        order_id = c.execute(_INSERT_ORDER, values).inserted_primary_key[0]
         events = [_event(order_id, now, None, status_, p["source"], filled, avg_price, vid, p["payload"])]
         if sent:
             events.append(_event(order_id, now, status_, OrderStatus.SENT, sent_source, filled, avg_price, vid, None))
         c.execute(_INSERT_EVENT, events)  # both events in one executemany
         # the row as it now reads back (the column types keep these values exactly): no reload
-        return OrderRecord(
-            id=order_id, client_order_id=client_order_id, venue=wanted["venue"], account=wanted["account"],
-            symbol=wanted["symbol"], side=Side(wanted["side"]), order_type=OrderType(wanted["order_type"]),
-            qty=wanted["qty"], price=wanted["price"], status=OrderStatus.SENT if sent else status_,
-            venue_order_id=vid, filled_qty=filled, avg_price=None if avg_price is None else to_decimal(avg_price),
-            external=bool(p["external"]), deployment=p["deployment"], created_at=now, updated_at=now)
+        return to_order(SimpleNamespace(id=order_id, **values))
 
     def record_order_intent(
         self,
@@ -444,14 +429,13 @@ class Ledger(LedgerFills):
 
     def active_order_counts(self, *, venue: str | None = None) -> dict[str, int]:
         """Return how many open or in-flight orders (OPEN, PARTIALLY_FILLED, PENDING, SENT) each symbol has."""
-        query = select(orders.c.symbol, func.count()).where(
-            orders.c.status.in_([s.value for s in (*_OPEN, *_IN_FLIGHT)])
-        )
         with self._read() as c:
             if venue is not None:  # the status index, not the venue's whole history (see _ACTIVE_BY_SYMBOL)
                 rows = c.execute(_ACTIVE_BY_SYMBOL, {"venue": venue}).all()
             else:
-                rows = c.execute(query.group_by(orders.c.symbol)).all()
+                rows = c.execute(select(orders.c.symbol, func.count())
+                                 .where(orders.c.status.in_([s.value for s in (*_OPEN, *_IN_FLIGHT)]))
+                                 .group_by(orders.c.symbol)).all()
         return {symbol: int(n) for symbol, n in rows}
 
     def in_flight_orders(

@@ -72,14 +72,18 @@ class PerpetualFeed:
                     out[int(ts)] = MarkBar(open=o, high=h, low=lo, close=c)
         return out
 
-    def settlements(self, start_ms: int, end_ms: int) -> list[Settlement]:
-        """Return the settlements whose bars open in [start, end), oldest first."""
+    def settlements(self, start_ms: int, end_ms: int, *, marks: dict[int, MarkBar] | None = None) -> list[Settlement]:
+        """Return the settlements whose bars open in [start, end), oldest first.
+
+        `marks`: `mark_bars(start, end)` when the caller has read them already.
+        """
         if end_ms <= start_ms:
             return []
         rates = self.lake.funding.read(self.symbol, exchange=self.exchange, start=start_ms, end=end_ms)
         if rates.height == 0:
             return []
-        marks = self.mark_bars(start_ms, end_ms)
+        if marks is None:
+            marks = self.mark_bars(start_ms, end_ms)
         out = []
         for ts, rate in rates.select(pl.col("ts").dt.epoch("ms"), "rate").iter_rows():
             bar = int(ts) - (int(ts) % self.step_ms)
@@ -127,9 +131,10 @@ def settle_paper_bar(feed: PerpetualFeed, gated: Any, symbol: str, bar_ms: int) 
     broker = gated.broker
     if not hasattr(broker, "settle_funding"):
         return
-    for settlement in feed.settlements(bar_ms, bar_ms + feed.step_ms):
+    marks = feed.mark_bars(bar_ms, bar_ms + feed.step_ms)  # read once: for the funding and the liquidation
+    for settlement in feed.settlements(bar_ms, bar_ms + feed.step_ms, marks=marks):
         broker.settle_funding(symbol, settlement.rate, mark=settlement.mark)
-    mark = feed.mark_bars(bar_ms, bar_ms + feed.step_ms).get(bar_ms)
+    mark = marks.get(bar_ms)
     if mark is not None and broker.update_mark(symbol, low=mark.low, high=mark.high, close=mark.close,
                                                open=mark.open) is not None:
         gated.sync_fills()

@@ -33,7 +33,7 @@ from quantdesk.core.orders import OrderIntent
 from quantdesk.core.timeframes import timeframe_ms
 from quantdesk.core.types import OrderType, Side
 from quantdesk.live.futures_book import FuturesBook, size_perpetual
-from quantdesk.live.perpetual_feed import PerpetualFeed, book_fill, futures_book, settle_paper_bar
+from quantdesk.live.perpetual_feed import PerpetualFeed, futures_book, settle_paper_bar
 from quantdesk.live.schedule import BarScheduler
 from quantdesk.live.sizing import Account, size_order, to_intent_qty
 from quantdesk.live.spec import RunSpec
@@ -128,6 +128,9 @@ class Runner:
         self.last_bar_ms: int | None = None
         self.started = False
         self._book_cache: tuple[tuple[datetime, int], int, Account] | None = None
+        lake = getattr(market, "lake", None)  # a perpetual's funding and marks come from the market's lake
+        self._perpetual_feed = None if lake is None or spec.market != "futures" else PerpetualFeed(
+            lake, exchange=spec.data_exchange, symbol=spec.symbols[0], timeframe=spec.timeframe)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Any:
@@ -376,20 +379,13 @@ class Runner:
             return self.account(), None
         return self._apply_fills(_copy(book), new, cached), view
 
-    def _feed(self) -> PerpetualFeed | None:
-        lake = getattr(self.market, "lake", None)
-        if lake is None:
-            return None
-        return PerpetualFeed(lake, exchange=self.spec.data_exchange, symbol=self.spec.symbols[0],
-                             timeframe=self.spec.timeframe)
-
     def _settle_perpetual(self, bar_ms: int) -> None:
-        feed = self._feed()
+        feed = self._perpetual_feed
         if feed is not None:
             settle_paper_bar(feed, self.gated, self.spec.symbols[0], bar_ms)
 
     def _futures_account(self, fills: list[Any]) -> FuturesBook:
-        feed = self._feed()
+        feed = self._perpetual_feed
         settlements = []
         if feed is not None and fills:
             step = self.step_ms
@@ -398,15 +394,13 @@ class Runner:
         return futures_book(fills, settlements, capital=float(self.spec.capital),
                             leverage=float(self.spec.leverage), symbol=self.spec.symbols[0])
 
-    def _new_book(self) -> Account | FuturesBook:
-        """The deployment's empty book: capital as cash (a perpetual's: wallet at its leverage)."""
-        if self.spec.market == "futures":
-            return FuturesBook(cash=float(self.spec.capital), leverage=float(self.spec.leverage))
+    def _new_book(self) -> Account:
+        """A spot deployment's empty book: capital as cash (a perpetual's book is `_futures_account`)."""
         return Account(cash=float(self.spec.capital))
 
-    def _apply_fills(self, account: Any, fills: list[Any], cached: Any) -> Any:
+    def _apply_fills(self, account: Account, fills: list[Any], cached: Any) -> Account:
         for fill in fills:
-            book_fill(account, fill)
+            account.apply_fill(fill.symbol, float(fill.signed_qty), float(fill.price), float(fill.fee))
         # fill ids follow commit order only on SQLite (one writer); elsewhere read in full each time
         if getattr(self.ledger, "dialect", None) == "sqlite":
             last_key, max_id = cached[:2] if cached is not None else ((datetime.min.replace(tzinfo=UTC), 0), 0)
@@ -486,9 +480,6 @@ def _last_ms(frame: Any) -> int:
     return (last - _EPOCH) // _MS
 
 
-def _copy(book: Any) -> Any:
-    """Return an independent copy of a book (the cache keeps one the next bar starts from)."""
-    if isinstance(book, FuturesBook):
-        return FuturesBook(cash=book.cash, leverage=book.leverage, positions=dict(book.positions),
-                           entries=dict(book.entries), margins=dict(book.margins), funding_paid=book.funding_paid)
+def _copy(book: Account) -> Account:
+    """Return an independent copy of a spot book (the cache keeps one the next bar starts from)."""
     return Account(cash=book.cash, positions=dict(book.positions))

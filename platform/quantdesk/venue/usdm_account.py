@@ -33,7 +33,7 @@ import numpy as np
 
 from quantdesk.core.clock import Clock
 from quantdesk.core.margin import tiers_for
-from quantdesk.core.perpetual import IsolatedPosition
+from quantdesk.core.perpetual import STEP, IsolatedPosition
 from quantdesk.venue.orders import RejectedRequest
 from quantdesk.venue.payloads import decimal_text
 from quantdesk.venue.perpetuals import Perpetual
@@ -41,7 +41,6 @@ from quantdesk.venue.perpetuals import Perpetual
 __all__ = ["USDM_SIGNED", "UsdmAccount"]
 
 ZERO = Decimal(0)
-_STEP = Decimal("0.00000001")
 USDM_SIGNED = frozenset({
     "fapi/v1/leverage", "fapi/v1/marginType", "fapi/v1/order", "fapi/v1/openOrders", "fapi/v1/userTrades",
     "fapi/v1/income", "fapi/v1/leverageBracket", "fapi/v1/symbolConfig", "fapi/v2/positionRisk", "fapi/v3/positionRisk",
@@ -94,7 +93,7 @@ class UsdmAccount:
             ("POST", "fapi/v1/leverage"): self._leverage,
             ("POST", "fapi/v1/marginType"): self._margin_type,
             ("POST", "fapi/v1/order"): self._create_order,
-            ("GET", "fapi/v1/order"): self._get_order,
+            ("GET", "fapi/v1/order"): self._order,
             ("DELETE", "fapi/v1/order"): self._cancel_order,
             ("GET", "fapi/v1/openOrders"): lambda p: [],  # market orders only: nothing rests
             ("GET", "fapi/v1/userTrades"): self._user_trades,
@@ -233,7 +232,7 @@ class UsdmAccount:
         if reduce_only and (pos.qty == 0 or (pos.qty > 0) == (signed > 0) or abs(signed) > abs(pos.qty)):
             raise RejectedRequest(-2022, "ReduceOnly Order is rejected.")
         fill = Decimal(str(price))
-        fee = (qty * fill * self.fee_rate).quantize(_STEP, ROUND_DOWN)
+        fee = (qty * fill * self.fee_rate).quantize(STEP, ROUND_DOWN)
         if pos.value.opening_qty(signed) > 0 and pos.value.initial_margin(signed, fill) + fee > self._available():
             raise RejectedRequest(-2019, "Margin is insufficient.")
         pos.value, realized = pos.value.fill(signed, fill)
@@ -277,9 +276,6 @@ class UsdmAccount:
             raise RejectedRequest(-2013, "Order does not exist.")
         return found
 
-    def _get_order(self, params: Mapping[str, str]) -> dict[str, Any]:
-        return self._order(params)
-
     def _cancel_order(self, params: Mapping[str, str]) -> dict[str, Any]:
         self._order(params)
         raise RejectedRequest(-2011, "Unknown order sent.")  # market orders are filled: nothing to cancel
@@ -320,7 +316,7 @@ class UsdmAccount:
                 "marginBalance": decimal_text(wallet + unrealized), "initialMargin": decimal_text(margin),
                 "positionInitialMargin": decimal_text(margin), "openOrderInitialMargin": "0",
                 "maintMargin": "0", "crossWalletBalance": decimal_text(wallet - margin), "crossUnPnl": "0",
-                "availableBalance": decimal_text(self._available()), "maxWithdrawAmount": decimal_text(self._available())}
+                "availableBalance": decimal_text(wallet - margin), "maxWithdrawAmount": decimal_text(wallet - margin)}
 
     def _account(self, params: Mapping[str, str]) -> dict[str, Any]:
         t = self._totals()

@@ -131,10 +131,6 @@ def replay(
     """
     from quantdesk.backtest.engine import order_sizes, resolve_strategy
     from quantdesk.backtest.lookahead import check_lookahead, target_matrix
-    from quantdesk.broker import GatedBroker, PaperBroker
-    from quantdesk.core.clock import ManualClock
-    from quantdesk.live.runner import Runner
-    from quantdesk.risk import RiskConfig, RiskGate
 
     spec = RunSpec.from_deployment(deployment_or_spec)
     if spec.market == "futures":  # a perpetual: funding and the mark take part each bar
@@ -167,20 +163,7 @@ def replay(
                 "replay with --strict, which recomputes targets bar by bar as live does")
 
     ledger_url = ledger_url or scratch_url()
-    clock = ManualClock(int(ts_ms[0]))
-    ledger = ScratchLedger(ledger_url, clock=clock)
-    if risk is None:
-        risk = _risk_for(deployment_or_spec, spec)
-    # nobody halts a replay from another process: read the trading state once, not per order
-    gate = RiskGate(risk if isinstance(risk, RiskConfig) else RiskConfig.from_dict(risk), clock, ledger,
-                    state_refresh_ms=2**62)
-    paper = PaperBroker(name=spec.venue, clock=clock, cost_model=spec.cost, rules=dict(spec.rules),
-                        run_id="replay")  # a fresh scratch ledger: fixed ids keep replays identical
-    gated = GatedBroker(paper, ledger, gate, venue=spec.venue, account=spec.account, clock=clock,
-                        actor="replay", market_rules=dict(spec.rules))
-    runner = Runner(spec, ledger=ledger, gated=gated, market=_FrameMarket(data, ts_ms), clock=clock,
-                    reconcile_every_bar=False, follow_timeout_s=0.0)
-    runner.start()
+    clock, ledger, _paper, _gated, runner = _harness(deployment_or_spec, spec, data, ts_ms, ledger_url, risk)
     account = Account(cash=float(spec.capital))
     step = timeframe_ms(spec.timeframe)
 
@@ -223,6 +206,38 @@ def replay(
         timeframe=spec.timeframe, bars=n, targets=targets_frame, fills=fills, equity=equity, denied=denied,
         orders_sent=sent, elapsed_s=elapsed, ledger_url=ledger_url,
     )
+
+
+def _harness(deployment_or_spec: Any, spec: RunSpec, data: dict[str, pl.DataFrame], ts_ms: np.ndarray,
+             ledger_url: str, risk: Any) -> tuple[Any, ScratchLedger, Any, Any, Any]:
+    """Return (clock, ledger, paper broker, gated broker, runner): the live path a replay drives, started.
+
+    A scratch ledger at `ledger_url`, the risk gate (`risk`, default the deployment's), a paper
+    broker behind the gated broker (a perpetual's at the deployment's leverage) and the runner
+    over the candles held in memory.
+    """
+    from quantdesk.broker import GatedBroker, PaperBroker
+    from quantdesk.core.clock import ManualClock
+    from quantdesk.live.runner import Runner
+    from quantdesk.risk import RiskConfig, RiskGate
+
+    clock = ManualClock(int(ts_ms[0]))
+    ledger = ScratchLedger(ledger_url, clock=clock)
+    if risk is None:
+        risk = _risk_for(deployment_or_spec, spec)
+    # nobody halts a replay from another process: read the trading state once, not per order
+    gate = RiskGate(risk if isinstance(risk, RiskConfig) else RiskConfig.from_dict(risk), clock, ledger,
+                    state_refresh_ms=2**62)
+    paper = PaperBroker(name=spec.venue, clock=clock, cost_model=spec.cost, rules=dict(spec.rules),
+                        run_id="replay")  # a fresh scratch ledger: fixed ids keep replays identical
+    if spec.market == "futures":
+        paper.set_leverage(spec.symbols[0], int(spec.leverage))
+    gated = GatedBroker(paper, ledger, gate, venue=spec.venue, account=spec.account, clock=clock,
+                        actor="replay", market_rules=dict(spec.rules))
+    runner = Runner(spec, ledger=ledger, gated=gated, market=_FrameMarket(data, ts_ms), clock=clock,
+                    reconcile_every_bar=False, follow_timeout_s=0.0)
+    runner.start()
+    return clock, ledger, paper, gated, runner
 
 
 def _risk_for(deployment: Any, spec: RunSpec) -> Any:

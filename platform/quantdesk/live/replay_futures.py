@@ -36,11 +36,10 @@ from quantdesk.live.replay import (
     _aligned,
     _denied,
     _fills_frame,
-    _FrameMarket,
+    _harness,
     _load_frames,
-    _risk_for,
 )
-from quantdesk.live.scratch import ScratchLedger, scratch_url
+from quantdesk.live.scratch import scratch_url
 from quantdesk.live.spec import RunSpec
 
 __all__ = ["replay_futures"]
@@ -63,10 +62,6 @@ def replay_futures(
     from quantdesk.backtest.engine import resolve_strategy
     from quantdesk.backtest.futures import align_funding, align_mark, lake_inputs
     from quantdesk.backtest.lookahead import check_lookahead, target_matrix
-    from quantdesk.broker import GatedBroker, PaperBroker
-    from quantdesk.core.clock import ManualClock
-    from quantdesk.live.runner import Runner
-    from quantdesk.risk import RiskConfig, RiskGate
 
     spec = RunSpec.from_deployment(deployment_or_spec)
     if spec.market != "futures":
@@ -99,18 +94,7 @@ def replay_futures(
     targets = np.clip(target_matrix(instance, data)[:, 0], -1.0 if spec.allow_short else 0.0, 1.0)
 
     ledger_url = ledger_url or scratch_url()
-    clock = ManualClock(int(ts_ms[0]))
-    ledger = ScratchLedger(ledger_url, clock=clock)
-    risk = _risk_for(deployment_or_spec, spec) if risk is None else risk
-    gate = RiskGate(risk if isinstance(risk, RiskConfig) else RiskConfig.from_dict(risk), clock, ledger,
-                    state_refresh_ms=2**62)
-    paper = PaperBroker(name=spec.venue, clock=clock, cost_model=spec.cost, rules=dict(spec.rules), run_id="replay")
-    paper.set_leverage(symbol, int(spec.leverage))
-    gated = GatedBroker(paper, ledger, gate, venue=spec.venue, account=spec.account, clock=clock,
-                        actor="replay", market_rules=dict(spec.rules))
-    runner = Runner(spec, ledger=ledger, gated=gated, market=_FrameMarket(data, ts_ms), clock=clock,
-                    reconcile_every_bar=False, follow_timeout_s=0.0)
-    runner.start()
+    clock, ledger, paper, gated, runner = _harness(deployment_or_spec, spec, data, ts_ms, ledger_url, risk)
     book = FuturesBook(cash=float(spec.capital), leverage=float(spec.leverage))
 
     equity, liquidations, sent = np.empty(n), [], 0

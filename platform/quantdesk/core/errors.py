@@ -24,6 +24,7 @@ __all__ = [
     "OrderNotFoundError",
     "OrderRejectedError",
     "OrderStateUnknownError",
+    "PermissionDeniedError",
     "PromotionError",
     "QuantdeskError",
     "RateLimitedError",
@@ -152,3 +153,12 @@ class AuthenticationError(IdentityError):
     """A login or a password check failed. The message never says which part was wrong."""
 
     exit_code = 3
+
+
+class PermissionDeniedError(IdentityError):
+    """The acting identity may not take the action: unregistered, disabled or the wrong role.
+
+    Raised by `quantdesk.identity.policy.authorize`, the one check every door asks.
+    """
+
+    exit_code = 4

@@ -13,6 +13,7 @@ from quantdesk.identity.keys import (
     set_exchange_key,
 )
 from quantdesk.identity.passwords import check_password_policy, hash_password, verify_password
+from quantdesk.identity.policy import POLICY, Action, Rule, Scope, authorize, may, roles_for
 from quantdesk.identity.users import (
     Permission,
     Role,
@@ -21,6 +22,7 @@ from quantdesk.identity.users import (
     authenticate,
     get_user,
     list_users,
+    lookup_user,
     require,
     resolve_actor,
     set_disabled,
@@ -28,20 +30,28 @@ from quantdesk.identity.users import (
 )
 
 __all__ = [
+    "Action",
     "ExchangeKeyInfo",
+    "POLICY",
     "Permission",
     "Role",
+    "Rule",
+    "Scope",
     "User",
     "add_user",
     "authenticate",
+    "authorize",
     "check_password_policy",
     "exchange_credentials",
     "get_user",
     "hash_password",
     "list_exchange_keys",
     "list_users",
+    "lookup_user",
+    "may",
     "require",
     "resolve_actor",
+    "roles_for",
     "rotate_master_key",
     "set_disabled",
     "set_exchange_key",

@@ -23,6 +23,7 @@ from enum import StrEnum
 
 from quantdesk.core.errors import AuthenticationError, PromotionError
 from quantdesk.identity.passwords import hash_password, needs_rehash, verify_password
+from quantdesk.identity.policy import Role
 from quantdesk.ledger import Ledger
 from quantdesk.ledger.registry import update_user, upsert_user, user_row, user_rows
 
@@ -34,18 +35,12 @@ __all__ = [
     "authenticate",
     "get_user",
     "list_users",
+    "lookup_user",
     "require",
     "resolve_actor",
     "set_disabled",
     "set_password",
 ]
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    TRADER = "trader"
-    RESEARCHER = "researcher"
-    VIEWER = "viewer"
 
 
 class Permission(StrEnum):
@@ -116,6 +111,12 @@ def get_user(ledger: Ledger, name: str) -> User:
             "(act as someone else with --as or QUANTDESK_USER)"
         )
     return _user(row)
+
+
+def lookup_user(ledger: Ledger, name: str) -> User | None:
+    """Return the user `name`, or None when no such user is registered."""
+    row = user_row(ledger, name) if name else None
+    return None if row is None else _user(row)
 
 
 def list_users(ledger: Ledger) -> list[User]:

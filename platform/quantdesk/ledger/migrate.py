@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 # The newest migration in migrations/versions; tests check it against Alembic's own view.
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0016"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any constant: serializes concurrent `upgrade` calls on one PostgreSQL database.
 _PG_MIGRATION_LOCK = 7_301_448_211

@@ -1,0 +1,207 @@
+"""Triangular cycles on one venue: found as negative cycles of −log(rate·(1 − fee)), then walked with depth.
+
+Each market BASE/QUOTE gives two edges between currencies: QUOTE→BASE (buy at the best ask,
+rate 1/ask) and BASE→QUOTE (sell at the best bid, rate bid), each of weight
+−log(rate·(1 − taker fee)). A cycle whose weights sum below zero turns one unit into more
+than one at the top of the books. The search is Bellman-Ford limited to `legs` hops, run
+from every currency at once (numpy over the edge list): `legs − 1` rounds of relaxation give
+the cheapest (legs − 1)-hop path between any two currencies, and each edge closes one
+candidate cycle (the cheapest path from its head back to its tail, plus the edge). Every
+negative cycle whose edges are each the close of that cheapest path is found, without
+enumerating triples; 200 markets take a few milliseconds (bench/arb.py).
+
+The top of the book only bounds what a size can earn; `evaluate_cycle` then walks each leg's
+book for the size, with lot rounding and fees, exactly (Decimal), and decides.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from quantdesk.arb.books import MarketRules, book_side, qty_for_quote, round_price, take
+from quantdesk.arb.edge import BPS, Leg
+from quantdesk.core.errors import ArbitrageError
+from quantdesk.core.money import to_decimal
+from quantdesk.core.types import Side
+
+__all__ = ["Cycle", "CycleEdge", "CycleResult", "Quote", "evaluate_cycle", "find_cycles"]
+
+_EPSILON = 1e-12  # below float noise of a sum of three logs; a real edge is larger by orders
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Quote:
+    """The top of one market's book and its taker fee rate: what the cycle search needs."""
+
+    symbol: str
+    bid: float | None
+    ask: float | None
+    fee: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CycleEdge:
+    """One leg of a cycle: trade `symbol` on `side`, turning `source` into `target`."""
+
+    symbol: str
+    side: Side
+    source: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cycle:
+    """A cycle of markets starting and ending in `start`; `log_edge` is −Σ weights (> 0 means profit at the top)."""
+
+    start: str
+    edges: tuple[CycleEdge, ...]
+    log_edge: float
+
+    @property
+    def top_edge_bps(self) -> float:
+        """Return the top-of-book edge after fees, in basis points."""
+        return math.expm1(self.log_edge) * 1e4
+
+    @property
+    def currencies(self) -> tuple[str, ...]:
+        return tuple(e.source for e in self.edges)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CycleResult:
+    """A cycle walked with depth for a starting amount: each leg, what came back, the edge."""
+
+    cycle: Cycle
+    legs: tuple[Leg, ...]
+    spent: Decimal  # of the start currency, after lot rounding of the first leg
+    received: Decimal  # of the start currency, after the last leg's fee
+    profit: Decimal
+    edge_bps: Decimal
+
+
+def _split(symbol: str) -> tuple[str, str]:
+    base, _, quote = symbol.partition("/")
+    return base, quote.split(":")[0]
+
+
+def find_cycles(quotes: Sequence[Quote], *, legs: int = 3, start: str | None = None) -> list[Cycle]:
+    """Return the cycles of `legs` markets whose top-of-book product after fees exceeds 1, best first.
+
+    With `start`, only cycles through that currency, rotated to begin there (a desk holds it).
+    """
+    if legs < 3:
+        raise ArbitrageError(f"a cycle needs at least 3 markets, not {legs}")
+    currencies: dict[str, int] = {}
+    src: list[int] = []
+    dst: list[int] = []
+    weight: list[float] = []
+    meta: list[CycleEdge] = []
+    for quote in quotes:
+        base, quote_currency = _split(quote.symbol)
+        b, q = currencies.setdefault(base, len(currencies)), currencies.setdefault(quote_currency, len(currencies))
+        keep = math.log1p(-quote.fee)
+        if quote.ask and quote.ask > 0:  # buy base with quote
+            src.append(q), dst.append(b), weight.append(math.log(quote.ask) - keep)
+            meta.append(CycleEdge(symbol=quote.symbol, side=Side.BUY, source=quote_currency, target=base))
+        if quote.bid and quote.bid > 0:  # sell base for quote
+            src.append(b), dst.append(q), weight.append(-math.log(quote.bid) - keep)
+            meta.append(CycleEdge(symbol=quote.symbol, side=Side.SELL, source=base, target=quote_currency))
+    if not meta or (start is not None and start not in currencies):
+        return []
+    n = len(currencies)
+    s, d, w = np.asarray(src), np.asarray(dst), np.asarray(weight)
+    # cheapest edge between each ordered pair (two markets on one pair: keep the better) and which it is
+    adjacency = np.full((n, n), np.inf)
+    edge_of = np.full((n, n), -1)
+    for k in np.argsort(-w):  # ascending weight written last wins
+        adjacency[s[k], d[k]] = w[k]
+        edge_of[s[k], d[k]] = k
+    # Bellman-Ford relaxation from every source at once: paths[r][x, v] = cheapest (r + 1)-hop path x -> v
+    paths = [adjacency]
+    for _ in range(legs - 2):
+        relaxed = np.full((n, n), np.inf)
+        np.minimum.at(relaxed, (slice(None), d), paths[-1][:, s] + w)
+        paths.append(relaxed)
+    closing = paths[-1][d, s] + w  # each edge u -> x closes the cheapest path x -> ... -> u
+    found: dict[frozenset[tuple[str, Side]], Cycle] = {}
+    negative = np.flatnonzero(closing < -_EPSILON)
+    for k in negative[np.argsort(closing[negative], kind="stable")]:  # best first: a duplicate keeps its best
+        nodes = _walk_back(paths, adjacency, int(d[k]), int(s[k]))
+        if nodes is None:
+            continue
+        ring = [*nodes, int(d[k])]
+        edges = [meta[edge_of[a, b]] for a, b in zip(ring, ring[1:], strict=False)]
+        cycle = _rotated(edges, -float(closing[k]), start)
+        if cycle is not None:
+            found.setdefault(frozenset((e.symbol, e.side) for e in cycle.edges), cycle)
+    return sorted(found.values(), key=lambda c: -c.log_edge)
+
+
+def _walk_back(paths: list[np.ndarray], adjacency: np.ndarray, origin: int, last: int) -> list[int] | None:
+    """Return the nodes of the cheapest path origin -> ... -> last found by the relaxation, or None if it repeats one."""
+    nodes = [last]
+    for r in range(len(paths) - 1, 0, -1):  # paths[r] was relaxed from paths[r - 1] through one more edge
+        previous = int(np.argmin(paths[r - 1][origin, :] + adjacency[:, nodes[0]]))
+        nodes.insert(0, previous)
+    nodes.insert(0, origin)
+    return nodes if len(set(nodes)) == len(nodes) else None  # a walk that revisits: its simple part closes elsewhere
+
+
+def _rotated(edges: list[CycleEdge], log_edge: float, start: str | None) -> Cycle | None:
+    sources = [e.source for e in edges]
+    if start is None:
+        first = sources.index(min(sources))  # one canonical rotation per cycle
+    elif start in sources:
+        first = sources.index(start)
+    else:
+        return None
+    ordered = tuple(edges[first:] + edges[:first])
+    return Cycle(start=ordered[0].source, edges=ordered, log_edge=log_edge)
+
+
+def evaluate_cycle(cycle: Cycle, amount: Decimal, books: Mapping[str, Mapping[str, Any]],
+                   markets: Mapping[str, Mapping[str, Any] | None], fees: Mapping[str, Decimal]) -> CycleResult:
+    """Walk `cycle` starting with `amount` of `cycle.start`, leg by leg, on the books, with lots and fees.
+
+    A buy spends what the previous leg gave (the quantity it buys is rounded down to the lot;
+    the unspent remainder stays where it is and is not counted); the fee is taken from what a
+    leg receives (Binance's rule for spot takers). Raise DepthExhaustedError naming the leg
+    when a book is too thin.
+    """
+    holding = to_decimal(amount)
+    if holding <= 0:
+        raise ArbitrageError(f"size {amount} must be a positive amount of {cycle.start}, e.g. 1000")
+    spent: Decimal | None = None
+    legs: list[Leg] = []
+    for edge in cycle.edges:
+        book, rules, fee = books[edge.symbol], MarketRules.of(markets.get(edge.symbol)), to_decimal(fees[edge.symbol])
+        try:
+            if edge.side is Side.BUY:
+                qty = rules.round_qty(qty_for_quote(book_side(book, "asks"), holding))
+                fill = take(book_side(book, "asks"), qty, side="asks") if qty > 0 else None
+                paid, received = (fill.notional, qty * (1 - fee)) if fill else (Decimal(0), Decimal(0))
+            else:
+                qty = rules.round_qty(holding)
+                fill = take(book_side(book, "bids"), qty, side="bids") if qty > 0 else None
+                paid, received = (qty, fill.notional * (1 - fee)) if fill else (Decimal(0), Decimal(0))
+        except ArbitrageError as e:
+            raise type(e)(f"{edge.symbol} ({edge.side.value}): {e}") from None
+        if fill is None:
+            raise ArbitrageError(f"{edge.symbol} ({edge.side.value}): {holding} {edge.source} is less than one lot "
+                                 f"({rules.lot}); use a larger size")
+        spent = paid if spent is None else spent
+        gross = qty if edge.side is Side.BUY else fill.notional
+        legs.append(Leg(side=edge.side, qty=qty, avg_price=fill.avg_price,
+                        limit_price=round_price(fill.worst_price, rules.tick, up=edge.side is Side.BUY),
+                        notional=fill.notional, fee=gross * fee, levels=fill.levels))
+        holding = received
+    assert spent is not None
+    profit = holding - spent
+    return CycleResult(cycle=cycle, legs=tuple(legs), spent=spent, received=holding, profit=profit,
+                       edge_bps=profit / spent * BPS)

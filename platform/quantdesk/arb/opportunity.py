@@ -146,7 +146,11 @@ class OpportunityTracker:
         return sorted(self._open)
 
     def observe(self, scope: str, seen: Iterable[Opportunity]) -> TrackerUpdate:
-        """Record one scan of `scope` (e.g. `cross_venue:BTC/USDT`) that found `seen` (all of that scope)."""
+        """Record one scan of `scope` (e.g. `cross_venue:BTC/USDT`) that found `seen`.
+
+        An open episode of the scope that the scan did not find is closed, also when one of its
+        books was stale: an opportunity that cannot be seen on fresh books is not there to act on.
+        """
         now = self.clock.now()
         now_ms = int(now.timestamp() * 1000)
         found = {o.key: o for o in seen}
@@ -155,8 +159,8 @@ class OpportunityTracker:
         for key in closed:
             del self._open[key]
         if self.store is not None and (closed or scope not in self._reconciled):
-            # the first scan of a scope also closes what an earlier process left open and is gone now
-            self.store.close_missing(scope, found, at=now)
+            # the first scan of a scope also closes what an earlier scan or process left open and is gone now
+            closed += [key for key in self.store.close_missing(scope, found, at=now) if key not in closed]
             self._reconciled.add(scope)
         opened, ongoing = [], []
         for key, opportunity in found.items():

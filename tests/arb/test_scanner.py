@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal as D
 from typing import Any
@@ -139,8 +139,9 @@ class MemoryStore:
     def touch(self, key: str, *, seen_at: datetime, edge_bps: D, observations: int) -> None:
         self.rows[key]["observations"] = observations
 
-    def close_missing(self, scope: str, keep: Iterable[str], *, at: datetime) -> list[str]:
-        gone = [k for k in self.rows if k.startswith(scope + "|") and k not in set(keep)]
+    def close_missing(self, scope: str, keep: Iterable[str], *, at: datetime,
+                      closable: Callable[[str], bool] | None = None) -> list[str]:
+        gone = [k for k in self.rows if k.startswith(scope + "|") and k not in set(keep) and (closable or bool)(k)]
         for key in gone:
             del self.rows[key]
         self.closed += gone

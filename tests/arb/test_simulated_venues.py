@@ -81,32 +81,43 @@ class Watch:
 
 def test_streams_one_message_while_it_lasts_a_silent_venue_is_stale_and_unused(pair: Pair) -> None:
     pair.ticking.set()
-    config = ArbConfig(max_age_ms=3000)  # generous: the machine may be loaded; silence is far longer
+    config = ArbConfig(max_age_ms=3000)  # generous: the machine may be loaded; the silence is far longer
     with Ledger() as ledger:
         watch = Watch(LedgerOpportunities(ledger), config)
+
+        def messages() -> int:
+            return len(LedgerOutbox(ledger).history(event_type=EVENT_TYPE))
+
         try:
             wait_for(lambda: watch.kinds("opened"), "the planted opportunity")
             first = watch.kinds("opened")[0]
             assert first.book_age_ms <= 3000 and Decimal(6) < first.edge_bps < Decimal(9)
-            evaluated = watch.report.evaluations if watch.report else 0
-            time.sleep(3)  # it persists through many book updates
-            assert len(watch.kinds("opened")) == 1 and not watch.kinds("closed")
-            assert len(LedgerOutbox(ledger).history(event_type=EVENT_TYPE)) == 1
+            scans = len(watch.kinds("scan"))
+            wait_for(lambda: len(watch.kinds("scan")) > scans + 50, "many more book updates priced")
+            assert len(watch.kinds("opened")) == 1 and not watch.kinds("closed") and messages() == 1
             pair.streams_b.mute(True)  # sim-b's stream goes silent (the connection stays open)
             wait_for(lambda: any(s.venue == "sim-b" for s in watch.kinds("stale")), "sim-b reported stale", 60)
             stale = next(s for s in watch.kinds("stale") if s.venue == "sim-b")
             assert "no update for" in stale.reason and stale.age_ms > 3000
-            wait_for(lambda: watch.kinds("closed"), "the opportunity closed: it cannot be seen on fresh books")
-            opened_before = len(watch.kinds("opened"))
-            time.sleep(1)
-            assert len(watch.kinds("opened")) == opened_before == 1  # sim-b's old book is never used
-            pair.streams_b.mute(False)  # back, with a gap in its update ids: ccxt refuses, resubscribes
+            silent = len(watch.kinds("scan"))
+            wait_for(lambda: len(watch.kinds("scan")) > silent + 20, "scans while sim-b is silent")
+            during = watch.kinds("scan")[silent:]
+            assert all(scan.best is None and any(b.venue == "sim-b" for b in scan.stale) for scan in during), \
+                "sim-b's old book is never priced"
+            assert not watch.kinds("closed"), "unseen is not gone: the episode stays open while sim-b is silent"
+            pair.streams_b.mute(False)  # back, with a gap in its update ids: ccxt refuses it and resubscribes
             wait_for(lambda: "sim-b BTC/USDT" in watch.kinds("fresh"), "sim-b fresh again", 60)
+            fresh_at = len(watch.kinds("scan"))
+            wait_for(lambda: any(scan.opportunity for scan in watch.kinds("scan")[fresh_at:]), "priced again", 60)
+            assert len(watch.kinds("opened")) == 1 and messages() == 1  # it lasted: still one message
+            pair.b.set_book(price_offset_bps=0)  # the venues agree: the opportunity is gone
+            wait_for(lambda: watch.kinds("closed"), "the opportunity closed", 60)
+            pair.b.set_book(price_offset_bps=30)
             wait_for(lambda: len(watch.kinds("opened")) == 2, "the opportunity again: a new episode", 60)
         finally:
             report = watch.finish()
-        assert report.evaluations > evaluated
-        assert len(LedgerOutbox(ledger).history(event_type=EVENT_TYPE)) == 2
+        assert report.evaluations >= len(watch.kinds("scan"))
+        assert messages() == 2
         assert [r.is_open for r in LedgerOpportunities(ledger).history()] == [True, False]
 
 

@@ -11,7 +11,7 @@ new episode. The scanner never sends an order: this is where its findings end.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -21,7 +21,8 @@ from typing import Any, Protocol
 from quantdesk.core.clock import Clock, SystemClock
 from quantdesk.core.types import Side
 
-__all__ = ["Opportunity", "OpportunityKind", "OpportunityLeg", "OpportunityStore", "OpportunityTracker"]
+__all__ = ["Opportunity", "OpportunityKind", "OpportunityLeg", "OpportunityStore", "OpportunityTracker",
+           "TrackerUpdate", "key_markets"]
 
 
 class OpportunityKind(StrEnum):
@@ -108,8 +109,9 @@ class OpportunityStore(Protocol):
         """Note that an open episode was seen again."""
         ...
 
-    def close_missing(self, scope: str, keep: Iterable[str], *, at: datetime) -> list[str]:
-        """Close the open episodes of `scope` (keys `scope|...`) whose key is not in `keep`; return their keys."""
+    def close_missing(self, scope: str, keep: Iterable[str], *, at: datetime,
+                      closable: Callable[[str], bool] | None = None) -> list[str]:
+        """Close the open episodes of `scope` (keys `scope|...`) not in `keep` (and `closable`); return their keys."""
         ...
 
 
@@ -145,22 +147,30 @@ class OpportunityTracker:
     def open_keys(self) -> list[str]:
         return sorted(self._open)
 
-    def observe(self, scope: str, seen: Iterable[Opportunity]) -> TrackerUpdate:
+    def observe(self, scope: str, seen: Iterable[Opportunity], *, unknown: Iterable[str] = ()) -> TrackerUpdate:
         """Record one scan of `scope` (e.g. `cross_venue:BTC/USDT`) that found `seen`.
 
-        An open episode of the scope that the scan did not find is closed, also when one of its
-        books was stale: an opportunity that cannot be seen on fresh books is not there to act on.
+        `unknown` names the markets (`SYMBOL@VENUE`) whose books the scan could not use (stale,
+        refused, not there yet). An open episode the scan did not find is closed, unless one of
+        its legs is on such a market: what cannot be seen is not known to be gone. It is not
+        seen either (no sighting is recorded), and closes once fresh books no longer show it.
         """
         now = self.clock.now()
         now_ms = int(now.timestamp() * 1000)
         found = {o.key: o for o in seen}
+        blind = set(unknown)
         prefix = scope + "|"
-        closed = [key for key in self._open if key.startswith(prefix) and key not in found]
+
+        def closable(key: str) -> bool:
+            return not (key_markets(key) & blind)
+
+        closed = [key for key in self._open if key.startswith(prefix) and key not in found and closable(key)]
         for key in closed:
             del self._open[key]
         if self.store is not None and (closed or scope not in self._reconciled):
             # the first scan of a scope also closes what an earlier scan or process left open and is gone now
-            closed += [key for key in self.store.close_missing(scope, found, at=now) if key not in closed]
+            closed += [key for key in self.store.close_missing(scope, found, at=now, closable=closable)
+                       if key not in closed]
             self._reconciled.add(scope)
         opened, ongoing = [], []
         for key, opportunity in found.items():
@@ -180,6 +190,11 @@ class OpportunityTracker:
                 episode.touched_ms = now_ms
                 self.store.touch(key, seen_at=now, edge_bps=opportunity.edge_bps, observations=episode.observations)
         return TrackerUpdate(opened=tuple(opened), ongoing=tuple(ongoing), closed=tuple(closed))
+
+
+def key_markets(key: str) -> set[str]:
+    """Return the markets (`SYMBOL@VENUE`) of an opportunity's key (`scope|side:SYMBOL@VENUE,...`)."""
+    return {leg.split(":", 1)[1] for leg in key.partition("|")[2].split(",") if ":" in leg}
 
 
 def _record(opportunity: Opportunity) -> dict[str, Any]:

@@ -85,7 +85,8 @@ def _cross_venue(venues: Sequence[str], symbols: Sequence[str], size: Size, conf
 
 
 def _track(tracker: OpportunityTracker, result: SymbolScan, report: ScanReport) -> TrackerUpdate:
-    update = tracker.observe(f"cross_venue:{result.symbol}", [result.opportunity] if result.opportunity else [])
+    update = tracker.observe(f"cross_venue:{result.symbol}", [result.opportunity] if result.opportunity else [],
+                             unknown={f"{book.symbol}@{book.venue}" for book in result.stale})
     report.opened += [o.key for o in update.opened]
     report.closed += list(update.closed)
     return update
@@ -126,7 +127,7 @@ def watch_cross_venue(venues: Sequence[str], symbols: Sequence[str], size: Size,
     """Follow the books and price each symbol again on every update until `stop` or `duration_s`.
 
     `on_event(kind, value)` hears `opened` (an Opportunity), `closed` (a key), `stale` and
-    `fresh` (a StaleBook / a "venue symbol" string) as they happen. Every `sweep_ms` each
+    `fresh` (a StaleBook / a "venue symbol" string) as they happen, and `scan` (each SymbolScan). Every `sweep_ms` each
     symbol is priced again even without an update, so a silent venue is noticed (stale).
     """
     clock = clock or SystemClock()
@@ -152,6 +153,7 @@ def watch_cross_venue(venues: Sequence[str], symbols: Sequence[str], size: Size,
     def evaluate(symbol: str) -> None:
         result = scanner.evaluate(symbol)
         report.evaluations += 1
+        emit("scan", result)
         update = _track(tracker, result, report)
         for found in update.opened:
             report.opportunities.append(found)

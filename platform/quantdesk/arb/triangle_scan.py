@@ -88,7 +88,8 @@ def scan_triangles(venue_name: str, size: Size, config: ArbConfig, *, start: str
     report.stale = list(stale.values())
     report.opportunities = sorted(found, key=lambda o: -o.edge_bps)
     report.evaluations = len(chosen)
-    update = OpportunityTracker(store, clock=clock).observe(f"triangular:{venue_name}", found)
+    update = OpportunityTracker(store, clock=clock).observe(
+        f"triangular:{venue_name}", found, unknown={f"{s}@{venue_name}" for s in stale})
     report.opened, report.closed = [o.key for o in update.opened], list(update.closed)
     return report
 

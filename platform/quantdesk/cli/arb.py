@@ -73,8 +73,13 @@ def _print(report: Any, wide: bool, title: str) -> None:
                               Col("profit", 0, "right"), Col("book age ms", 2, "right"), Col("transfer", 3, "right")],
                     rows, wide=wide, title=title)
     else:
-        best = ", ".join(f"{b.key.split('|')[0]} best {b.edge_bps:.2f} bps" for b in report.best)
-        console.print(f"no opportunity at or above the threshold{f' ({best})' if best else ''}", highlight=False)
+        console.print("no opportunity at or above the threshold", highlight=False)
+    found = {o.key for o in report.opportunities}
+    for best in report.best:
+        if best.key not in found:
+            route = " → ".join(f"{leg.side.value} {leg.symbol}@{leg.venue}" for leg in best.legs)
+            console.print(f"below the threshold: {route}: best {best.edge_bps:.2f} bps "
+                          f"({best.profit_quote:.4f} {best.quote_currency})", highlight=False)
     for book in report.stale:
         console.print(f"stale: {book.venue} {book.symbol}: {book.reason}", highlight=False)
     for note in report.notes:
@@ -176,7 +181,7 @@ def arb_watch(
     def show(kind: str, value: Any) -> None:
         if kind == "opened":
             wanted.set()
-        if json_output:
+        if json_output or kind == "scan":
             return
         if kind == "opened":
             console.print(f"opened: {value.summary} (books {value.book_age_ms} ms old)", highlight=False)

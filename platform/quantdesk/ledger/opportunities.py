@@ -10,7 +10,7 @@ The ledger knows nothing of the scanner: records arrive as JSON-ready mappings.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -122,12 +122,13 @@ class LedgerOpportunities:
                 last_seen_at=seen_at, last_edge_bps=edge_bps, observations=observations,
                 best_edge_bps=max(to_decimal(edge_bps), to_decimal(found.best_edge_bps))))
 
-    def close_missing(self, scope: str, keep: Iterable[str], *, at: datetime) -> list[str]:
-        """Close the open episodes of `scope` whose key is not in `keep`; return the keys closed."""
+    def close_missing(self, scope: str, keep: Iterable[str], *, at: datetime,
+                      closable: Callable[[str], bool] | None = None) -> list[str]:
+        """Close the open episodes of `scope` whose key is not in `keep` (and `closable(key)`); return their keys."""
         kept = set(keep)
         with self.ledger._write() as c:
             rows = c.execute(select(_T.c.id, _T.c.key).where(and_(_T.c.scope == scope, _T.c.open_key.is_not(None))))
-            gone = [(row.id, row.key) for row in rows if row.key not in kept]
+            gone = [(row.id, row.key) for row in rows if row.key not in kept and (closable is None or closable(row.key))]
             if gone:
                 c.execute(update(_T).where(_T.c.id.in_([i for i, _ in gone])).values(open_key=None, ended_at=at))
         return [key for _, key in gone]

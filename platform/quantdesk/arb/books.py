@@ -47,8 +47,10 @@ class MarketRules:
     min_cost: Decimal = ZERO
 
     @classmethod
-    def of(cls, market: Mapping[str, Any] | None) -> MarketRules:
+    def of(cls, market: Mapping[str, Any] | MarketRules | None) -> MarketRules:
         """Read `precision.amount` (lot), `precision.price` (tick) and `limits` of a ccxt market (TICK_SIZE mode)."""
+        if isinstance(market, MarketRules):
+            return market
         if not market:
             return _NO_RULES
         precision = market.get("precision") or {}

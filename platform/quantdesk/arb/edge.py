@@ -128,8 +128,8 @@ def cross_venue_edge(
     buy_fee: Number,
     sell_fee: Number,
     transfer_cost: Number = 0,
-    buy_market: Mapping[str, Any] | None = None,
-    sell_market: Mapping[str, Any] | None = None,
+    buy_market: Mapping[str, Any] | MarketRules | None = None,
+    sell_market: Mapping[str, Any] | MarketRules | None = None,
     buy_quote_rate: Number = 1,
     sell_quote_rate: Number = 1,
 ) -> CrossVenueEdge:

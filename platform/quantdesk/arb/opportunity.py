@@ -140,12 +140,12 @@ class OpportunityTracker:
         self.store = store
         self.clock = clock or SystemClock()
         self.touch_every_ms = touch_every_ms
-        self._open: dict[str, _Episode] = {}
+        self._open: dict[str, dict[str, _Episode]] = {}  # scope -> key -> episode
         self._reconciled: set[str] = set()
 
     @property
     def open_keys(self) -> list[str]:
-        return sorted(self._open)
+        return sorted(key for episodes in self._open.values() for key in episodes)
 
     def observe(self, scope: str, seen: Iterable[Opportunity], *, unknown: Iterable[str] = ()) -> TrackerUpdate:
         """Record one scan of `scope` (e.g. `cross_venue:BTC/USDT`) that found `seen`.
@@ -159,14 +159,14 @@ class OpportunityTracker:
         now_ms = int(now.timestamp() * 1000)
         found = {o.key: o for o in seen}
         blind = set(unknown)
-        prefix = scope + "|"
+        episodes = self._open.setdefault(scope, {})
 
         def closable(key: str) -> bool:
-            return not (key_markets(key) & blind)
+            return not blind or not (key_markets(key) & blind)
 
-        closed = [key for key in self._open if key.startswith(prefix) and key not in found and closable(key)]
+        closed = [key for key in episodes if key not in found and closable(key)]
         for key in closed:
-            del self._open[key]
+            del episodes[key]
         if self.store is not None and (closed or scope not in self._reconciled):
             # the first scan of a scope also closes what an earlier scan or process left open and is gone now
             closed += [key for key in self.store.close_missing(scope, found, at=now, closable=closable)
@@ -174,9 +174,9 @@ class OpportunityTracker:
             self._reconciled.add(scope)
         opened, ongoing = [], []
         for key, opportunity in found.items():
-            episode = self._open.get(key)
+            episode = episodes.get(key)
             if episode is None:
-                self._open[key] = _Episode(opportunity, opportunity.edge_bps, 1, now_ms)
+                episodes[key] = _Episode(opportunity, opportunity.edge_bps, 1, now_ms)
                 if self.store is None or self.store.open(_record(opportunity)):
                     opened.append(opportunity)
                 else:

@@ -98,7 +98,7 @@ class _Priced:
     book: BookSnapshot
     buy_rate: Decimal
     sell_rate: Decimal
-    ages: dict[str, int] = field(default_factory=dict)
+    ages: list[tuple[tuple[str, str], int]] = field(default_factory=list)  # ((venue, symbol), ms) of books used
     conversions: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -114,6 +114,8 @@ class CrossVenueScanner:
         self.transfers = transfers or TransferCosts()
         self.rates = list(rates)
         self._cache: dict[tuple[str, str], _Sides] = {}
+        self._rules = {(listing.venue, listing.symbol): MarketRules.of(listing.market)
+                       for found in self.listings.values() for listing in found}
         self._rate_for: dict[tuple[str, str], RateSeries] = {}
         for symbol, found in self.listings.items():
             if len(found) < 2:
@@ -177,7 +179,7 @@ class CrossVenueScanner:
         if isinstance(book, StaleBook):
             return book
         result = _Priced(listing=listing, book=book, buy_rate=ONE, sell_rate=ONE,
-                         ages={f"{listing.venue} {listing.symbol}": now - book.received_ms})
+                         ages=[((listing.venue, listing.symbol), now - book.received_ms)])
         series = self._rate_for.get((listing.venue, symbol))
         if series is None:
             return result
@@ -192,7 +194,7 @@ class CrossVenueScanner:
             result.buy_rate, result.sell_rate = ask, bid
         else:  # REF/X: one X costs 1/bid of REF, and brings 1/ask
             result.buy_rate, result.sell_rate = ONE / bid, ONE / ask
-        result.ages[f"{series.venue} {series.symbol}"] = now - rate_book.received_ms
+        result.ages.append(((series.venue, series.symbol), now - rate_book.received_ms))
         result.conversions = [{"series": series.name, "from": listing.quote, "to": symbol.split("/")[1],
                                "buy_rate": str(result.buy_rate), "sell_rate": str(result.sell_rate)}]
         return result
@@ -210,7 +212,7 @@ class CrossVenueScanner:
 
     def _leg(self, priced: _Priced, side: str) -> Leg | str:
         """One venue's leg for the size, for ranking (a quote size is bought on this venue's own asks)."""
-        rules = MarketRules.of(priced.listing.market)
+        rules = self._rules[(priced.listing.venue, priced.listing.symbol)]
         try:
             if self.size.unit is SizeUnit.QUOTE:
                 amount = self.size.amount / priced.buy_rate  # the reference amount in this market's quote
@@ -257,10 +259,11 @@ class CrossVenueScanner:
                                                quote_rate=sell.sell_rate)
         edge: CrossVenueEdge = cross_venue_edge(
             buy.book.book, sell.book.book, size, buy_fee=buy.listing.taker_fee, sell_fee=sell.listing.taker_fee,
-            transfer_cost=transfer, buy_market=buy.listing.market, sell_market=sell.listing.market,
+            transfer_cost=transfer, buy_market=self._rules[(buy.listing.venue, buy.listing.symbol)],
+            sell_market=self._rules[(sell.listing.venue, sell.listing.symbol)],
             buy_quote_rate=buy.buy_rate, sell_quote_rate=sell.sell_rate)
         legs = tuple(_leg_json(p.listing, leg) for p, leg in ((buy, edge.buy), (sell, edge.sell)))
-        ages = {**buy.ages, **sell.ages}
+        ages = {f"{venue} {name}": age for (venue, name), age in buy.ages + sell.ages}
         return Opportunity(
             kind=OpportunityKind.CROSS_VENUE, scope=f"cross_venue:{symbol}", legs=legs,
             size=self.size.amount, size_unit=self.size.unit.value,

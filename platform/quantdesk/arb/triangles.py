@@ -26,7 +26,7 @@ import numpy as np
 
 from quantdesk.arb.books import MarketRules, book_side, qty_for_quote, round_price, take
 from quantdesk.arb.edge import BPS, Leg
-from quantdesk.core.errors import ArbitrageError
+from quantdesk.core.errors import ArbitrageError, DepthExhaustedError
 from quantdesk.core.money import to_decimal
 from quantdesk.core.types import Side
 
@@ -97,70 +97,70 @@ def find_cycles(quotes: Sequence[Quote], *, legs: int = 3, start: str | None = N
     """
     if legs < 3:
         raise ArbitrageError(f"a cycle needs at least 3 markets, not {legs}")
-    currencies: dict[str, int] = {}
+    index: dict[str, int] = {}
     src: list[int] = []
     dst: list[int] = []
     weight: list[float] = []
-    meta: list[CycleEdge] = []
-    for quote in quotes:
+    origin: list[tuple[int, Side]] = []  # (quote's position, side) of each edge
+    for position, quote in enumerate(quotes):
         base, quote_currency = _split(quote.symbol)
-        b, q = currencies.setdefault(base, len(currencies)), currencies.setdefault(quote_currency, len(currencies))
+        b, q = index.setdefault(base, len(index)), index.setdefault(quote_currency, len(index))
         keep = math.log1p(-quote.fee)
         if quote.ask and quote.ask > 0:  # buy base with quote
-            src.append(q), dst.append(b), weight.append(math.log(quote.ask) - keep)
-            meta.append(CycleEdge(symbol=quote.symbol, side=Side.BUY, source=quote_currency, target=base))
+            src.append(q), dst.append(b), weight.append(math.log(quote.ask) - keep), origin.append((position, Side.BUY))
         if quote.bid and quote.bid > 0:  # sell base for quote
-            src.append(b), dst.append(q), weight.append(-math.log(quote.bid) - keep)
-            meta.append(CycleEdge(symbol=quote.symbol, side=Side.SELL, source=base, target=quote_currency))
-    if not meta or (start is not None and start not in currencies):
+            src.append(b), dst.append(q), weight.append(-math.log(quote.bid) - keep), origin.append((position, Side.SELL))
+    if not origin or (start is not None and start not in index):
         return []
-    n = len(currencies)
+    n = len(index)
     s, d, w = np.asarray(src), np.asarray(dst), np.asarray(weight)
-    # cheapest edge between each ordered pair (two markets on one pair: keep the better) and which it is
-    adjacency = np.full((n, n), np.inf)
+    adjacency = np.full((n, n), np.inf)  # the cheapest edge between each ordered pair (two markets: the better)
+    np.minimum.at(adjacency, (s, d), w)
     edge_of = np.full((n, n), -1)
-    for k in np.argsort(-w):  # ascending weight written last wins
-        adjacency[s[k], d[k]] = w[k]
-        edge_of[s[k], d[k]] = k
+    best = w == adjacency[s, d]
+    edge_of[s[best], d[best]] = np.flatnonzero(best)
+    by_head = np.argsort(d, kind="stable")
+    heads, first = np.unique(d[by_head], return_index=True)
     # Bellman-Ford relaxation from every source at once: paths[r][x, v] = cheapest (r + 1)-hop path x -> v
     paths = [adjacency]
     for _ in range(legs - 2):
         relaxed = np.full((n, n), np.inf)
-        np.minimum.at(relaxed, (slice(None), d), paths[-1][:, s] + w)
+        relaxed[:, heads] = np.minimum.reduceat(paths[-1][:, s[by_head]] + w[by_head], first, axis=1)
         paths.append(relaxed)
     closing = paths[-1][d, s] + w  # each edge u -> x closes the cheapest path x -> ... -> u
-    found: dict[frozenset[tuple[str, Side]], Cycle] = {}
-    negative = np.flatnonzero(closing < -_EPSILON)
-    for k in negative[np.argsort(closing[negative], kind="stable")]:  # best first: a duplicate keeps its best
-        nodes = _walk_back(paths, adjacency, int(d[k]), int(s[k]))
-        if nodes is None:
-            continue
-        ring = [*nodes, int(d[k])]
-        edges = [meta[edge_of[a, b]] for a, b in zip(ring, ring[1:], strict=False)]
-        cycle = _rotated(edges, -float(closing[k]), start)
-        if cycle is not None:
-            found.setdefault(frozenset((e.symbol, e.side) for e in cycle.edges), cycle)
-    return sorted(found.values(), key=lambda c: -c.log_edge)
+    found = np.flatnonzero((closing < -_EPSILON) & (edge_of[s, d] == np.arange(len(w))))
+    if not found.size:
+        return []
+    rings = _walk_back(paths, adjacency, d[found], s[found])  # one row of currencies per candidate
+    ordered = np.sort(rings, axis=1)
+    keep = (np.diff(ordered, axis=1) != 0).all(axis=1)  # a walk that revisits: its simple part closes elsewhere
+    if start is not None:
+        keep &= (rings == index[start]).any(axis=1)
+    names = list(index)
+    cycles: dict[frozenset[tuple[str, Side]], Cycle] = {}
+    for row in np.flatnonzero(keep)[np.argsort(closing[found][keep], kind="stable")]:  # best first
+        ring = [int(c) for c in rings[row]]
+        edges = []
+        for a, b in zip(ring, [*ring[1:], ring[0]], strict=True):
+            position, side = origin[int(edge_of[a, b])]
+            edges.append(CycleEdge(symbol=quotes[position].symbol, side=side, source=names[a], target=names[b]))
+        cycle = _rotated(edges, -float(closing[found[row]]), start)
+        cycles.setdefault(frozenset((e.symbol, e.side) for e in cycle.edges), cycle)
+    return sorted(cycles.values(), key=lambda c: -c.log_edge)
 
 
-def _walk_back(paths: list[np.ndarray], adjacency: np.ndarray, origin: int, last: int) -> list[int] | None:
-    """Return the nodes of the cheapest path origin -> ... -> last found by the relaxation, or None if it repeats one."""
-    nodes = [last]
+def _walk_back(paths: list[np.ndarray], adjacency: np.ndarray, origins: np.ndarray, lasts: np.ndarray) -> np.ndarray:
+    """Return, per candidate, the currencies of the cheapest path origin -> ... -> last the relaxation found."""
+    nodes = [lasts]
     for r in range(len(paths) - 1, 0, -1):  # paths[r] was relaxed from paths[r - 1] through one more edge
-        previous = int(np.argmin(paths[r - 1][origin, :] + adjacency[:, nodes[0]]))
-        nodes.insert(0, previous)
-    nodes.insert(0, origin)
-    return nodes if len(set(nodes)) == len(nodes) else None  # a walk that revisits: its simple part closes elsewhere
+        nodes.insert(0, np.argmin(paths[r - 1][origins, :] + adjacency[:, nodes[0]].T, axis=1))
+    nodes.insert(0, origins)
+    return np.stack(nodes, axis=1)
 
 
-def _rotated(edges: list[CycleEdge], log_edge: float, start: str | None) -> Cycle | None:
+def _rotated(edges: list[CycleEdge], log_edge: float, start: str | None) -> Cycle:
     sources = [e.source for e in edges]
-    if start is None:
-        first = sources.index(min(sources))  # one canonical rotation per cycle
-    elif start in sources:
-        first = sources.index(start)
-    else:
-        return None
+    first = sources.index(start) if start is not None else sources.index(min(sources))  # one rotation per cycle
     ordered = tuple(edges[first:] + edges[:first])
     return Cycle(start=ordered[0].source, edges=ordered, log_edge=log_edge)
 
@@ -190,8 +190,10 @@ def evaluate_cycle(cycle: Cycle, amount: Decimal, books: Mapping[str, Mapping[st
                 qty = rules.round_qty(holding)
                 fill = take(book_side(book, "bids"), qty, side="bids") if qty > 0 else None
                 paid, received = (qty, fill.notional * (1 - fee)) if fill else (Decimal(0), Decimal(0))
+        except DepthExhaustedError as e:
+            raise DepthExhaustedError(f"{edge.symbol} ({edge.side.value}): {e}", levels=e.levels) from None
         except ArbitrageError as e:
-            raise type(e)(f"{edge.symbol} ({edge.side.value}): {e}") from None
+            raise ArbitrageError(f"{edge.symbol} ({edge.side.value}): {e}") from None
         if fill is None:
             raise ArbitrageError(f"{edge.symbol} ({edge.side.value}): {holding} {edge.source} is less than one lot "
                                  f"({rules.lot}); use a larger size")

@@ -28,8 +28,17 @@ import statistics
 import time
 from decimal import Decimal
 
-from quantdesk.arb import BookStore, CrossVenueScanner, DiffBook, Listing, OpportunityTracker, Quote, Size
-from quantdesk.arb import evaluate_cycle, find_cycles
+from quantdesk.arb import (
+    BookStore,
+    CrossVenueScanner,
+    DiffBook,
+    Listing,
+    OpportunityTracker,
+    Quote,
+    Size,
+    evaluate_cycle,
+    find_cycles,
+)
 from quantdesk.core.clock import ManualClock
 
 VENUES = [f"v{i}" for i in range(10)]

@@ -113,3 +113,41 @@ def test_triangles_refuses_a_base_size_and_an_unknown_start(triangle_venue: Simu
     assert unknown.exit_code != 0 and "XYZ is traded in no market of sim-c" in unknown.stderr
     zero = runner.invoke(app, ["arb", "triangles", "--venue", "sim-c", "--size-quote", "0"])
     assert zero.exit_code != 0 and "size 0 must be a positive number" in zero.stderr
+
+
+def test_watch_runs_for_its_duration_and_reports_in_json(pair: Pair) -> None:
+    pair.ticking.set()
+    result = runner.invoke(app, ["arb", "watch", "--venue", "sim-a", "--venue", "sim-b", "--symbol", "BTC/USDT",
+                                 "--size", "0.5", "--min-edge-bps", "5", "--duration-s", "3", "--source", "rest",
+                                 "--max-age-ms", "5000", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["evaluations"] > 1 and len(data["opportunities"]) == 1 and data["opened"] == [
+        "cross_venue:BTC/USDT|buy:BTC/USDT@sim-a,sell:BTC/USDT@sim-b"]
+    assert stored() == (1, 1)
+
+
+def test_watch_stops_cleanly_on_ctrl_c(pair: Pair) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pair.ticking.set()
+    command = [str(Path(sys.executable).parent / "quantdesk"), "arb", "watch", "--venue", "sim-a", "--venue", "sim-b",
+               "--symbol", "BTC/USDT", "--size", "0.5", "--max-age-ms", "5000"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    lines = []
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        lines.append(line)
+        if line.startswith("opened:"):
+            break
+    assert lines[-1].startswith("opened: buy BTC/USDT@sim-a → sell BTC/USDT@sim-b"), lines
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "opportunities opened" in out and "Traceback" not in err
+    assert stored() == (1, 1)

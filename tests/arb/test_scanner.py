@@ -9,8 +9,17 @@ from typing import Any
 
 import pytest
 
-from quantdesk.arb import BookStore, CrossVenueScanner, DiffBook, Listing, OpportunityTracker, RateSeries, Size
-from quantdesk.arb import TransferCosts, cross_venue_edge
+from quantdesk.arb import (
+    BookStore,
+    CrossVenueScanner,
+    DiffBook,
+    Listing,
+    OpportunityTracker,
+    RateSeries,
+    Size,
+    TransferCosts,
+    cross_venue_edge,
+)
 from quantdesk.arb.transfers import withdraw_fees
 from quantdesk.core.clock import ManualClock
 from quantdesk.core.errors import ArbitrageError, SequenceGapError

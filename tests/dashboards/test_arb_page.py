@@ -8,7 +8,14 @@ import pytest
 
 from quantdesk.ledger import Ledger
 from quantdesk.ledger.opportunities import LedgerOpportunities
-from tests.dashboards.test_dashboards_browser import CHROMIUM, PASSWORDS, _html, _login, browser, server
+from tests.dashboards.test_dashboards_browser import (
+    CHROMIUM,
+    PASSWORDS,
+    _html,
+    _login,
+    browser,
+    server,
+)
 
 __all__ = ["browser", "server"]  # the fixtures, shared with the other browser tests
 

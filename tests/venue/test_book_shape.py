@@ -100,10 +100,10 @@ def test_the_depth_stream_splices_into_the_same_deep_book() -> None:
                     sim.advance(by=15_000)
                     if watch.done():
                         break
-                book = await asyncio.wait_for(watch, 10)
+                await asyncio.wait_for(watch, 10)
                 for _ in range(10):
                     sim.advance(by=60_000)
-                    book = await asyncio.wait_for(client.watch_order_book("BTC/USDT"), 10)
+                    await asyncio.wait_for(client.watch_order_book("BTC/USDT"), 10)
                 await asyncio.sleep(0.3)
                 return {"bids": [list(x[:2]) for x in client.orderbooks["BTC/USDT"]["bids"]],
                         "asks": [list(x[:2]) for x in client.orderbooks["BTC/USDT"]["asks"]]}

@@ -7,7 +7,12 @@ factory (`quantdesk.arb.feeds`) and never send an order.
 
 from quantdesk.arb.edge import CrossVenueEdge, Leg, Size, SizeUnit, cross_venue_edge
 from quantdesk.arb.freshness import BookSnapshot, BookStore, DiffBook, StaleBook
-from quantdesk.arb.opportunity import Opportunity, OpportunityKind, OpportunityLeg, OpportunityTracker
+from quantdesk.arb.opportunity import (
+    Opportunity,
+    OpportunityKind,
+    OpportunityLeg,
+    OpportunityTracker,
+)
 from quantdesk.arb.scanner import CrossVenueScanner, Listing, RateSeries, SymbolScan
 from quantdesk.arb.transfers import TransferCosts
 from quantdesk.arb.triangles import Cycle, CycleResult, Quote, evaluate_cycle, find_cycles

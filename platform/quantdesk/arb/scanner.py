@@ -228,11 +228,17 @@ class CrossVenueScanner:
             return str(e)
 
     def _best_pair(self, priced: list[_Priced], sides: dict[str, _Sides]) -> tuple[_Priced, _Priced] | None:
-        buys = sorted(((p, sides[p.listing.venue].buy) for p in priced if isinstance(sides[p.listing.venue].buy, Leg)),
-                      key=lambda item: (item[1].notional + item[1].fee) * item[0].buy_rate / item[1].qty)
-        sells = sorted(((p, sides[p.listing.venue].sell) for p in priced
-                        if isinstance(sides[p.listing.venue].sell, Leg)),
-                       key=lambda item: -(item[1].notional - item[1].fee) * item[0].sell_rate / item[1].qty)
+        buys: list[tuple[_Priced, Leg]] = []
+        sells: list[tuple[_Priced, Leg]] = []
+        for p in priced:
+            buy_leg, sell_leg = sides[p.listing.venue].buy, sides[p.listing.venue].sell
+            if isinstance(buy_leg, Leg):
+                buys.append((p, buy_leg))
+            if isinstance(sell_leg, Leg):
+                sells.append((p, sell_leg))
+        # per unit, in the reference currency, fees included: cheapest buy first, dearest sell first
+        buys.sort(key=lambda item: (item[1].notional + item[1].fee) * item[0].buy_rate / item[1].qty)
+        sells.sort(key=lambda item: -(item[1].notional - item[1].fee) * item[0].sell_rate / item[1].qty)
         candidates = []
         for buy, _ in buys[:2]:  # the cheapest buy, and the runner-up in case the cheapest is also the best sell
             for sell, _ in sells[:2]:

@@ -20,9 +20,22 @@ from typing import Any
 
 from quantdesk.arb.config import ArbConfig
 from quantdesk.arb.edge import Size
-from quantdesk.arb.feeds import StreamFeed, Venue, fetch_books, fetch_one, listings_for, open_venues, reported_withdraw_fees
+from quantdesk.arb.feeds import (
+    StreamFeed,
+    Venue,
+    fetch_books,
+    fetch_one,
+    listings_for,
+    open_venues,
+    reported_withdraw_fees,
+)
 from quantdesk.arb.freshness import BookStore, StaleBook
-from quantdesk.arb.opportunity import Opportunity, OpportunityStore, OpportunityTracker, TrackerUpdate
+from quantdesk.arb.opportunity import (
+    Opportunity,
+    OpportunityStore,
+    OpportunityTracker,
+    TrackerUpdate,
+)
 from quantdesk.arb.scanner import CrossVenueScanner, SymbolScan
 from quantdesk.arb.transfers import TransferCosts
 from quantdesk.core.clock import Clock, SystemClock
@@ -170,9 +183,9 @@ def watch_cross_venue(venues: Sequence[str], symbols: Sequence[str], size: Size,
                 emit("stale", book)
             stale_now[(book.venue, book.symbol)] = book
         fresh = listed - {(b.venue, b.symbol) for b in result.stale}  # listed: the symbol's own books
-        for key in fresh & set(stale_now):
-            del stale_now[key]
-            emit("fresh", f"{key[0]} {key[1]}")
+        for market in fresh & set(stale_now):
+            del stale_now[market]
+            emit("fresh", f"{market[0]} {market[1]}")
 
     try:
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
@@ -202,7 +215,8 @@ def watch_cross_venue(venues: Sequence[str], symbols: Sequence[str], size: Size,
 def _start_feeds(opened: dict[str, Venue], scanner: CrossVenueScanner, source: BookSource, config: ArbConfig,
                  updates: queue.Queue[tuple[str, str]], stop: threading.Event
                  ) -> tuple[list[StreamFeed], list[threading.Thread]]:
-    streamed, polled = [], []
+    streamed: list[tuple[str, str]] = []
+    polled: list[tuple[str, str]] = []
     for venue, symbol in scanner.books_needed:
         (streamed if _streams(venue, source) else polled).append((venue, symbol))
     feeds = []

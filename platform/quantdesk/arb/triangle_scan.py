@@ -14,9 +14,15 @@ from typing import Any
 
 from quantdesk.arb.config import ArbConfig
 from quantdesk.arb.edge import Size, SizeUnit
-from quantdesk.arb.feeds import Venue, first_line, taker_fee, fetch_books, open_venues
+from quantdesk.arb.feeds import Venue, fetch_books, first_line, open_venues, taker_fee
 from quantdesk.arb.freshness import BookStore, StaleBook
-from quantdesk.arb.opportunity import Opportunity, OpportunityKind, OpportunityLeg, OpportunityStore, OpportunityTracker
+from quantdesk.arb.opportunity import (
+    Opportunity,
+    OpportunityKind,
+    OpportunityLeg,
+    OpportunityStore,
+    OpportunityTracker,
+)
 from quantdesk.arb.service import ScanReport
 from quantdesk.arb.triangles import Cycle, CycleResult, Quote, evaluate_cycle, find_cycles
 from quantdesk.core.clock import Clock, SystemClock

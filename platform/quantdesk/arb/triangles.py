@@ -107,9 +107,15 @@ def find_cycles(quotes: Sequence[Quote], *, legs: int = 3, start: str | None = N
         b, q = index.setdefault(base, len(index)), index.setdefault(quote_currency, len(index))
         keep = math.log1p(-quote.fee)
         if quote.ask and quote.ask > 0:  # buy base with quote
-            src.append(q), dst.append(b), weight.append(math.log(quote.ask) - keep), origin.append((position, Side.BUY))
+            src.append(q)
+            dst.append(b)
+            weight.append(math.log(quote.ask) - keep)
+            origin.append((position, Side.BUY))
         if quote.bid and quote.bid > 0:  # sell base for quote
-            src.append(b), dst.append(q), weight.append(-math.log(quote.bid) - keep), origin.append((position, Side.SELL))
+            src.append(b)
+            dst.append(q)
+            weight.append(-math.log(quote.bid) - keep)
+            origin.append((position, Side.SELL))
     if not origin or (start is not None and start not in index):
         return []
     n = len(index)

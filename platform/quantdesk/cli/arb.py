@@ -151,7 +151,7 @@ def arb_watch(
 
     Example: quantdesk arb watch --venue binance --venue okx --symbol BTC/USDT --size 0.5 --min-edge-bps 5
     """
-    from quantdesk.arb.service import BookSource, watch_cross_venue, size_of
+    from quantdesk.arb.service import BookSource, size_of, watch_cross_venue
     from quantdesk.cli._notify import deliver_pending
     from quantdesk.core.errors import ConfigError
 

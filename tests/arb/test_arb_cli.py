@@ -55,6 +55,7 @@ def test_scan_json_has_the_issues_shape_and_the_planted_edge(pair: Pair) -> None
     (["--size", "5"], "depth exhausted at 5 levels"),
     (["--size", "0"], "size 0 must be a positive number"),
     (["--size", "-0.5"], "size -0.5 must be a positive number"),
+    (["--size", "0.000001"], "rounds to 0 at lot step 0.00001"),
     (["--size-quote", "1000", "--size", "1"], "give one size"),
     (["--size", "0.5", "--rate", "USDC"], "rate series 'USDC' is not MARKET@VENUE"),
     (["--size", "0.5", "--max-age-ms", "0"], "max_age_ms 0 must be positive"),

@@ -188,3 +188,47 @@ def test_a_symbol_on_one_venue_is_refused() -> None:
     store = BookStore(ManualClock(T0))
     with pytest.raises(ArbitrageError, match="listed on 1 venue"):
         CrossVenueScanner({"BTC/USDT": [Listing(venue="a", symbol="BTC/USDT")]}, store, Size.base(1))
+
+
+def test_listings_refuse_a_missing_symbol_and_take_another_quote_only_through_a_rate() -> None:
+    from quantdesk.arb.feeds import Venue, listings_for
+
+    def venue(name: str, *symbols: str) -> Venue:
+        return Venue(name=name, exchange=None, markets={s: {"symbol": s, "taker": 0.001} for s in symbols})
+
+    venues = {"a": venue("a", "BTC/USDT", "USDC/USDT"), "b": venue("b", "BTC/USDC", "ETH/USDC")}
+    with pytest.raises(ArbitrageError, match=r"BTC/USDT is not listed on venue b: it lists BTC/USDC; .*"
+                                             r"--rate USDC/USDT@VENUE"):
+        listings_for(venues, ["BTC/USDT"])
+    found = listings_for(venues, ["BTC/USDT"], rates=[RateSeries.parse("USDC/USDT@a")], taker_fee_bps={"b": 7.5})
+    assert [(x.venue, x.symbol, x.taker_fee) for x in found["BTC/USDT"]] == [("a", "BTC/USDT", D("0.001")),
+                                                                             ("b", "BTC/USDC", D("0.00075"))]
+    with pytest.raises(ArbitrageError, match="SOL/USDT is not listed on venue a: check the symbol"):
+        listings_for(venues, ["SOL/USDT"])
+
+
+def test_arb_settings_come_from_quantdesk_toml_and_options_win(quantdesk_home: Any) -> None:
+    from quantdesk.arb.config import ArbConfig
+    from quantdesk.core.errors import ConfigError
+
+    (quantdesk_home / "quantdesk.toml").write_text(
+        '[arb]\nmin_edge_bps = 4\nrates = ["USDC/USDT@a"]\n[arb.taker_fee_bps]\na = 7.5\n'
+        '[arb.transfer_costs]\nBTC = 0.0002\n"b:USDT" = 1\n')
+    config = ArbConfig.load(taker_fee_bps=["a=5"], transfer_costs=["ETH=0.001"])
+    assert config.min_edge_bps == 4 and config.taker_fee_bps == {"a": D("5")}
+    assert config.transfer_costs == {"BTC": D("0.0002"), "b:USDT": D("1"), "ETH": D("0.001")}
+    assert [r.name for r in config.rates] == ["USDC/USDT@a"]
+    assert ArbConfig.load(min_edge_bps=0).min_edge_bps == 0
+    with pytest.raises(ConfigError, match="--transfer-cost 'BTC' is not NAME=NUMBER"):
+        ArbConfig.load(transfer_costs=["BTC"])
+
+
+def test_a_quote_size_spends_that_much_on_the_cheapest_venue() -> None:
+    asks = {"bids": [["29990", "1"]], "asks": [["30000", "0.5"], ["30010", "5"]]}
+    bids = {"bids": [["30150", "5"]], "asks": [["30160", "5"]]}
+    scanner, _, _ = rig({"a": asks, "b": bids}, size=Size.quote("30000"))
+    found = scanner.evaluate("BTC/USDT").opportunity
+    assert found is not None and found.size == D("30000") and found.size_unit == "quote"
+    exact = cross_venue_edge(asks, bids, Size.quote("30000"), buy_fee=FEE, sell_fee=FEE)
+    assert found.legs[0].qty == exact.qty == D("0.5") + D("15000") / D("30010")
+    assert found.edge_bps == exact.edge_bps

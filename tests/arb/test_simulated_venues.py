@@ -52,6 +52,9 @@ def test_a_rest_scan_reports_the_planted_offsets_edge_after_fees_and_the_venues_
         assert gone.opportunities == [] and gone.closed == [found.key]
         assert len(LedgerOutbox(ledger).history(event_type=EVENT_TYPE)) == 1
         assert [r.is_open for r in store.history()] == [False]
+    for venue in (pair.a, pair.b):  # the scanner never sends an order
+        assert venue.orders() == [] and venue.request_count("order", method="POST") == 0
+        assert venue.request_count("depth") >= 3
 
 
 class Watch:

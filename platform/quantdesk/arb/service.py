@@ -110,16 +110,16 @@ def scan_cross_venue(venues: Sequence[str], symbols: Sequence[str], size: Size, 
     """Price `size` of each symbol across `venues` once, on REST books fetched now.
 
     A book too thin for the size on any venue is an error (DepthExhaustedError, "depth
-    exhausted at N levels"), raised before anything is stored.
+    exhausted at N levels"), and so is a size under a market's lot or minimum order; both are
+    raised before anything is stored.
     """
     clock = clock or SystemClock()
     opened, scanner, notes = _cross_venue(venues, symbols, size, config, clock)
     fetch_books(opened, scanner.books_needed, scanner.store, limit=config.book_levels)
     results = scanner.scan()
-    for result in results:
+    for result in results:  # one pass asked for this size: a book or market it does not fit is bad input
         for problem in result.problems:
-            if "depth exhausted" in problem:
-                raise DepthExhaustedError(problem)
+            raise (DepthExhaustedError if "depth exhausted" in problem else ArbitrageError)(problem)
     report = ScanReport(notes=notes)
     tracker = OpportunityTracker(store, clock=clock)
     for result in results:

@@ -136,8 +136,12 @@ class CrossVenueScanner:
     @property
     def books_needed(self) -> list[tuple[str, str]]:
         """Return every (venue, symbol) book the scans read: the listings' and the rate series'."""
-        needed = {(listing.venue, listing.symbol) for found in self.listings.values() for listing in found}
-        needed |= {(series.venue, series.symbol) for series in self._rate_for.values()}
+        return sorted({book for symbol in self.listings for book in self.books_for(symbol)})
+
+    def books_for(self, symbol: str) -> list[tuple[str, str]]:
+        """Return the (venue, symbol) books one symbol's evaluation reads, rate series' included."""
+        needed = {(listing.venue, listing.symbol) for listing in self.listings[symbol]}
+        needed |= {(series.venue, series.symbol) for (_, of), series in self._rate_for.items() if of == symbol}
         return sorted(needed)
 
     def scan(self, now_ms: int | None = None) -> list[SymbolScan]:

@@ -115,8 +115,10 @@ def scan_cross_venue(venues: Sequence[str], symbols: Sequence[str], size: Size, 
     """
     clock = clock or SystemClock()
     opened, scanner, notes = _cross_venue(venues, symbols, size, config, clock)
-    fetch_books(opened, scanner.books_needed, scanner.store, limit=config.book_levels)
-    results = scanner.scan()
+    results = []
+    for symbol in scanner.listings:  # fetch a symbol's books (a thread per venue), price it at once: all fresh
+        fetch_books(opened, scanner.books_for(symbol), scanner.store, limit=config.book_levels)
+        results.append(scanner.evaluate(symbol))
     for result in results:  # one pass asked for this size: a book or market it does not fit is bad input
         for problem in result.problems:
             raise (DepthExhaustedError if "depth exhausted" in problem else ArbitrageError)(problem)

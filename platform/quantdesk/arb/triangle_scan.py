@@ -2,8 +2,8 @@
 
 The tops of all markets come in one request (ccxt `fetch_bids_asks`, else `fetch_tickers`);
 `find_cycles` keeps the cycles through the start currency that beat their fees at the top;
-only their markets' books are then fetched (fresh, by REST) and each cycle is walked for the
-size with `evaluate_cycle`. A book too old or refused leaves its cycles unpriced and named in
+only their markets' books are then fetched by REST, each just before its cycle is walked for
+the size with `evaluate_cycle` (so a long list of cycles never prices on books gone old). A book too old or refused leaves its cycles unpriced and named in
 `stale`; a book too thin for the size is a note, not a made-up price.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from quantdesk.arb.config import ArbConfig
 from quantdesk.arb.edge import Size, SizeUnit
-from quantdesk.arb.feeds import Venue, fetch_books, first_line, open_venues, taker_fee
+from quantdesk.arb.feeds import Venue, fetch_one, first_line, open_venues, taker_fee
 from quantdesk.arb.freshness import BookStore, StaleBook
 from quantdesk.arb.opportunity import (
     Opportunity,
@@ -66,12 +66,14 @@ def scan_triangles(venue_name: str, size: Size, config: ArbConfig, *, start: str
                                "their fees at the top of the books"])
     chosen = cycles[:candidates]
     books = BookStore(clock, max_age_ms=config.max_age_ms)
-    needed = sorted({(venue_name, e.symbol) for cycle in chosen for e in cycle.edges})
-    fetch_books({venue_name: venue}, needed, books, limit=config.book_levels)
-    now = clock.now_ms()
     stale: dict[str, StaleBook] = {}
     found: list[Opportunity] = []
-    for cycle in chosen:
+    for cycle in chosen:  # fetch a cycle's books just before walking it (a book from an earlier cycle if recent)
+        for edge in cycle.edges:
+            held = books.get(venue_name, edge.symbol)
+            if isinstance(held, StaleBook) or clock.now_ms() - held.received_ms > config.max_age_ms // 2:
+                fetch_one(venue, edge.symbol, books, limit=config.book_levels)
+        now = clock.now_ms()
         fresh = {}
         for edge in cycle.edges:
             book = books.get(venue_name, edge.symbol, now)

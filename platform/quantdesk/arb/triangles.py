@@ -142,17 +142,19 @@ def find_cycles(quotes: Sequence[Quote], *, legs: int = 3, start: str | None = N
     keep = (np.diff(ordered, axis=1) != 0).all(axis=1)  # a walk that revisits: its simple part closes elsewhere
     if start is not None:
         keep &= (rings == index[start]).any(axis=1)
+    rows = np.flatnonzero(keep)
+    rows = rows[np.argsort(closing[found[rows]], kind="stable")]  # best first
+    edge_ids = edge_of[rings[rows], np.roll(rings[rows], -1, axis=1)]  # each row's edges, in cycle order
+    _, first = np.unique(np.sort(edge_ids, axis=1), axis=0, return_index=True)  # a cycle closed by several edges
     names = list(index)
-    cycles: dict[frozenset[tuple[str, Side]], Cycle] = {}
-    for row in np.flatnonzero(keep)[np.argsort(closing[found][keep], kind="stable")]:  # best first
-        ring = [int(c) for c in rings[row]]
+    cycles = []
+    for row, ids in zip(rows[np.sort(first)], edge_ids[np.sort(first)], strict=True):
         edges = []
-        for a, b in zip(ring, [*ring[1:], ring[0]], strict=True):
-            position, side = origin[int(edge_of[a, b])]
-            edges.append(CycleEdge(symbol=quotes[position].symbol, side=side, source=names[a], target=names[b]))
-        cycle = _rotated(edges, -float(closing[found[row]]), start)
-        cycles.setdefault(frozenset((e.symbol, e.side) for e in cycle.edges), cycle)
-    return sorted(cycles.values(), key=lambda c: -c.log_edge)
+        for k in ids:
+            position, side = origin[int(k)]
+            edges.append(CycleEdge(symbol=quotes[position].symbol, side=side, source=names[s[k]], target=names[d[k]]))
+        cycles.append(_rotated(edges, -float(closing[found[row]]), start))
+    return cycles  # best first
 
 
 def _walk_back(paths: list[np.ndarray], adjacency: np.ndarray, origins: np.ndarray, lasts: np.ndarray) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -179,6 +179,9 @@ def venue_serve(
         "speed": speed,
         "admin": f"{venue.url}/_admin/",
         "add_venue": hint,
+        "book": {"levels": book.levels, "spread_bps": None if book.spread_bps is None else str(book.spread_bps),
+                 "price_offset_bps": str(book.price_offset_bps), "level_qty": str(book.level_qty),
+                 "symbol_offsets_bps": {k: str(v) for k, v in book.symbol_offsets_bps.items()}},
     }
     if test_credentials:
         info["test_credentials"] = {"api_key": api_key, "api_secret": api_secret}
@@ -216,7 +219,7 @@ def venue_serve(
 
 def _book_options(candles: dict, levels: int, spread_bps: float | None, offsets: list[str] | None,
                   level_qty: str | None, level_step_bps: float | None, crosses: list[str] | None,
-                  withdraw_fees: list[str] | None) -> tuple[object, dict[str, str], dict]:
+                  withdraw_fees: list[str] | None) -> tuple[Any, dict[str, str], dict]:
     """The book shape, implied crosses (added to `candles`) and withdrawal fees the options ask for."""
     from decimal import Decimal, InvalidOperation
 

@@ -19,6 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "ledger": set(),
     "notify": set(),
     "identity": {"ledger"},
+    "arb": {"ingest"},  # books through ingest's client factory; the ledger store is handed in (OpportunityStore)
 }
 # (importer, imported) pairs that must never appear: the lower layer would reach up.
 FORBIDDEN = [("promotion", "parity"), ("live", "parity"), ("backtest", "parity"), ("broker", "promotion")]

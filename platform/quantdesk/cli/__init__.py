@@ -56,6 +56,7 @@ _COMMAND_MODULES = (
     "export",  # export (issue 12)
     "flows",  # flows up/status/run/down (issue 10)
     "markets",  # stream, futures data (issue 13)
+    "arb",  # arb scan/watch/triangles (issue 28)
 )
 
 for _name in _COMMAND_MODULES:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -77,11 +77,40 @@ def venue_serve(
             "--duration-s", help="Stop after this many wall seconds (default: until Ctrl-C)."
         ),
     ] = None,
+    book_levels: Annotated[
+        int, typer.Option("--book-levels", help="Levels on each side of the order book (depth, stream).")
+    ] = 1,
+    spread_bps: Annotated[
+        float | None,
+        typer.Option("--spread-bps", help="Best bid to best ask in basis points (default: a tick either side)."),
+    ] = None,
+    price_offset_bps: Annotated[
+        list[str] | None,
+        typer.Option("--price-offset-bps",
+                     help="Move the book's mid by BPS, or SYMBOL=BPS for one symbol (repeatable): venues disagree."),
+    ] = None,
+    level_qty: Annotated[
+        str | None, typer.Option("--level-qty", help="Base quantity on each book level (default 1000).")
+    ] = None,
+    level_step_bps: Annotated[
+        float | None, typer.Option("--level-step-bps", help="Distance between levels in bps (default: one tick).")
+    ] = None,
+    cross: Annotated[
+        list[str] | None,
+        typer.Option("--cross", help="Also list an implied cross such as ETH/BTC (from ETH/X and BTC/X; repeatable)."),
+    ] = None,
+    withdraw_fee: Annotated[
+        list[str] | None,
+        typer.Option("--withdraw-fee", help="ASSET=FEE the venue reports to fetch_deposit_withdraw_fees (repeatable)."),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Serve a local Binance-compatible REST venue (market data, orders, faults) on lake candles.
 
     Example: quantdesk venue serve --port 8899 --lake-exchange synthetic --symbol BTC/USDT --speed 60
+
+    Two venues that disagree by 30 bps, ten levels deep:
+    quantdesk venue serve --port 8901 --book-levels 10 --spread-bps 2 --price-offset-bps 30
     """
     import threading
     import time
@@ -113,6 +142,10 @@ def venue_serve(
                 )
             candles[name] = frame.select("ts", "open", "high", "low", "close", "volume")
             advance(1)
+    balances = {name.split("/")[1]: quote_balance for name in symbols}  # a cross's quote is not cash
+    book, withdraw_fees, specs = _book_options(candles, book_levels, spread_bps, price_offset_bps, level_qty,
+                                               level_step_bps, cross, withdraw_fee)
+    symbols = list(candles)
     last_ms = max(int(f["ts"].dt.epoch("ms").max()) for f in candles.values()) + timeframe_ms(
         timeframe
     )
@@ -126,9 +159,12 @@ def venue_serve(
         api_key=api_key,
         api_secret=api_secret,
         policy=FillPolicy(fee_bps=fee_bps),
-        balances={name.split("/")[1]: quote_balance for name in symbols},
+        balances=balances,
         host=host,
         port=port,
+        book_shape=book,
+        withdraw_fees=withdraw_fees,
+        specs=specs,
     )
     venue.start()
     test_credentials = api_key == _TEST_KEY and api_secret == _TEST_SECRET
@@ -143,6 +179,9 @@ def venue_serve(
         "speed": speed,
         "admin": f"{venue.url}/_admin/",
         "add_venue": hint,
+        "book": {"levels": book.levels, "spread_bps": None if book.spread_bps is None else str(book.spread_bps),
+                 "price_offset_bps": str(book.price_offset_bps), "level_qty": str(book.level_qty),
+                 "symbol_offsets_bps": {k: str(v) for k, v in book.symbol_offsets_bps.items()}},
     }
     if test_credentials:
         info["test_credentials"] = {"api_key": api_key, "api_secret": api_secret}
@@ -176,6 +215,34 @@ def venue_serve(
         pass
     finally:
         venue.stop()
+
+
+def _book_options(candles: dict, levels: int, spread_bps: float | None, offsets: list[str] | None,
+                  level_qty: str | None, level_step_bps: float | None, crosses: list[str] | None,
+                  withdraw_fees: list[str] | None) -> tuple[Any, dict[str, str], dict]:
+    """The book shape, implied crosses (added to `candles`) and withdrawal fees the options ask for."""
+    from decimal import Decimal, InvalidOperation
+
+    from quantdesk.core.errors import ConfigError
+    from quantdesk.venue.book_shape import shape_from_options
+    from quantdesk.venue.crosses import cross_spec, implied_cross
+
+    shape = shape_from_options(levels=levels, spread_bps=spread_bps, price_offsets=offsets, level_qty=level_qty,
+                               level_step_bps=level_step_bps)
+    specs = {}
+    for name in crosses or []:
+        candles[name] = implied_cross(name, candles)
+        specs[name] = cross_spec(name, candles)
+    fees = {}
+    for item in withdraw_fees or []:
+        asset, sep, fee = item.partition("=")
+        try:
+            if not sep or Decimal(fee) < 0:
+                raise InvalidOperation
+        except InvalidOperation:
+            raise ConfigError(f"--withdraw-fee {item!r} is not ASSET=FEE, e.g. BTC=0.0002") from None
+        fees[asset.strip()] = fee.strip()
+    return shape, fees, specs
 
 
 def sys_flush() -> None:

@@ -7,11 +7,13 @@ A message says what failed, the bad value, and what to do about it. The CLI prin
 from __future__ import annotations
 
 __all__ = [
+    "ArbitrageError",
     "AuthenticationError",
     "BacktestError",
     "BrokerError",
     "ConfigError",
     "DataError",
+    "DepthExhaustedError",
     "ExchangeUnavailableError",
     "IdentityError",
     "ImportFormatError",
@@ -31,6 +33,7 @@ __all__ = [
     "ReconciliationError",
     "RiskError",
     "SchemaError",
+    "SequenceGapError",
     "StrategyError",
     "VenueError",
 ]
@@ -162,3 +165,22 @@ class PermissionDeniedError(IdentityError):
     """
 
     exit_code = 4
+
+
+# -- arbitrage (issue 28) ------------------------------------------------------------------
+
+
+class ArbitrageError(DataError):
+    """An arbitrage scan was asked something it cannot answer: a bad size, a missing market, no rate."""
+
+
+class DepthExhaustedError(ArbitrageError):
+    """A book holds less than the size asked for: `levels` levels were walked and were not enough."""
+
+    def __init__(self, message: str, *, levels: int = 0) -> None:
+        super().__init__(message)
+        self.levels = levels
+
+
+class SequenceGapError(ArbitrageError):
+    """A book's update ids jumped: updates were lost, so the book is wrong until a new snapshot."""

@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     lake_url: str | None = None  # QUANTDESK_LAKE_URL: s3://bucket/prefix puts the lake in object storage
     dask: str | None = None  # a Dask scheduler (tcp://HOST:8786): sweeps and walk-forward run there
     flows: dict[str, Any] = Field(default_factory=dict)  # [flows]: ingest schedules, venue rate limits
+    arb: dict[str, Any] = Field(default_factory=dict)  # [arb]: taker fees, transfer costs, rates (quantdesk.arb.config)
 
     @classmethod
     def settings_customise_sources(

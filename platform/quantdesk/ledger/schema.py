@@ -24,6 +24,7 @@ from quantdesk.ledger._types import DecimalType, UtcDateTime
 
 __all__ = [
     "accounts",
+    "arb_opportunities",
     "audit_log",
     "balance_snapshots",
     "deployments",
@@ -330,4 +331,35 @@ runner_leases = Table(
     Column("acquired_at", UtcDateTime(), nullable=False),
     Column("renewed_at", UtcDateTime(), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
+)
+
+# -- issue 28: arbitrage opportunities (0015) --------------------------------------------------
+# One row per episode: an opportunity from the scan that first saw it until the scan that no
+# longer did. `open_key` is the key while the episode is open and NULL once closed, so the
+# unique constraint allows one open episode per key (NULLs never collide) on both backends.
+arb_opportunities = Table(
+    "arb_opportunities",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(512), nullable=False),
+    Column("open_key", String(512), nullable=True, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("scope", String(256), nullable=False, index=True),
+    Column("summary", Text(), nullable=False),
+    Column("detected_at", UtcDateTime(), nullable=False, index=True),
+    Column("last_seen_at", UtcDateTime(), nullable=False),
+    Column("ended_at", UtcDateTime(), nullable=True),
+    Column("legs", Text(), nullable=False),  # JSON: venue, symbol, side, qty, avg_price, fee, ...
+    Column("size", DecimalType(), nullable=False),
+    Column("size_unit", String(8), nullable=False),
+    Column("size_currency", String(32), nullable=False),
+    Column("edge_bps", DecimalType(), nullable=False),  # when first seen
+    Column("best_edge_bps", DecimalType(), nullable=False),
+    Column("last_edge_bps", DecimalType(), nullable=False),
+    Column("profit_quote", DecimalType(), nullable=False),
+    Column("quote_currency", String(32), nullable=False),
+    Column("book_age_ms", Integer(), nullable=False),  # the oldest book it was priced on
+    Column("book_ages", Text(), nullable=False),  # JSON: "venue symbol" -> ms
+    Column("details", Text(), nullable=False),  # JSON: transfer cost and its source, conversions
+    Column("observations", Integer(), nullable=False),
 )

@@ -44,8 +44,11 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
     "weekly_report": ("Weekly report {{ date }}: {{ '%.2f' % total_cash_flow }}",
                       "{{ fills }} fills, {{ risk_events }} risk events. Report: {{ report }}"),
     "test": ("quantdesk test message", "If you read this, the channel works."),
+    "arb_opportunity": ("Arbitrage {{ '%.2f' % (edge_bps | float) }} bps: {{ kind }}",
+                        "{{ summary }} for {{ size }} {{ size_currency }} (books {{ book_age_ms }} ms old); "
+                        "not traded: the scanner never sends orders"),
 }
-_DIGEST = ("{{ count }} {{ event_type }} events", "{% for e in events[:10] %}- {{ e.get('code') or e.get('state') or e.get('client_order_id') or e }}\n{% endfor %}{% if count > 10 %}... and {{ count - 10 }} more{% endif %}")
+_DIGEST = ("{{ count }} {{ event_type }} events", "{% for e in events[:10] %}- {{ e.get('code') or e.get('state') or e.get('client_order_id') or e.get('summary') or e }}\n{% endfor %}{% if count > 10 %}... and {{ count - 10 }} more{% endif %}")
 
 _ENV = Environment(autoescape=False, undefined=Undefined, keep_trailing_newline=False)
 _STRICT = Environment(autoescape=False, undefined=StrictUndefined)

@@ -10,6 +10,7 @@ from quantdesk.core.clock import Clock
 from quantdesk.core.errors import DataError
 from quantdesk.core.timeframes import timeframe_ms
 from quantdesk.venue.auth import check_signed
+from quantdesk.venue.book_shape import BookShape, Levels, shaped_book
 from quantdesk.venue.engine import MatchingEngine
 from quantdesk.venue.orders import RejectedRequest
 from quantdesk.venue.payloads import (
@@ -41,8 +42,12 @@ class BinanceApi:
         api_secret: str,
         perpetuals: Mapping[str, Perpetual] | None = None,
         futures_wallet: Decimal | float | str = 100_000,
+        book_shape: BookShape | None = None,
+        withdraw_fees: Mapping[str, Decimal] | None = None,
     ) -> None:
         self.engine = engine
+        self.book_shape = book_shape or BookShape()  # the book GET depth, tickers and the depth stream show
+        self.withdraw_fees = dict(withdraw_fees or {})  # asset -> fee, served by capital/config/getall
         self.clock = clock
         self.wall_clock = wall_clock
         self.api_key = api_key
@@ -188,15 +193,22 @@ class BinanceApi:
                 "exchangeFilters": [], "assets": [], "symbols": []}
 
     def _currencies(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
-        # One entry per asset the venue trades; deposits and withdrawals are off (no networks).
+        # One entry per asset the venue trades; deposits and withdrawals are off (no networks) unless the
+        # venue was given a withdrawal fee for the asset (`--withdraw-fee BTC=0.0002`): then one network.
         assets = sorted({a for spec in self.engine.specs.values() for a in (spec.base, spec.quote)} | set(self.engine.free))
         return [
-            {"coin": a, "name": a, "depositAllEnable": False, "withdrawAllEnable": False, "trading": True,
+            {"coin": a, "name": a, "depositAllEnable": a in self.withdraw_fees,
+             "withdrawAllEnable": a in self.withdraw_fees, "trading": True,
              "isLegalMoney": False, "free": decimal_text(self.engine.free.get(a, Decimal(0))),
              "locked": decimal_text(self.engine.locked.get(a, Decimal(0))), "freeze": "0", "withdrawing": "0",
-             "ipoing": "0", "ipoable": "0", "storage": "0", "networkList": []}
+             "ipoing": "0", "ipoable": "0", "storage": "0", "networkList": _networks(a, self.withdraw_fees.get(a))}
             for a in assets
         ]
+
+    def book(self, symbol: str, now_ms: int, limit: int | None = None) -> tuple[Levels, Levels]:
+        """Return the (bids, asks) the venue shows for `symbol` at `now_ms` (see `quantdesk.venue.book_shape`)."""
+        price = self.engine.current_price(symbol, now_ms) or Decimal(0)
+        return shaped_book(price, self.engine.specs[symbol].tick_size, self.book_shape, symbol, limit=limit)
 
     def _klines(self, params: Mapping[str, str]) -> list[list[Any]]:
         symbol = self._symbol(params)
@@ -240,6 +252,7 @@ class BinanceApi:
             now, book.timeframe_ms, now - _DAY_MS, None, _DAY_MS // book.timeframe_ms + 1
         )
         last = self.engine.current_price(symbol, now) or Decimal(0)
+        bids, asks = self.book(symbol, now, limit=1)
         first_open = rows[0][1] if rows else float(last)
         high = max((r[2] for r in rows), default=float(last))
         low = min((r[3] for r in rows), default=float(last))
@@ -256,10 +269,10 @@ class BinanceApi:
             "prevClosePrice": float_text(first_open),
             "lastPrice": decimal_text(last),
             "lastQty": "0.00000000",
-            "bidPrice": decimal_text(last),
-            "bidQty": "1.00000000",
-            "askPrice": decimal_text(last),
-            "askQty": "1.00000000",
+            "bidPrice": decimal_text(bids[0][0]) if bids else decimal_text(last),
+            "bidQty": decimal_text(bids[0][1]) if bids else "0.00000000",
+            "askPrice": decimal_text(asks[0][0]) if asks else decimal_text(last),
+            "askQty": decimal_text(asks[0][1]) if asks else "0.00000000",
             "openPrice": float_text(first_open),
             "highPrice": float_text(high),
             "lowPrice": float_text(low),
@@ -296,12 +309,12 @@ class BinanceApi:
 
     def _depth(self, params: Mapping[str, str]) -> dict[str, Any]:
         symbol = self._symbol(params)
-        price = self.engine.current_price(symbol, self.clock.now_ms()) or Decimal(0)
-        tick = self.engine.specs[symbol].tick_size
+        now = self.clock.now_ms()
+        bids, asks = self.book(symbol, now, limit=self._limit(params, 100, maximum=5000))
         return {
-            "lastUpdateId": self.clock.now_ms(),
-            "bids": [[decimal_text(price - tick), "1000.00000000"]],
-            "asks": [[decimal_text(price + tick), "1000.00000000"]],
+            "lastUpdateId": now,
+            "bids": [[decimal_text(p), decimal_text(q)] for p, q in bids],
+            "asks": [[decimal_text(p), decimal_text(q)] for p, q in asks],
         }
 
     # -- trading ------------------------------------------------------------------------
@@ -428,3 +441,13 @@ class BinanceApi:
             "permissions": ["SPOT"],
             "uid": 1,
         }
+
+
+def _networks(asset: str, fee: Decimal | None) -> list[dict[str, Any]]:
+    """Binance's `networkList` for an asset with a withdrawal fee: one default network named after it."""
+    if fee is None:
+        return []
+    return [{"network": asset, "coin": asset, "name": asset, "isDefault": True, "depositEnable": True,
+             "withdrawEnable": True, "withdrawFee": decimal_text(fee), "withdrawMin": decimal_text(fee * 2),
+             "withdrawMax": "9000000.00000000", "withdrawIntegerMultiple": "0.00000001", "minConfirm": 1,
+             "unLockConfirm": 0, "depositDesc": "", "withdrawDesc": "", "specialTips": "", "busy": False}]

@@ -6,6 +6,7 @@ others. The admin endpoints let a CLI-run venue be driven from outside (JSON bod
     POST   /_admin/faults   {"kind": "rate_limit", "endpoint": "klines", "times": 2, "retry_after_s": 5}
     DELETE /_admin/faults   disarm all
     POST   /_admin/advance  {"to_ms": 1704067200000} or {"by_ms": 60000}
+    POST   /_admin/book     {"price_offset_bps": 0} (the book's depth, spread, offset: venue/book_shape.py)
     GET    /_admin/requests counts per "METHOD /path"
     GET    /_admin/state    market time, balances, order and trade counts
 """

@@ -11,9 +11,10 @@ A client connects to `ws://HOST:PORT/stream/ws/<n>` and sends
   extreme nearer the open, the other extreme and its close (the path a bar most plausibly
   took), a quarter of the bar's volume each, stamped inside the bar. The venue keeps candles,
   not trades, so these are the trades a candle implies; their volume sums to the candle's;
-* `<symbol>@depth` / `@depth@100ms`: diff-depth events for the one-level book `GET depth`
-  shows (best bid and ask a tick around the current price), at most every 100 ms while the
-  venue's clock moves; update ids are the venue's clock in ms, continuous per subscription
+* `<symbol>@depth` / `@depth@100ms`: diff-depth events for the book `GET depth` shows (by
+  default one level, best bid and ask a tick around the current price; its depth, spread
+  and offset follow the venue's `BookShape`): each event sets the levels that changed and
+  zeroes those that went, at most every 100 ms while the venue's clock moves; update ids are the venue's clock in ms, continuous per subscription
   (`U` = previous `u` + 1), so a REST snapshot (`lastUpdateId` = its clock) splices in as
   Binance's "manage a local order book" recipe expects.
 
@@ -25,8 +26,9 @@ A client connects to `ws://HOST:PORT/stream/ws/<n>` and sends
   `{"subscriptionId": 0, "event": {...}}`.
 
 Faults, for tests: `drop()` closes every connection (a disconnect), `mute(True)` keeps
-connections open but silent, `duplicate(True)` sends every event twice and `reorder(True)`
-re-sends the previous closed kline after each new one (out of order).
+connections open but silent, `duplicate(True)` sends every event twice, `reorder(True)`
+re-sends the previous closed kline after each new one (out of order) and `gap()` skips an
+update id in the next depth event (a lost diff).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class _Subscription:
     last_closed: int | None = None
     kind: str = "kline"  # kline | trade | depth
     last_update: int = 0  # depth: the last update id sent (the venue's clock in ms)
-    book: tuple[str, str] | None = None  # depth: the best bid and ask prices last sent
+    book: tuple[dict[str, str], dict[str, str]] | None = None  # depth: bids and asks last sent (price -> qty)
 
 
 @dataclass(slots=True)
@@ -86,7 +88,7 @@ class MarketStreams:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
-        self.muted = self.duplicated = self.reordered = False
+        self.muted = self.duplicated = self.reordered = self.gapped = False
         self.sent = 0
         self.connections_opened = 0
         self.user_refusals: list[int] = []  # error codes of refused user-data subscriptions
@@ -132,6 +134,10 @@ class MarketStreams:
 
     def reorder(self, on: bool = True) -> None:
         self.reordered = on
+
+    def gap(self) -> None:
+        """Skip one update id in the next depth event (a lost message): a client must refuse the book."""
+        self.gapped = True
 
     # -- serving ---------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -270,11 +276,11 @@ class MarketStreams:
                                                     None, now_ms))
         return [{"subscriptionId": user.subscription_id, "event": e} for e in events]
 
-    def _best(self, symbol: str, now_ms: int) -> tuple[str, str]:
-        """The best bid and ask `GET depth` shows at `now_ms` (a tick around the current price)."""
-        price = self.venue.engine.current_price(symbol, now_ms) or Decimal(0)
-        tick = self.venue.engine.specs[symbol].tick_size
-        return decimal_text(price - tick), decimal_text(price + tick)
+    def _best(self, symbol: str, now_ms: int) -> tuple[dict[str, str], dict[str, str]]:
+        """The bids and asks `GET depth` shows at `now_ms` (price text -> quantity text)."""
+        bids, asks = self.venue.api.book(symbol, now_ms)
+        return ({decimal_text(p): decimal_text(q) for p, q in bids},
+                {decimal_text(p): decimal_text(q) for p, q in asks})
 
     def _trades(self, sub: _Subscription, bar_ms: int, now_ms: int) -> list[dict[str, Any]]:
         book = self.venue.engine.books[sub.symbol]
@@ -295,13 +301,15 @@ class MarketStreams:
     async def _depth(self, connection: _Connection, sub: _Subscription, now_ms: int) -> None:
         if now_ms <= sub.last_update or now_ms - sub.last_update < 100:  # Binance's 100 ms cadence
             return
-        bid, ask = self._best(sub.symbol, now_ms)
-        old_bid, old_ask = sub.book or ("", "")
-        bids = [[bid, "1000.00000000"]] + ([[old_bid, "0"]] if old_bid and old_bid != bid else [])
-        asks = [[ask, "1000.00000000"]] + ([[old_ask, "0"]] if old_ask and old_ask != ask else [])
-        event = {"e": "depthUpdate", "E": now_ms, "s": sub.market_id, "U": sub.last_update + 1, "u": now_ms,
-                 "b": bids if (bid, ask) != sub.book else [], "a": asks if (bid, ask) != sub.book else []}
-        sub.last_update, sub.book = now_ms, (bid, ask)
+        book = self._best(sub.symbol, now_ms)
+        old_bids, old_asks = sub.book or ({}, {})
+        changes = [[[p, q] for p, q in new.items() if old.get(p) != q] + [[p, "0"] for p in old if p not in new]
+                   for new, old in ((book[0], old_bids), (book[1], old_asks))]
+        first = sub.last_update + (2 if self.gapped else 1)  # a gap fault skips an update id
+        self.gapped = False
+        event = {"e": "depthUpdate", "E": now_ms, "s": sub.market_id, "U": first, "u": now_ms,
+                 "b": changes[0], "a": changes[1]}
+        sub.last_update, sub.book = now_ms, book
         if not self.muted:
             await self._send(connection, event)
 

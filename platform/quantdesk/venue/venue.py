@@ -26,6 +26,7 @@ from quantdesk.core.errors import DataError, VenueError
 from quantdesk.core.timeframes import timeframe_ms
 from quantdesk.venue.api import BinanceApi
 from quantdesk.venue.auth import TEST_API_KEY, TEST_API_SECRET
+from quantdesk.venue.book_shape import BookShape
 from quantdesk.venue.engine import MatchingEngine
 from quantdesk.venue.faults import Fault, FaultBook, FaultKind
 from quantdesk.venue.market import CandleBook, MarketSpec
@@ -57,6 +58,8 @@ class SimulatedVenue:
         port: int = 0,
         perpetuals: Mapping[str, Mapping[str, Any]] | None = None,
         futures_balance: float | str | Decimal = DEFAULT_QUOTE_BALANCE,
+        book_shape: BookShape | None = None,
+        withdraw_fees: Mapping[str, Decimal | str | float] | None = None,
     ) -> None:
         """Build the venue from candle-contract frames per unified symbol.
 
@@ -67,6 +70,9 @@ class SimulatedVenue:
         (`XRP/USDT:USDT`) a mapping with `candles` and optionally `mark` and `funding`
         (`ts, rate`); see `quantdesk.venue.perpetuals`. They trade on a USDⓈ-M account
         (`quantdesk.venue.usdm_account`) whose wallet starts at `futures_balance` USDT.
+        `book_shape` shapes the order book it shows (depth, spread, price offset; see
+        `quantdesk.venue.book_shape`); `withdraw_fees` (asset -> fee) is what
+        `fetch_deposit_withdraw_fees` reports.
         """
         if not candles:
             raise DataError(
@@ -96,6 +102,8 @@ class SimulatedVenue:
             perpetuals={sym: Perpetual.build(sym, d["candles"], d.get("mark"), d.get("funding"))
                         for sym, d in (perpetuals or {}).items()},
             futures_wallet=futures_balance,
+            book_shape=book_shape,
+            withdraw_fees={asset: Decimal(str(fee)) for asset, fee in (withdraw_fees or {}).items()},
         )
         self.api_key = api_key
         self.faults = FaultBook()
@@ -177,6 +185,13 @@ class SimulatedVenue:
         self.faults.arm(fault)
         return fault
 
+    def set_book(self, shape: BookShape | None = None, **changes: Any) -> BookShape:
+        """Show another book from now on: a new `BookShape`, or changes to the current one (`price_offset_bps=0`)."""
+        with self.lock:
+            self.api.book_shape = (shape or self.api.book_shape).updated(changes) if changes else (
+                shape or self.api.book_shape)
+            return self.api.book_shape
+
     def set_fill_policy(self, policy: FillPolicy) -> None:
         """Change how resting limit orders fill from now on (partial fills)."""
         with self.lock:
@@ -241,6 +256,12 @@ class SimulatedVenue:
                 case "DELETE", "faults":
                     self.faults.clear()
                     return json_answer(200, {"armed": 0})
+                case "POST", "book":
+                    shape = self.set_book(**data)
+                    return json_answer(200, {"levels": shape.levels, "spread_bps": _text(shape.spread_bps),
+                                             "price_offset_bps": str(shape.price_offset_bps),
+                                             "symbol_offsets_bps": {k: str(v) for k, v in
+                                                                    shape.symbol_offsets_bps.items()}})
                 case "POST", "advance":
                     fills = self.advance(to=data.get("to_ms"), by=data.get("by_ms"))
                     return json_answer(200, {"now_ms": self.clock.now_ms(), "fills": len(fills)})
@@ -261,3 +282,7 @@ class SimulatedVenue:
         except (TypeError, ValueError) as e:
             return error_answer(-1100, f"bad admin request: {e}", 400)
         return error_answer(-1000, f"no admin endpoint {method} {path}", 404)
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)

@@ -4,7 +4,7 @@
 `quantdesk.live.service`): a callable returning the day's `quantdesk.risk.VarModel`. The matrices
 (return scenarios, covariance, means) are rebuilt on the first check of a new day; the desk's,
 each venue's and each deployment's exposures are re-read from the ledger's new fills at most
-every `[risk.var] refresh_s` seconds (60 by default). An order on a symbol the model does not
+every `[risk.var] refresh_s` seconds (5 by default). An order on a symbol the model does not
 hold yet rebuilds the model with it once (`extend`).
 """
 
@@ -97,7 +97,6 @@ class DeskVarSource:
             returns = window[:, keep] if window.size else np.zeros((0, len(symbols)))
         column = {s: i for i, s in enumerate(symbols)}
         desk = np.zeros(len(symbols))
-        venues: dict[str, dict[str, float]] = defaultdict(dict)
         owned: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(len(symbols)))
         for p in tracker.positions():
             j = column.get(p.symbol)
@@ -105,14 +104,12 @@ class DeskVarSource:
                 continue  # a position the day's model does not hold: tomorrow's build takes it in
             value = float(p.qty) * prices[j]
             desk[j] += value
-            venues[p.venue][p.symbol] = venues[p.venue].get(p.symbol, 0.0) + float(p.qty)
             owned[p.deployment][j] += value
         deployments = {name: (owned.get(name, np.zeros(len(symbols))), deployment_equity(d))
                        for name, d in tracker.deployments.items()}
         return VarModel(day=today, symbols=tuple(symbols), returns=returns, prices=np.asarray(prices),
                         confidence=self.var.confidence, method=self.var.method, desk=desk,
-                        desk_equity=desk_equity(self.ledger, book, self.settings), venues=venues,
-                        deployments=deployments)
+                        desk_equity=desk_equity(self.ledger, book, self.settings), deployments=deployments)
 
 
 def gate_var_source(ledger: Any, lake: Any = None, settings: Any = None, clock: Any = None) -> DeskVarSource:

@@ -13,7 +13,7 @@ VaR of today's book over the lake's history (`--source lake`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -56,6 +56,7 @@ class VarBacktestReport:
     zone: str
     cumulative_probability: float
     days: tuple[dict[str, Any], ...] = field(default=())
+    note: str = ""
 
 
 def _close_on(lake: Any, exchange: str, symbol: str, day: date) -> tuple[float, float] | None:
@@ -186,16 +187,24 @@ def backtest_report(ledger: Any, lake: Any = None, *, deployment: str | None = N
         return _summary(scope, source, method, float(rows[-1].confidence), series)
     if source != "lake":
         raise RiskError(f"unknown source {source!r}; use ledger (the stored series) or lake (rolling)")
+    from quantdesk.risk.analytics import minimum_observations
+
     book = load_book(ledger, lake, deployment=deployment, history_days=window_days + days + 15, settings=settings)
     exposures = book.exposures
-    if len(book.days) < days + 1:
-        raise RiskError(f"the lake holds {len(book.days)} days of returns for this book; a {days}-day backtest "
-                        f"needs more: ingest more history or pass --days {max(len(book.days) // 2, 1)}")
+    need = minimum_observations(confidence)  # the first backtested day needs a full tail before it
+    feasible = min(len(book.days) - need, len(book.days))
+    if feasible < 1:
+        raise RiskError(f"the lake holds {len(book.days)} days of returns for this book; a rolling backtest at "
+                        f"{confidence:.4g} needs more than {need}: ingest more history or lower --confidence")
+    used = min(days, feasible)
     series = []
-    for day, row in zip(book.days[-days:], book.returns[-days:], strict=True):
+    for day, row in zip(book.days[-used:], book.returns[-used:], strict=True):
         result = measure_book(book, method=method, confidence=confidence, window_days=window_days,
                               as_of=day - timedelta(days=1))
         pnl = float(sum(x * row[c] for x, c in zip(exposures, book.column, strict=True)))
         series.append({"day": day.isoformat(), "var_quote": result.var_quote, "pnl_quote": pnl,
                        "exception": pnl < -result.var_quote})
-    return _summary(scope, source, method, confidence, series)
+    report = _summary(scope, source, method, confidence, series)
+    if used < days:
+        return replace(report, note=f"{used} of the {days} days asked: the lake's history allows no more")
+    return report

@@ -326,8 +326,7 @@ class RiskGate:
                                     exec_price, mark, context.margin_tiers.get(symbol))
         if denial is None and (limits.max_desk_var_pct is not None or limits.max_deployment_var_pct is not None):
             denial = check_var(limits, self._var_model, deployment=intent.deployment, venue=intent.venue,
-                               symbol=symbol, signed_qty=signed, price=exec_price, positions=context.positions,
-                               equity=context.equity)
+                               symbol=symbol, signed_qty=signed, price=exec_price, equity=context.equity)
         if denial is not None:
             return denial
 

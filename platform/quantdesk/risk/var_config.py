@@ -45,7 +45,7 @@ class VarSettingsModel(BaseModel):
     method: str = Field(default="historical", pattern="^(historical|gaussian)$")
     confidence: float = Field(default=0.99, gt=0.5, lt=1.0)
     window_days: int = Field(default=365, ge=20, le=3650)
-    refresh_s: float = Field(default=60.0, gt=0)  # how often the gate re-reads positions (matrices: daily)
+    refresh_s: float = Field(default=5.0, gt=0)  # how often the gate re-reads new fills (matrices: daily)
 
 
 class ScenarioModel(BaseModel):

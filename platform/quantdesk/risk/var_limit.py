@@ -11,9 +11,8 @@ a check is a few dot products:
 - gaussian: VaR = z·√(xΣx + 2Δ(Σx)_j + Δ²Σ_jj) − (x·μ + Δμ_j);
 - historical: VaR = −quantile(Rx + Δ·R_j, α), a partition of T numbers.
 
-The desk's exposure on the order's venue is the context's live positions (what the gated broker
-read from the ledger for this check); the other venues' and each deployment's are as of the last
-refresh (`[risk.var] refresh_s`, positions only). A gate given no model does not evaluate these
+Exposures are as of the source's last look at the ledger's fills (`[risk.var] refresh_s`, 5 s by
+default; an incremental read of the new fills, the matrices stay). A gate given no model does not evaluate these
 limits (replays and research gates); the desk's gates get one from `quantdesk.book`, and a model
 that cannot be built denies (fail closed) with the reason.
 """
@@ -50,7 +49,6 @@ class VarModel:
 
     def __init__(self, *, day: str, symbols: tuple[str, ...], returns: np.ndarray, prices: np.ndarray,
                  confidence: float, method: str, desk: np.ndarray, desk_equity: float | None,
-                 venues: Mapping[str, Mapping[str, float]] | None = None,
                  deployments: Mapping[str, tuple[np.ndarray, float | None]] | None = None) -> None:
         from scipy.special import ndtri  # built once a day, never on the check path
 
@@ -72,7 +70,6 @@ class VarModel:
         self._lo = min(int(math.floor(h)), n - 1)
         self._hi = min(self._lo + 1, n - 1)
         self._g = h - self._lo
-        self.venue_qty: dict[str, dict[str, float]] = {v: dict(q) for v, q in (venues or {}).items()}
         self.desk = self.scope(desk, desk_equity)
         self.deployments = {name: self.scope(x, eq) for name, (x, eq) in (deployments or {}).items()}
 
@@ -112,20 +109,6 @@ def _deny(detail: str) -> RiskDecision:
     return RiskDecision(approved=False, code=DenialCode.VAR_LIMIT_EXCEEDED, detail=detail)
 
 
-def _venue_delta(model: VarModel, venue: str, positions: Mapping[str, Decimal]) -> dict[int, float]:
-    """The desk's live change on `venue` since the model's snapshot, valued at the model's prices."""
-    snap = model.venue_qty.get(venue, {})
-    delta: dict[int, float] = {}
-    for symbol in set(positions) | set(snap):
-        j = model.column.get(symbol)
-        if j is None:
-            continue
-        change = float(positions.get(symbol, 0)) - snap.get(symbol, 0.0)
-        if change:
-            delta[j] = delta.get(j, 0.0) + change * float(model.prices[j])
-    return delta
-
-
 def _judge(model: VarModel, what: str, limit_pct: Decimal, scope: ScopeExposure, base: dict[int, float],
            j: int, order: float, equity: float | None) -> RiskDecision | None:
     if equity is None or equity <= 0:
@@ -147,8 +130,7 @@ def _judge(model: VarModel, what: str, limit_pct: Decimal, scope: ScopeExposure,
 
 
 def check_var(limits: RiskLimits, source: VarModelSource | None, *, deployment: str, venue: str, symbol: str,
-              signed_qty: Decimal, price: Decimal | None, positions: Mapping[str, Decimal],
-              equity: Decimal | None) -> RiskDecision | None:
+              signed_qty: Decimal, price: Decimal | None, equity: Decimal | None) -> RiskDecision | None:
     """Deny an order that would lift the desk's or the deployment's VaR above its limit (None: passes)."""
     desk_pct, own_pct = limits.max_desk_var_pct, limits.max_deployment_var_pct
     if (desk_pct is None and own_pct is None) or source is None:
@@ -171,8 +153,7 @@ def check_var(limits: RiskLimits, source: VarModelSource | None, *, deployment: 
     unit = float(price) if price is not None else float(model.prices[j])
     order = float(signed_qty) * unit
     if desk_pct is not None:
-        denial = _judge(model, "desk", desk_pct, model.desk, _venue_delta(model, venue, positions), j, order,
-                        model.desk.equity)
+        denial = _judge(model, "desk", desk_pct, model.desk, {}, j, order, model.desk.equity)
         if denial is not None:
             return denial
     own = model.deployments.get(deployment)

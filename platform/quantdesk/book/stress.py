@@ -7,7 +7,7 @@ they did, and the scenario takes the moves at the path's worst point. A perpetua
 if its price path (its mark series `SYMBOL@mark` where the lake has it, else its trade bars) reached
 the liquidation price anywhere in the window. Where the lake does not hold the window the scenario
 is reported unavailable with the command that would ingest it. Hypothetical shocks apply per asset
-or per group (`all`; `alts`: all but BTC and ETH; or the scenario's own `groups`); a funding shock
+or per group (`all`; `alts`: every asset but BTC and the stablecoins; or the scenario's own `groups`); a funding shock
 charges perpetuals; positions on unreachable venues are frozen (`quantdesk.risk.analytics.stress`).
 """
 
@@ -25,7 +25,7 @@ from quantdesk.core.errors import LakeError, RiskError
 
 __all__ = ["ScenarioSpec", "StressReport", "scenario_specs", "stress_book", "stress_report"]
 
-MAJORS = frozenset({"BTC", "ETH"})
+NOT_ALTS = frozenset({"BTC", "USDT", "USDC", "BUSD", "FDUSD", "DAI", "TUSD"})  # an altcoin: anything but bitcoin
 BASE_LOOKBACK = timedelta(days=3)  # the base close must lie this close before the window
 
 
@@ -87,7 +87,7 @@ def _shock_for(asset: str, spec: ScenarioSpec) -> float:
     for group, members in (spec.groups or {}).items():
         if asset in members and group in shocks:
             return shocks[group]
-    if "alts" in shocks and asset not in MAJORS:
+    if "alts" in shocks and asset not in NOT_ALTS:
         return shocks["alts"]
     return shocks.get("all", 0.0)
 

@@ -12,7 +12,7 @@ window_days = 365
 
 [[risk.scenarios]]              # a hypothetical shock: per asset, or per group
 name = "alt-crash"
-shocks = { BTC = -0.30, alts = -0.45 }     # groups: all, alts (all but BTC and ETH), or [risk.scenarios.groups]
+shocks = { BTC = -0.30, alts = -0.45 }     # groups: all, alts (all but BTC), or the scenario's groups
 funding_rate = 0.003            # perpetuals: per 8 h interval (longs pay a positive rate) ...
 funding_intervals = 9           # ... for three days
 unreachable_venues = ["binance"]  # positions there are frozen at the shocked price

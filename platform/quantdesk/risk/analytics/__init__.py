@@ -84,6 +84,7 @@ from quantdesk.risk.analytics.measures import (
     VolatilityFilter,
     book_var,
     minimum_observations,
+    rolling_var,
     value_at_risk,
 )
 from quantdesk.risk.analytics.stress import (
@@ -115,6 +116,7 @@ __all__ = [
     "christoffersen",
     "kupiec_pof",
     "minimum_observations",
+    "rolling_var",
     "traffic_light",
     "value_at_risk",
 ]

@@ -19,7 +19,7 @@ from scipy.special import ndtri
 from quantdesk.core.errors import RiskError
 
 __all__ = ["MIN_OBSERVATIONS_NOTE", "Distribution", "VarMethod", "VarResult", "VolatilityFilter", "book_var",
-           "minimum_observations", "value_at_risk"]
+           "check_confidence", "check_method", "minimum_observations", "rolling_var", "value_at_risk"]
 
 MIN_OBSERVATIONS_NOTE = "at least 1/(1 - confidence) observations, so that one falls in the tail"
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
@@ -326,6 +326,31 @@ def book_var(
     return VarResult(method=kind, confidence=c, horizon_days=horizon_days, observations=int(count),
                      var_quote=float(var), es_quote=float(es), gross_quote=float(np.abs(x).sum()),
                      var_contributions=tuple(float(v) for v in var_c), es_contributions=tuple(float(v) for v in es_c))
+
+
+def rolling_var(
+    returns: np.ndarray | Sequence[Sequence[float]],
+    exposures: np.ndarray | Sequence[float],
+    assets: np.ndarray | Sequence[int] | None = None,
+    *,
+    window: int,
+    **options: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return, for each day t from `window` on, the VaR and ES from the `window` days before t and
+    the book's P&L on t: the out-of-sample series a VaR backtest compares (`backtest_var`).
+
+    `options`: those of `book_var` (confidence, method, horizon_days=1, ...).
+    """
+    r = np.asarray(returns, dtype=float)
+    if r.ndim == 1:
+        r = r[:, None]
+    x = np.asarray(exposures, dtype=float).ravel()
+    idx = np.arange(x.size) if assets is None else np.asarray(assets, dtype=np.intp).ravel()
+    if not 1 <= window < r.shape[0]:
+        raise RiskError(f"a rolling window of {window} days needs more than {window} days of returns; got {r.shape[0]}")
+    results = [book_var(r[t - window:t], x, idx, **options) for t in range(window, r.shape[0])]
+    pnl = r[window:, idx] @ x
+    return (np.array([v.var_quote for v in results]), np.array([v.es_quote for v in results]), pnl)
 
 
 def value_at_risk(

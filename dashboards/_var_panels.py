@@ -9,9 +9,9 @@ and what the crashes would do to it. Data from `quantdesk.desk.var_page.var_risk
 from __future__ import annotations
 
 import html
-from datetime import date
 from typing import Any
 
+import numpy as np
 import panel as pn
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
@@ -63,7 +63,7 @@ def _backtest_chart(data: dict[str, Any]) -> pn.viewable.Viewable:
     test = data["backtest"]
     if test is None:
         return pn.pane.Markdown(f"*no VaR series to backtest yet: {data['backtest_note'] or 'no positions'}*")
-    days = [date.fromisoformat(d["day"]) for d in test["days"]]
+    days = np.array([d["day"] for d in test["days"]], dtype="datetime64[ms]")  # Bokeh draws datetime64
     var = [-float(d["var_quote"]) for d in test["days"]]
     pnl = [float(d["pnl_quote"]) for d in test["days"]]
     hit = [bool(d["exception"]) for d in test["days"]]
@@ -74,8 +74,8 @@ def _backtest_chart(data: dict[str, Any]) -> pn.viewable.Viewable:
                        f"{test['observations']} days, zone {test['zone']}")
     fig.line("day", "minus_var", source=source, color="#e76f51", line_width=2, legend_label="−VaR")
     fig.scatter("day", "pnl", source=source, color="color", size=5, legend_label="daily P&L")
-    exceptions = ColumnDataSource({"day": [d for d, h in zip(days, hit, strict=True) if h],
-                                   "pnl": [p for p, h in zip(pnl, hit, strict=True) if h]})
+    mask = np.asarray(hit, dtype=bool)
+    exceptions = ColumnDataSource({"day": days[mask], "pnl": np.asarray(pnl)[mask]})
     fig.scatter("day", "pnl", source=exceptions, marker="x", size=12, color="#c0392b", line_width=2,
                 legend_label="exception")
     fig.add_tools(HoverTool(tooltips=[("day", "@day{%F}"), ("P&L", "@pnl{0,0.00}"), ("−VaR", "@minus_var{0,0.00}")],

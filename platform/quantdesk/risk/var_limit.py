@@ -70,6 +70,7 @@ class VarModel:
         self._lo = min(int(math.floor(h)), n - 1)
         self._hi = min(self._lo + 1, n - 1)
         self._g = h - self._lo
+        self._buffer = np.empty(n)
         self.desk = self.scope(desk, desk_equity)
         self.deployments = {name: self.scope(x, eq) for name, (x, eq) in (deployments or {}).items()}
 
@@ -92,13 +93,21 @@ class VarModel:
                     if j < k:
                         variance += 2.0 * d * e * self.cov[j, k]
             return self.z * math.sqrt(max(variance, 0.0)) - mean
-        pnl = scope.pnl
-        if delta:
-            pnl = pnl.copy()
-            for j, d in delta.items():
-                pnl += d * self.returns_t[j]
-        part = np.partition(pnl, (self._lo, self._hi))
-        a, b = float(part[self._lo]), float(part[self._hi])
+        buf = self._buffer  # one scratch array: no allocation per check (the gate checks under its lock)
+        first = True
+        for j, d in delta.items():
+            if first:
+                np.multiply(self.returns_t[j], d, out=buf)
+                first = False
+            else:
+                buf += d * self.returns_t[j]
+        if first:
+            buf[:] = scope.pnl
+        else:
+            buf += scope.pnl
+        buf.partition(self._hi)  # in place: the hi-th smallest at hi, the smaller ones before it
+        b = float(buf[self._hi])
+        a = float(buf[:self._hi].max()) if self._hi > self._lo else b
         return -(a + (b - a) * self._g)
 
 

@@ -45,8 +45,9 @@ def test_the_gaussian_es_of_a_standard_normal_is_the_published_multiple_of_sigma
     assert value_at_risk(x, confidence, "gaussian").es == pytest.approx(ratio, abs=5e-5)
 
 
-def test_cornish_fisher_is_performanceanalytics_modified_var_and_es() -> None:
-    r, alpha = RETURNS, 0.05
+@pytest.mark.parametrize("confidence", [0.95, 0.99])  # at 99 % this data's modified ES falls below h: the floor
+def test_cornish_fisher_is_performanceanalytics_modified_var_and_es(confidence: float) -> None:
+    r, alpha = RETURNS, 1 - confidence
     d = r - r.mean()
     m2, m3, m4 = (d**2).mean(), (d**3).mean(), (d**4).mean()
     s, k, z = m3 / m2**1.5, m4 / m2**2 - 3, stats.norm.ppf(alpha)
@@ -54,9 +55,10 @@ def test_cornish_fisher_is_performanceanalytics_modified_var_and_es() -> None:
     sigma = r.std(ddof=1)
     e = -stats.norm.pdf(h) * (1 + h**3 * s / 6 + (h**6 - 9 * h**4 + 9 * h**2 + 3) * s**2 / 72
                               + (h**4 - 2 * h**2 - 1) * k / 24) / alpha
-    result = value_at_risk(r, 0.95, "cornish-fisher")
+    result = value_at_risk(r, confidence, "cornish-fisher")
     assert result.var == pytest.approx(-r.mean() - h * sigma, rel=1e-12)
     assert result.es == pytest.approx(-r.mean() - sigma * min(e, h), rel=1e-12)
+    assert (h <= e) == (confidence == 0.99) and result.es >= result.var
 
 
 def test_cornish_fisher_with_zero_skew_and_kurtosis_is_the_gaussian() -> None:

@@ -130,3 +130,24 @@ def test_bad_input_is_one_line_naming_the_fix_and_nothing_is_stored(venue: Simul
         from quantdesk.ledger.var_series import var_rows
 
         assert var_rows(ledger) == [] and ledger.risk_events() == []
+
+
+def test_an_order_that_would_lift_the_desk_var_over_its_limit_is_denied_through_the_gate(
+        venue: SimulatedVenue, quantdesk_home: Path) -> None:
+    for symbol, qty in (("BTC/USDT", "0.5"), ("SOL/USDT", "40")):
+        code, out, err = run("order", "--venue", "sim", "--symbol", symbol, "--side", "buy", "--qty", qty, "--json")
+        assert code == 0, err
+    code, out, err = run("risk", "var", "--json")
+    share = json.loads(out)["var_pct_of_equity"]
+    assert code == 0 and share > 0
+    config = quantdesk_home / "quantdesk.toml"
+    config.write_text(config.read_text() + f"\n[risk.default]\nmax_desk_var_pct = {share * 1.05:.6f}\n")
+    code, out, err = run("order", "--venue", "sim", "--symbol", "BTC/USDT", "--side", "buy", "--qty", "1", "--json")
+    assert code != 0 and "VAR_LIMIT_EXCEEDED" in err and "desk VaR (0.99, 1d, historical) would be" in err
+    assert len(err.strip().splitlines()) == 1
+    code, out, err = run("order", "--venue", "sim", "--symbol", "BTC/USDT", "--side", "sell", "--qty", "0.2", "--json")
+    assert code == 0 and json.loads(out)["approved"], "an order that lowers the VaR passes"
+    code, out, err = run("order", "--venue", "sim", "--symbol", "BTC/USDT", "--side", "buy", "--qty", "0.01", "--json")
+    assert code == 0, "a small order under the limit passes: " + err
+    with Ledger() as ledger:
+        assert [e.code for e in ledger.risk_events(code="VAR_LIMIT_EXCEEDED")] == ["VAR_LIMIT_EXCEEDED"]

@@ -1,10 +1,11 @@
 """The desk's book: positions from the ledger, valued with the lake's returns (issue 25).
 
-This layer sits above `risk` (pure analytics over returns and positions, `quantdesk.risk.analytics`),
+This layer sits on `risk` (pure analytics over returns and positions, `quantdesk.risk.analytics`),
 `ledger` (fills, deployments, the stored VaR series) and `lake` (daily bars built from the finest
-stored timeframe): `risk` imports only `core`, so whatever reads the ledger's positions and the
-lake's candles lives here, beside `live`, and the CLI, the monitor, the desk's pages and the
-gates' composition roots call it.
+stored timeframe) and imports nothing else of ours: `risk` imports only `core`, so whatever reads
+the ledger's positions and the lake's candles lives here, below `promotion` and `broker`, whose
+gate factories (`broker.factory.open_gated`, `live.service`) hand its VaR model to the gates; the
+CLI, the monitor, the desk's pages and the desk report call it too.
 """
 
 from quantdesk.book.book import Book, desk_equity, load_book

@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from quantdesk.book.deployments import deployment_infos
 from quantdesk.book.history import DailySeries, LakeIndex, aligned_returns, daily_series
 from quantdesk.book.positions import BookPosition, PositionTracker
 from quantdesk.core.errors import RiskError
 
-__all__ = ["QUOTE_ASSETS", "Book", "deployment_equity", "desk_equity", "load_book"]
+__all__ = ["QUOTE_ASSETS", "Book", "desk_equity", "load_book"]
 
 # balances in these count at par in the quote currency (the desk's books are in USDT-like quotes)
 QUOTE_ASSETS = frozenset({"USDT", "USDC", "USD", "BUSD", "FDUSD", "DAI", "TUSD"})
@@ -121,8 +122,6 @@ def desk_equity(ledger: Any, book: Book, settings: Any = None) -> float | None:
     asset (assets without one are left out). Without any balance stored (venues never
     reconciled), the capital of the paper and live deployments; None when there is neither.
     """
-    from quantdesk.core.types import Stage
-
     prices: dict[str, float] = {}
     for s in book.series:
         prices.setdefault(s.symbol.split("/", 1)[0], s.price)
@@ -137,19 +136,5 @@ def desk_equity(ledger: Any, book: Book, settings: Any = None) -> float | None:
                 total += float(balance.total) * prices[asset]
     if seen:
         return total
-    tracker_deployments = _deployments(ledger)
-    capital = [d.capital for d in tracker_deployments if d.stage in (Stage.PAPER, Stage.LIVE)]
+    capital = [d.capital for d in deployment_infos(ledger).values() if d.tradable]
     return float(sum(capital, Decimal(0))) if capital else None
-
-
-def deployment_equity(deployment: Any) -> float | None:
-    """A deployment's equity: its capital plus the PnL its runner reported."""
-    if deployment is None or not deployment.capital:
-        return None
-    return float(deployment.capital + (deployment.pnl or Decimal(0)))
-
-
-def _deployments(ledger: Any) -> list[Any]:
-    from quantdesk.promotion import list_deployments
-
-    return list_deployments(ledger)

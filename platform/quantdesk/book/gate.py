@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from quantdesk.book.book import Book, deployment_equity, desk_equity, load_book
+from quantdesk.book.book import Book, desk_equity, load_book
 from quantdesk.book.positions import PositionTracker
 
 __all__ = ["DeskVarSource", "gate_var_source"]
@@ -69,7 +69,7 @@ class DeskVarSource:
         tracker = PositionTracker.load(self.ledger)
         extra = list(self._extra)
         for d in tracker.deployments.values():  # judge the first order of a flat deployment too
-            if d.stage.value in ("paper", "live"):
+            if d.tradable:
                 extra += [(d.venue, s, d.exchange) for s in d.symbols]
         book = load_book(self.ledger, self.lake, history_days=self.var.window_days + 15, settings=self.settings,
                          tracker=tracker, extra=extra, allow_empty=True)
@@ -105,7 +105,7 @@ class DeskVarSource:
             value = float(p.qty) * prices[j]
             desk[j] += value
             owned[p.deployment][j] += value
-        deployments = {name: (owned.get(name, np.zeros(len(symbols))), deployment_equity(d))
+        deployments = {name: (owned.get(name, np.zeros(len(symbols))), d.equity)
                        for name, d in tracker.deployments.items()}
         return VarModel(day=today, symbols=tuple(symbols), returns=returns, prices=np.asarray(prices),
                         confidence=self.var.confidence, method=self.var.method, desk=desk,

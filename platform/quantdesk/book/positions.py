@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from quantdesk.book.deployments import DeploymentInfo, deployment_infos
 from quantdesk.core.perpetual import IsolatedPosition
 
 __all__ = ["BookPosition", "PositionTracker", "asset_of", "book_positions", "is_perpetual"]
@@ -61,7 +62,7 @@ class _Holding:
 class PositionTracker:
     """Fold the ledger's fills into positions per (deployment, venue, account, symbol), incrementally."""
 
-    deployments: dict[str, Any] = field(default_factory=dict)  # name -> promotion Deployment
+    deployments: dict[str, DeploymentInfo] = field(default_factory=dict)
     holdings: dict[tuple[str, str, str, str], _Holding] = field(default_factory=dict)
     owners: dict[int, str] = field(default_factory=dict)  # order id -> deployment
     last_fill_id: int = 0
@@ -69,15 +70,13 @@ class PositionTracker:
     @classmethod
     def load(cls, ledger: Any) -> PositionTracker:
         """Read every deployment and fill of `ledger`."""
-        from quantdesk.promotion import list_deployments
-
-        tracker = cls(deployments={d.name: d for d in list_deployments(ledger)})
+        tracker = cls(deployments=deployment_infos(ledger))
         tracker.update(ledger)
         return tracker
 
     def _leverage(self, deployment: str) -> Decimal:
         d = self.deployments.get(deployment)
-        if d is not None and getattr(d, "market", "spot") == "futures":
+        if d is not None and d.market == "futures":
             return Decimal(str(d.leverage))
         return DEFAULT_LEVERAGE
 
@@ -120,7 +119,7 @@ class PositionTracker:
                 leverage=float(perp.leverage) if perp is not None else None,
                 entry=float(perp.entry) if perp is not None else None,
                 margin=float(perp.margin) if perp is not None else None,
-                exchange=getattr(d, "exchange", None) if d is not None else None))
+                exchange=d.exchange if d is not None else None))
         return out
 
 

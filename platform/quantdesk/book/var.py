@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from quantdesk.book.book import Book, deployment_equity, desk_equity, load_book
+from quantdesk.book.book import Book, desk_equity, load_book
+from quantdesk.book.deployments import deployment_infos
 from quantdesk.core.errors import RiskError
 
 __all__ = ["BookVar", "Contribution", "HORIZONS", "book_var_report", "measure_book"]
@@ -115,8 +116,7 @@ def book_var_report(ledger: Any, lake: Any = None, *, deployment: str | None = N
     if deployment is None:
         equity = desk_equity(ledger, book, settings)
     else:
-        from quantdesk.promotion import find_deployment
-
-        equity = deployment_equity(find_deployment(ledger, deployment))
+        found = deployment_infos(ledger).get(deployment)
+        equity = found.equity if found is not None else None
     return measure_book(book, method=method, confidence=confidence, horizon=horizon, window_days=window_days,
                         by=by or ("deployment" if deployment is None else "asset"), equity=equity, **options)

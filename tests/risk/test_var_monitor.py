@@ -82,12 +82,12 @@ def test_the_monitor_stores_evaluates_and_raises_var_breaches(quantdesk_home: Pa
         [message] = [m for m in LedgerOutbox(ledger).history() if m.event_type == "var_breach"]
         assert message.level == "error" and message.status == "skipped", "stored and notified (no channel here)"
 
-        # an ordinary 21st: no exception, but one in two days is no longer red: the zone moved
+        # an ordinary 21st: no exception; one in two days is another zone, but two days are no verdict yet
         clock.set(DAY1 + timedelta(days=2, hours=6))
         _write(lake, clock.now())
         third = run_monitor(ledger, lake=lake, now=clock.now(), deliver=False)
-        assert [e["kind"] for e in third.var_series["events"]] == ["zone"]
-        assert "moved from red to yellow" in third.var_series["events"][0]["detail"]
+        assert third.var_series["evaluated"] == ["2024-05-21"] and third.var_series["events"] == []
+        assert var_rows(ledger)[1].zone == "yellow"
 
     result = CliRunner().invoke(app, ["risk", "var-backtest", "--desk", "--json"])
     assert result.exit_code == 0, result.stderr
@@ -95,3 +95,32 @@ def test_the_monitor_stores_evaluates_and_raises_var_breaches(quantdesk_home: Pa
     assert (report["source"], report["observations"], report["exceptions"], report["zone"]) == ("ledger", 2, 1,
                                                                                                 "yellow")
     assert report["days"][0]["exception"] is True and report["pof"]["p_value"] < 0.05
+
+
+def test_a_new_zone_is_a_var_breach_once_the_series_is_long_enough(quantdesk_home: Path) -> None:
+    from quantdesk.ledger.var_series import record_var, record_var_outcome
+
+    (quantdesk_home / "quantdesk.toml").write_text("[risk.var]\nwindow_days = 120\n")
+    clock = ManualClock(DAY1 + timedelta(hours=6))
+    lake = Lake(clock=clock)
+    _write(lake, DAY1 + timedelta(hours=6))
+    with Ledger(clock=clock) as ledger:
+        # 119 closed days, two of them exceptions: green (P(X <= 2) = 0.88 for 119 days at 1 %)
+        for i in range(119):
+            day = (DAY1 - timedelta(days=119 - i)).date().isoformat()
+            row, _ = record_var(ledger, scope="desk", day=day, as_of=day, method="historical", confidence=0.99,
+                                window_days=120, observations=120, var_quote=100.0, es_quote=120.0, gross_quote=1000.0,
+                                positions=[])
+            record_var_outcome(ledger, row.id, pnl_quote=-150.0 if i in (10, 60) else 5.0, exception=i in (10, 60),
+                               zone="green")
+        ledger.record_intent(client_order_id="b1", venue="binance", symbol="BTC/USDT", side="buy",
+                             order_type="market", qty="10", deployment="manual")
+        ledger.record_fill(venue="binance", trade_id="b1", symbol="BTC/USDT", side="buy", qty="10", price="100",
+                           ts=START + timedelta(days=2), client_order_id="b1")
+        run_monitor(ledger, lake=lake, now=clock.now(), deliver=False)  # stores the 20th, which crashes
+        clock.set(DAY1 + timedelta(days=1, hours=6))
+        _write(lake, clock.now())
+        report = run_monitor(ledger, lake=lake, now=clock.now(), deliver=False)
+    assert [e["kind"] for e in report.var_series["events"]] == ["exception", "zone"]
+    zone = report.var_series["events"][1]
+    assert "moved from green to yellow (3 exceptions in 120 days)" in zone["detail"] and zone["zone"] == "yellow"

@@ -5,8 +5,9 @@ window) for that day with the positions it was computed on (ledger table `var_se
 day has closed in the lake, the realised P&L of those positions over it (quantity times the day's
 close-to-close move: the "hypothetical" P&L of Basel's backtesting) is filled in, the day is an
 exception if the loss exceeded the VaR, and the last 250 evaluated days are backtested. An
-exception, or a traffic-light zone different from the previous day's, raises a `var_breach`: a
-risk event (code VAR_BREACH) and an audit entry whose message the outbox delivers.
+exception, or a traffic-light zone different from the previous day's (once the series is long enough
+to leave a day in the tail: 100 days at 99 %), raises a `var_breach`: a risk event (code VAR_BREACH)
+and an audit entry whose message the outbox delivers.
 `quantdesk risk var-backtest` reads the same series (`--source ledger`), or recomputes a rolling
 VaR of today's book over the lake's history (`--source lake`).
 """
@@ -98,6 +99,7 @@ def monitor_var(ledger: Any, lake: Any, now: datetime, settings: Any = None, sco
     """Evaluate the closed days of the desk's VaR series, raise `var_breach` events, store today's VaR."""
     from quantdesk.ledger.var_series import record_var, record_var_outcome, var_rows
     from quantdesk.risk import RiskConfig
+    from quantdesk.risk.analytics import minimum_observations
 
     cfg = RiskConfig.from_settings(settings).var_settings
     today = now.date()
@@ -129,7 +131,9 @@ def monitor_var(ledger: Any, lake: Any, now: datetime, settings: Any = None, sco
             events.append(_event(ledger, "exception", f"{scope} lost {-pnl:,.2f} on {row.day}, more than its "
                                  f"{float(row.confidence):.4g} VaR of {var:,.2f} ({test.exceptions} exceptions in "
                                  f"{test.observations} days, zone {new_zone})", payload))
-        if zone is not None and new_zone != zone:
+        # a zone over fewer days than leave one in the tail is no verdict yet: no zone event until then
+        ready = test.observations - 1 >= minimum_observations(float(row.confidence))
+        if zone is not None and ready and new_zone != zone:
             events.append(_event(ledger, "zone", f"{scope} VaR backtest moved from {zone} to {new_zone} "
                                  f"({test.exceptions} exceptions in {test.observations} days)", payload))
         zone = new_zone

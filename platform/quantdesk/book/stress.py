@@ -7,8 +7,9 @@ they did, and the scenario takes the moves at the path's worst point. A perpetua
 if its price path (its mark series `SYMBOL@mark` where the lake has it, else its trade bars) reached
 the liquidation price anywhere in the window. Where the lake does not hold the window the scenario
 is reported unavailable with the command that would ingest it. Hypothetical shocks apply per asset
-or per group (`all`; `alts`: every asset but BTC and the stablecoins; or the scenario's own `groups`); a funding shock
-charges perpetuals; positions on unreachable venues are frozen (`quantdesk.risk.analytics.stress`).
+or per group (`all`; `alts`: every asset but BTC and the stablecoins; or the scenario's own
+`groups`); a funding shock charges perpetuals; positions on unreachable venues are frozen
+(`quantdesk.risk.analytics.stress`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from quantdesk.book.book import Book, desk_equity, load_book
+from quantdesk.book.deployments import deployment_infos
 from quantdesk.core.errors import LakeError, RiskError
 
 __all__ = ["ScenarioSpec", "StressReport", "scenario_specs", "stress_book", "stress_report"]
@@ -189,5 +191,9 @@ def stress_report(ledger: Any, lake: Any = None, *, scenario: str | None = None,
         specs = chosen
     lake = lake or Lake()
     book = load_book(ledger, lake, deployment=deployment, history_days=5, settings=settings)
-    equity = desk_equity(ledger, book, settings) if deployment is None else None
+    if deployment is None:
+        equity = desk_equity(ledger, book, settings)
+    else:
+        found = deployment_infos(ledger).get(deployment)
+        equity = found.equity if found is not None else None
     return [stress_book(book, lake, spec, equity=equity) for spec in specs]

@@ -107,3 +107,29 @@ def test_the_limits_are_deployment_wide_settings() -> None:
     assert config.var_settings.method == "gaussian"
     with pytest.raises(RiskError, match="risk.var.method"):
         RiskConfig.from_dict({"var": {"method": "monte-carlo"}})  # the gate computes historical or gaussian
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 10_000), qty=st.floats(-50, 50).filter(lambda q: abs(q) > 1e-6),
+       headroom=st.floats(0.5, 3.0), column=st.integers(0, 2))
+def test_the_cached_bound_never_approves_what_the_exact_vaR_would_deny(seed: int, qty: float, headroom: float,
+                                                                        column: int) -> None:
+    rng = np.random.default_rng(seed)
+    returns = rng.standard_t(3, size=(150, 3)) * 0.05
+    desk = rng.uniform(-100_000, 100_000, size=3)
+    model = VarModel(day="d", symbols=SYMBOLS, returns=returns, prices=PRICES, confidence=0.99, method="historical",
+                     desk=desk, desk_equity=1_000_000.0)
+    limit_pct = 100 * model.desk.var / 1_000_000 * headroom
+    order = qty * PRICES[column]
+    after = desk.copy()
+    after[column] += order
+    exact_after = book_var(returns, after, confidence=0.99).var_quote
+    exact_ok = exact_after <= limit_pct / 100 * 1_000_000 or exact_after <= model.desk.var
+    decision = _gate({"default": {"max_desk_var_pct": round(limit_pct, 9)}}, model).check(
+        _intent(SYMBOLS[column], Side.BUY if qty > 0 else Side.SELL, f"{abs(qty):.6f}"), CONTEXT)
+    if decision.approved != exact_ok:  # only a hair at the boundary may differ (rounding of qty and limit)
+        assert abs(exact_after - limit_pct / 100 * 1_000_000) < 1e-3 * max(exact_after, 1.0)

@@ -133,3 +133,17 @@ def test_the_cached_bound_never_approves_what_the_exact_vaR_would_deny(seed: int
         _intent(SYMBOLS[column], Side.BUY if qty > 0 else Side.SELL, f"{abs(qty):.6f}"), CONTEXT)
     if decision.approved != exact_ok:  # only a hair at the boundary may differ (rounding of qty and limit)
         assert abs(exact_after - limit_pct / 100 * 1_000_000) < 1e-3 * max(exact_after, 1.0)
+
+
+def test_the_bound_is_tight_where_every_scenario_moves_by_its_maximum() -> None:
+    returns = RETURNS.copy()
+    returns[:, 1] = -0.02  # ETH loses 2 % in every scenario: an ETH buy moves each one by its maximum
+    model = VarModel(day="d", symbols=SYMBOLS, returns=returns, prices=PRICES, confidence=0.99, method="historical",
+                     desk=np.array([600_000.0, 0.0, 0.0]), desk_equity=1_000_000.0)
+    order = 10 * 3_000.0
+    exact = model.var_of(model.desk, {1: order})
+    assert exact == pytest.approx(model.desk.var + 0.02 * order, rel=1e-12)
+    limit_pct = 100 * (model.desk.var + 0.75 * 0.02 * order) / 1_000_000
+    decision = _gate({"default": {"max_desk_var_pct": round(limit_pct, 9)}}, model).check(
+        _intent("ETH/USDT", Side.BUY, "10"), CONTEXT)
+    assert decision.code is DenialCode.VAR_LIMIT_EXCEEDED

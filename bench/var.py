@@ -27,9 +27,13 @@ import numpy as np
 
 
 def _data(assets: int, days: int, seed: int = 11) -> tuple[np.ndarray, np.ndarray]:
-    """Fat-tailed daily returns with a market factor (seeded), and a long/short book on them."""
+    """Fat-tailed daily returns with a clustering market factor (seeded), and a long/short book on them."""
     rng = np.random.default_rng(seed)
-    market = rng.standard_t(4, size=days) * 0.025
+    shocks = rng.standard_t(4, size=days) / np.sqrt(2.0)  # unit variance
+    market, variance = np.empty(days), 0.025**2
+    for t in range(days):  # a GARCH(1,1) market factor: volatility clusters, as crypto's does
+        market[t] = np.sqrt(variance) * shocks[t]
+        variance = 0.025**2 * 0.05 + 0.10 * market[t] ** 2 + 0.85 * variance
     beta = rng.uniform(0.6, 1.4, size=assets)
     idio = rng.standard_t(4, size=(days, assets)) * rng.uniform(0.01, 0.04, size=assets)
     returns = market[:, None] * beta + idio

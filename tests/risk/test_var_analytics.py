@@ -90,13 +90,19 @@ def test_filtered_historical_ewma_rescales_each_day_by_tomorrows_volatility() ->
 def test_filtered_historical_garch_uses_archs_fitted_volatility() -> None:
     from arch import arch_model
 
-    r = RETURNS
+    # a GARCH(1,1) series (volatility clusters), so the filter has something to find
+    shocks, r, variance = np.random.default_rng(8).standard_normal(1500), np.empty(1500), 4e-4
+    for t in range(r.size):
+        r[t] = math.sqrt(variance) * shocks[t]
+        variance = 4e-5 + 0.1 * r[t] ** 2 + 0.8 * variance
     scaled = r / r.std() * 10
     fit = arch_model(scaled, mean="Zero", vol="GARCH", p=1, q=1, rescale=False).fit(disp="off")
     tomorrow = math.sqrt(fit.forecast(horizon=1, reindex=False).variance.to_numpy()[-1, 0])
     scenarios = r * tomorrow / np.asarray(fit.conditional_volatility)
+    assert fit.params["alpha[1]"] > 0.05, "the fit found the clustering"
     result = value_at_risk(r, 0.99, "filtered-historical", volatility_filter="garch")
     assert result.var == pytest.approx(-np.quantile(scenarios, 0.01), rel=1e-6)
+    assert result.var != pytest.approx(value_at_risk(r, 0.99, "historical").var, rel=1e-3)
 
 
 def test_monte_carlo_is_seeded_and_converges_to_the_closed_forms() -> None:

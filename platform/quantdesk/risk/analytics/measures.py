@@ -8,7 +8,7 @@ the book with a single position of exposure 1.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -116,16 +116,23 @@ def _quantile_weights(n: int, alpha: float) -> tuple[int, int, float]:
     return j, min(j + 1, n - 1), h - j
 
 
-def _tail(scenarios: np.ndarray, alpha: float) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """Historical VaR and ES of the scenario matrix (rows: scenarios, columns: positions) and contributions."""
-    pnl = scenarios.sum(axis=1)
+def _tail_of(pnl: np.ndarray, rows: Callable[[np.ndarray], np.ndarray], alpha: float
+             ) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Historical VaR and ES of the book's scenario P&L `pnl` and the contributions; `rows(indices)`
+    gives those scenarios' position P&L (rows: scenarios, columns: positions)."""
     q = float(np.quantile(pnl, alpha))
     lo, hi, g = _quantile_weights(pnl.size, alpha)
     order = np.argpartition(pnl, (lo, hi)) if pnl.size > 1 else np.zeros(1, dtype=np.intp)
-    var_c = -((1.0 - g) * scenarios[order[lo]] + g * scenarios[order[hi]])
-    tail = pnl <= q
-    es_c = -scenarios[tail].mean(axis=0)
+    edge = rows(order[[lo, hi]])
+    var_c = -((1.0 - g) * edge[0] + g * edge[1])
+    tail = np.flatnonzero(pnl <= q)
+    es_c = -rows(tail).mean(axis=0)
     return -q, -float(pnl[tail].mean()), var_c, es_c
+
+
+def _tail(scenarios: np.ndarray, alpha: float) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Historical VaR and ES of the scenario matrix (rows: scenarios, columns: positions) and contributions."""
+    return _tail_of(scenarios.sum(axis=1), lambda idx: scenarios[idx], alpha)
 
 
 def _horizon_returns(returns: np.ndarray, days: int) -> np.ndarray:
@@ -258,7 +265,10 @@ def _monte_carlo(returns: np.ndarray, assets: np.ndarray, exposures: np.ndarray,
         draws *= np.sqrt((dof - 2.0) / rng.chisquare(dof, size=paths))[:, None]
     draws += horizon * mean
     column = np.searchsorted(used, assets)
-    return _tail(draws[:, column] * exposures, alpha)
+    per_asset = np.zeros(used.size)
+    np.add.at(per_asset, column, exposures)
+    # the book's P&L per draw without the draws x positions matrix; positions only for the tail's rows
+    return _tail_of(draws @ per_asset, lambda idx: draws[idx][:, column] * exposures, alpha)
 
 
 def book_var(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import panel as pn
 from _tables import table
+from _var_panels import var_panels
 
 from quantdesk.desk import risk, shared_ledger
 
@@ -17,6 +18,7 @@ def page() -> pn.viewable.Viewable:
         "### Limits against current use", table(data["limits"], "no limits configured"),
         "### Denials by code", table(data["denials"], "no denials"),
         "### Exposure by asset and venue", table(data["exposure"], "no open positions"),
+        var_panels(ledger),
         sizing_mode="stretch_width",
     )
 

@@ -39,6 +39,8 @@ def monitor_flow(supervise: bool = True) -> dict[str, Any]:
     logger.info("audit chain %s (%d entries), %d series checked, %d drift reports, delivery %s",
                 "ok" if report.audit_ok else "BROKEN", report.audit_entries, report.checked_series,
                 report.drift_reports, report.delivery)
+    for event in report.var_series.get("events", ()):
+        logger.warning("VAR_BREACH %s", event.get("detail"))
     if not report.audit_ok:
         raise RuntimeError("the audit chain is broken: see the breach stored in the ledger")
     for path in written:

@@ -32,6 +32,7 @@ NOTEBOOK_PARAMETERS: dict[str, dict[str, Any]] = {
                                 "fee_grid": [0.0, 10.0]},
     "04_nwe_repainting.ipynb": {"symbol": "BTC/USDT", "timeframe": "1h", "window": 30},
     "05_cross_venue_spread.ipynb": {"symbol": "BTC/USDT", "timeframe": "1h", "basis_bps": 8.0},
+    "06_risk.ipynb": {"timeframe": "1h", "window": 120},
 }
 SAMPLE = {"symbols": 3, "days": 10}
 CELL_TIMEOUT_S = 600

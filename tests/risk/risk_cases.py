@@ -356,3 +356,17 @@ add("combo-all-pass", OK, config=everything, intent={"qty": "1.4", "price": "100
 add("combo-invalid-before-halted", "INVALID_QTY", states={"global": "HALTED"}, intent={"qty": "0"})
 add("combo-reduce-only-before-market", "REDUCE_ONLY_WOULD_INCREASE", intent={"reduce_only": True, "price": "100.005"})
 add("combo-market-before-band", "NOTIONAL_BELOW_MIN", config=band, intent={"qty": "0.001", "price": "200"})
+
+# -- the book's VaR (issue 25): the gate's model in test_risk_table.TABLE_VAR_MODEL --------------------------
+# BTC's worst days are -25 % and -12.5 % of 101: the 99 % historical VaR of x in BTC is 0.125 x. The desk holds
+# 100 of BTC (equity 1000) and so does alpha (equity 500); buying 1 BTC at 100 makes either VaR 25.
+add("var-desk-at-limit-ok", OK, config=dflt(max_desk_var_pct=2.5))
+add("var-desk-over-limit", "VAR_LIMIT_EXCEEDED", config=dflt(max_desk_var_pct="2.49"))
+add("var-desk-reduce-ok", OK, config=dflt(max_desk_var_pct="0.5"), intent={"side": "sell"})
+add("var-desk-other-asset-ok", OK, config=dflt(max_desk_var_pct="1.5"), intent={"symbol": ETH, "price": "10"})
+add("var-deployment-at-limit-ok", OK, config={"deployments": {"alpha": {"max_deployment_var_pct": 5}}})
+add("var-deployment-over-limit", "VAR_LIMIT_EXCEEDED", config={"deployments": {"alpha": {"max_deployment_var_pct": "4.99"}}})
+add("var-deployment-context-equity", OK, config=dflt(max_deployment_var_pct="2.5"), context={"equity": "1000"})
+add("var-manual-desk-only", OK, config=dflt(max_deployment_var_pct="0.1"), intent={"deployment": "manual"})
+add("var-before-active-orders", "VAR_LIMIT_EXCEEDED", config=dflt(max_desk_var_pct=1, max_active_orders=0))
+add("var-after-position", "POSITION_EXCEEDS_MAX", config=dflt(max_desk_var_pct=1, max_position_qty="0.5"))

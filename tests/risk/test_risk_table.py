@@ -19,6 +19,23 @@ from quantdesk.risk import (
 )
 from tests.risk.risk_cases import BTC, BTC_RULES, CASES, ETH, Case
 
+
+def _var_model() -> object:
+    """The VaR cases' model (issue 25): 101 days; BTC's two worst are -25 % and -12.5 %, ETH only gains."""
+    import numpy as np
+
+    from quantdesk.risk import VarModel
+
+    returns = np.full((101, 2), 0.015625)
+    returns[10, 0], returns[20, 0] = -0.25, -0.125
+    desk = np.array([100.0, 0.0])
+    return VarModel(day="2026-01-05", symbols=(BTC, ETH), returns=returns, prices=np.array([100.0, 10.0]),
+                    confidence=0.99, method="historical", desk=desk, desk_equity=1000.0,
+                    deployments={"alpha": (desk, 500.0)})
+
+
+TABLE_VAR_MODEL = _var_model()
+
 START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 ETH_RULES = {"tick_size": 0.01, "lot_step": 0.001, "min_qty": 0.001, "max_qty": 10000.0, "min_notional": 5.0}
 
@@ -67,7 +84,7 @@ def make_context(overrides: dict[str, Any]) -> RiskContext:
 def run_case(case: Case) -> tuple[RiskGate, DenialCode]:
     clock = ManualClock(START)
     store = MemoryStateStore(*(ScopeState(scope=s, state=TradingState(v)) for s, v in case.states.items()))
-    gate = RiskGate(RiskConfig.from_dict(case.config), clock, store)
+    gate = RiskGate(RiskConfig.from_dict(case.config), clock, store, var_model=lambda: TABLE_VAR_MODEL)
     base_context = make_context({})
     for step in case.prior:
         kind = step[0]

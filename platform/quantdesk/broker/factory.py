@@ -31,5 +31,9 @@ def open_gated(venue_name: str, *, actor: str, settings: Any = None, ledger: Any
     clock = ledger._clock if ledger is not None else SystemClock()
     ledger = ledger if ledger is not None else Ledger(clock=clock)
     broker = CcxtBroker(make_exchange(venue, name=venue_name), name=venue_name, clock=clock)
-    gate = RiskGate(RiskConfig.from_settings(settings), clock, ledger)
+    from quantdesk.book import gate_var_source
+
+    # the desk's VaR model for max_desk_var_pct (built on the first check that needs it)
+    gate = RiskGate(RiskConfig.from_settings(settings), clock, ledger,
+                    var_model=gate_var_source(ledger, settings=settings, clock=clock))
     return GatedBroker(broker, ledger, gate, venue=venue_name, clock=clock, actor=actor)

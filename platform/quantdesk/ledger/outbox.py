@@ -56,6 +56,7 @@ def event_for(action: str, payload: Mapping[str, Any]) -> tuple[str, str] | None
         "data.quarantined": ("data_quarantined", "warning"),
         "flow.restarted": ("flow_restarted", "warning"),
         "runner.lease.taken_over": ("runner_restarted", "warning"),
+        "risk.var_breach": ("var_breach", "error"),
     }.get(action)
 
 

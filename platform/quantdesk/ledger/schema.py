@@ -363,3 +363,29 @@ arb_opportunities = Table(
     Column("details", Text(), nullable=False),  # JSON: transfer cost and its source, conversions
     Column("observations", Integer(), nullable=False),
 )
+
+# The daily VaR/ES series (0014, issue 25): one row per scope (`desk`, `deployment:NAME`), forecast
+# day and method, written by the monitor; the realised P&L of the stored positions over that day,
+# whether it was an exception and the traffic-light zone are filled in once the day has closed.
+var_series = Table(
+    "var_series",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("scope", String(160), nullable=False),
+    Column("day", String(10), nullable=False),  # the UTC day whose loss the VaR bounds (YYYY-MM-DD)
+    Column("as_of", String(10), nullable=False),  # the last day of the return window
+    Column("method", String(32), nullable=False),
+    Column("confidence", DecimalType(), nullable=False),
+    Column("window_days", Integer(), nullable=False),
+    Column("observations", Integer(), nullable=False),
+    Column("var_quote", DecimalType(), nullable=False),
+    Column("es_quote", DecimalType(), nullable=False),
+    Column("gross_quote", DecimalType(), nullable=False),
+    Column("positions", Text(), nullable=False),  # canonical JSON: venue, exchange, symbol, qty, price
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("pnl_quote", DecimalType(), nullable=True),
+    Column("exception", Boolean(), nullable=True),
+    Column("zone", String(8), nullable=True),
+    Column("evaluated_at", UtcDateTime(), nullable=True),
+    UniqueConstraint("scope", "day", "method"),
+)

@@ -94,7 +94,10 @@ def build_runner(ledger: Any, name: str, *, clock: Clock | None = None, notifier
         lake = Lake()
     # In production messages go through the outbox (run_deployment's OutboxSender); a notifier
     # handed in (tests, notebooks) is also called directly, as before.
-    gate = RiskGate(risk_config_for(deployment, settings), clock, ledger)
+    from quantdesk.book import gate_var_source
+
+    gate = RiskGate(risk_config_for(deployment, settings), clock, ledger,
+                    var_model=gate_var_source(ledger, lake, settings, clock))  # max_desk_var_pct and per deployment
     gated = GatedBroker(broker, ledger, gate, venue=deployment.venue, account=spec.account,
                         notifier=notifier, clock=clock, actor=f"runner:{name}", market_rules=rules)
     # with a venue, new closed bars come from it into the market's memory; the lake gets them after the orders

@@ -32,6 +32,7 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
     "reconcile": ("Reconciliation on {{ venue }} needs attention",
                   "agreed: {{ agreed }}; adopted: {{ adopted }}; unresolved: {{ unresolved }}"),
     "monitor_breach": ("{{ code }}{% if deployment %} on {{ deployment }}{% endif %}", "{{ detail }}"),
+    "var_breach": ("VaR breach: {{ scope }} ({{ kind }})", "{{ detail }}"),
     "runner_skip": ("{{ deployment }}: no orders ({{ code }})", "{{ detail }} (bar {{ bar_ts }})"),
     "flow_failed": ("Flow run {{ flow_run }} {{ state }}", "{{ flow }} ({{ deployment or 'no deployment' }}) ended "
                     "{{ state }}: {{ message }}"),

@@ -7,7 +7,8 @@ left undelivered goes out here.
 Each venue with running live deployments is reconciled (a disagreement is a breach), and once
 a day each running paper/live deployment's drift report is written to
 `$QUANTDESK_HOME/reports/drift/<deployment>/<day>.json` (drift above the promotion gate's
-`max_drift_bps` is a breach).
+`max_drift_bps` is a breach). Once a day the desk's VaR and ES are stored and the closed days
+backtested (`quantdesk.book.series`): an exception or a new traffic-light zone is a `var_breach`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class MonitorReport:
     breaches: tuple[Breach, ...]
     delivery: dict[str, int] = field(default_factory=dict)
     drift_reports: int = 0
+    var_series: dict[str, Any] = field(default_factory=dict)  # the desk's daily VaR (issue 25)
 
     @property
     def ok(self) -> bool:
@@ -149,6 +151,18 @@ def _daily_drift(ledger: Ledger, lake: Any, now: datetime, reports_dir: Any) -> 
     return written, breaches
 
 
+def _var_series(ledger: Ledger, lake: Any, now: datetime) -> dict[str, Any]:
+    """Store the desk's VaR for today, evaluate the closed days, raise `var_breach` events (`quantdesk.book`)."""
+    from quantdesk.book import monitor_var
+    from quantdesk.core.errors import QuantdeskError
+    from quantdesk.core.jsonable import to_jsonable
+
+    try:
+        return dict(to_jsonable(monitor_var(ledger, lake, now)))
+    except QuantdeskError as e:  # a bad [risk.var] or an unreadable lake: said in the report, other checks go on
+        return {"error": str(e)}
+
+
 def run_monitor(ledger: Ledger, *, lake: Any = None, now: datetime | None = None, deliver: bool = True,
                 reports_dir: Any = None) -> MonitorReport:
     """Run every check, store each breach (risk event + audited message), deliver the outbox; return the report."""
@@ -167,6 +181,7 @@ def run_monitor(ledger: Ledger, *, lake: Any = None, now: datetime | None = None
     breaches += _reconcile(ledger, now)
     drift_written, drift_breaches = _daily_drift(ledger, lake, now, reports_dir)
     breaches += drift_breaches
+    var_series = _var_series(ledger, lake, now)
     for b in breaches:
         ledger.record_risk_event(code=b.code, detail=b.detail, deployment=b.deployment, symbol=b.symbol, approved=False)
         ledger.audit("monitor", "monitor.breach", {"code": b.code, "detail": b.detail, "deployment": b.deployment,
@@ -182,4 +197,4 @@ def run_monitor(ledger: Ledger, *, lake: Any = None, now: datetime | None = None
                     "failed": report.failed, "skipped": report.skipped}
     return MonitorReport(at=now, audit_ok=verification.ok, audit_entries=verification.checked,
                          checked_series=checked, breaches=tuple(breaches), delivery=delivery,
-                         drift_reports=drift_written)
+                         drift_reports=drift_written, var_series=var_series)

@@ -89,10 +89,13 @@ def desk_snapshot(ledger: Any, lake: Any, *, period: str, now: datetime, reports
     for row in health:
         row["last"] = row["last"].isoformat() if row["last"] is not None else None
     total = sum((Decimal(str(r["cash_flow"])) for r in pnl), Decimal(0))
+    from quantdesk.book.overview import risk_overview
+
     return {"period": period, "start": start.isoformat(), "end": now.isoformat(), "date": f"{now:%Y-%m-%d}",
             "total_cash_flow": _num(total), "total_fees": sum(r["fees"] for r in pnl),
             "fills": sum(r["fills"] for r in pnl), "pnl": pnl, "exposure": exposure, "risk_events": events,
-            "drift": drift, "data_health": health}
+            "drift": drift, "data_health": health,
+            "risk": risk_overview(ledger, lake)}  # VaR/ES, the VaR backtest and the stress table (issue 25)
 
 
 def write_desk_report(ledger: Any, lake: Any = None, *, period: str = "daily", now: datetime | None = None,

@@ -20,6 +20,7 @@ from quantdesk.risk.state import (
     TradingStateStore,
     deployment_scope,
 )
+from quantdesk.risk.var_limit import VarModel
 
 __all__ = [
     "GLOBAL_SCOPE",
@@ -34,5 +35,6 @@ __all__ = [
     "ScopeStateRecord",
     "StateChange",
     "TradingStateStore",
+    "VarModel",
     "deployment_scope",
 ]

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from quantdesk.core.errors import RiskError
 from quantdesk.core.settings import Settings
 from quantdesk.core.types import TradingState
+from quantdesk.risk.var_config import ScenarioModel, VarSettingsModel
 
 __all__ = ["DEPLOYMENT_KEYS", "SYMBOL_KEYS", "RiskConfig", "RiskLimits"]
 
@@ -80,6 +81,9 @@ class _DeploymentLimitsModel(_SymbolModel):
     max_drawdown_pct: Decimal | None = Field(default=None, gt=0, le=100)
     on_daily_loss: Literal["REDUCING", "HALTED"] | None = None
     on_max_drawdown: Literal["REDUCING", "HALTED"] | None = None
+    # pre-trade VaR limits (issue 25, `quantdesk.risk.var_limit`): percent of equity
+    max_desk_var_pct: Decimal | None = Field(default=None, gt=0, le=100)
+    max_deployment_var_pct: Decimal | None = Field(default=None, gt=0, le=100)
 
 
 class _DeploymentModel(_DeploymentLimitsModel):
@@ -92,6 +96,8 @@ class _RiskModel(BaseModel):
     default: _DeploymentLimitsModel = Field(default_factory=_DeploymentLimitsModel)
     symbols: dict[str, _SymbolModel] = Field(default_factory=dict)
     deployments: dict[str, _DeploymentModel] = Field(default_factory=dict)
+    var: VarSettingsModel = Field(default_factory=VarSettingsModel)  # [risk.var]
+    scenarios: list[ScenarioModel] = Field(default_factory=list)  # [[risk.scenarios]]
 
 
 SYMBOL_KEYS: frozenset[str] = frozenset(_SymbolModel.model_fields)
@@ -130,6 +136,8 @@ class RiskLimits:
     max_drawdown_pct: Decimal | None = None
     on_daily_loss: TradingState = TradingState.REDUCING
     on_max_drawdown: TradingState = TradingState.HALTED
+    max_desk_var_pct: Decimal | None = None
+    max_deployment_var_pct: Decimal | None = None
 
 
 _LIMIT_FIELDS = frozenset(f.name for f in fields(RiskLimits))
@@ -202,6 +210,16 @@ class RiskConfig:
         limits = RiskLimits(**merged)
         self._cache[key] = limits
         return limits
+
+    @property
+    def var_settings(self) -> VarSettingsModel:
+        """`[risk.var]`: method, confidence and window of the VaR limit and the monitor's series."""
+        return self._model.var
+
+    @property
+    def scenarios(self) -> tuple[ScenarioModel, ...]:
+        """`[[risk.scenarios]]`: the desk's own stress scenarios."""
+        return tuple(self._model.scenarios)
 
     def as_dict(self) -> dict[str, object]:
         """Return the validated settings as plain data (for `risk status --json`)."""

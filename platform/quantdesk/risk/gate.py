@@ -7,7 +7,8 @@ through a `TradingStateStore` (the broker adapts the ledger to it).
 
 Rule order, first denial wins: intent sanity, trading state (and loss limits when the
 context has equity), reduce-only flag, market validity, price band, order size,
-position and gross exposure, active orders, order and fill rates, duplicates.
+position and gross exposure, leverage, the book's VaR (`var_limit`), active orders, order and
+fill rates, duplicates.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from quantdesk.risk.rules import (
     check_price_band,
 )
 from quantdesk.risk.state import GLOBAL_SCOPE, ScopeState, TradingStateStore, deployment_scope
+from quantdesk.risk.var_limit import VarModelSource, check_var
 from quantdesk.risk.windows import DAY_MS, FlowCounters, SlidingWindow
 
 __all__ = ["RiskGate"]
@@ -71,6 +73,8 @@ class RiskGate:
 
     `state_refresh_ms`: how often `check` re-reads the state from the store, so a
     `quantdesk halt` from another process takes effect within that time.
+    `var_model`: the day's VaR model for `max_desk_var_pct`/`max_deployment_var_pct`
+    (`quantdesk.book.gate_var_source`); without one those limits are not evaluated.
     """
 
     def __init__(
@@ -80,8 +84,10 @@ class RiskGate:
         state_store: TradingStateStore | None = None,
         *,
         state_refresh_ms: int = 1_000,
+        var_model: VarModelSource | None = None,
     ) -> None:
         self._config = config
+        self._var_model = var_model
         self._clock = clock
         self._store = state_store
         self._refresh_ms = state_refresh_ms
@@ -318,6 +324,9 @@ class RiskGate:
         if denial is None and leverage is not None:
             denial = check_leverage(limits, symbol, leverage, position, post, context.entry_prices.get(symbol),
                                     exec_price, mark, context.margin_tiers.get(symbol))
+        if denial is None and (limits.max_desk_var_pct is not None or limits.max_deployment_var_pct is not None):
+            denial = check_var(limits, self._var_model, deployment=intent.deployment, venue=intent.venue,
+                               symbol=symbol, signed_qty=signed, price=exec_price, equity=context.equity)
         if denial is not None:
             return denial
 

@@ -168,7 +168,8 @@ def step_audit() -> None:
     with Ledger() as ledger:
         verification = ledger.verify_audit()
     if verification.ok:
-        console.print(f"audit log ok: {verification.checked:,} entries chained, each hash over the one before "
+        entries = "1 entry" if verification.checked == 1 else f"{verification.checked:,} entries"
+        console.print(f"audit log ok: {entries} chained, each hash over the one before "
                       f"(head {(verification.head_hash or '-')[:16]}...)")
     else:
         console.print(f"[red]audit log BROKEN[/] at entry {verification.first_bad_seq}: {verification.reason}")
@@ -202,9 +203,15 @@ def main() -> None:
     bars = parser.parse_args().live_bars
     steps = STEPS[:-1] + ([("paper deployment: live on the simulated venue", partial(step_live, bars))]
                           if bars > 0 else [])
+    from quantdesk.core.errors import QuantdeskError
+
     for number, (title, step) in enumerate(steps, start=1):
         console.rule(f"step {number}: {title}")
-        step()
+        try:
+            step()
+        except (QuantdeskError, RuntimeError) as e:  # one line, as the CLI says it, not a traceback
+            console.print(f"[red]step {number} failed[/]: {e}", highlight=False)
+            raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

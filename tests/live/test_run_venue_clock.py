@@ -36,18 +36,20 @@ def _read_json_document(stream: Any) -> dict[str, Any]:
 
 def _quantdesk(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run([QUANTDESK, *args], capture_output=True, text=True, timeout=timeout, check=False,
-                          env={**os.environ, "COLUMNS": "200"})
+                          env={**os.environ, "COLUMNS": "200", "QUANTDESK_USER": "ops"})  # a registered admin
 
 
 @pytest.fixture
 def served(quantdesk_home: Path, flip_strategy: str) -> Iterator[dict[str, Any]]:
     """A 1m paper deployment on venue `sim`, served at 60x from bar 200 of gap-free candles."""
+    from quantdesk.identity import add_user
     from quantdesk.lake import Lake
     from quantdesk.ledger import Ledger
 
     frame = candles(900)
     Lake().write(frame, exchange="synthetic", symbol="BTC/USDT", timeframe="1m")
     with Ledger() as ledger:
+        add_user(ledger, "ops", "admin", actor="ops", password="ops-passphrase")
         # level 0.05: each order is 5% of equity, inside conservative default limits
         make_deployment(ledger, "flip-sim", strategy=flip_strategy, venue="sim", exchange="synthetic",
                         params={"period": 1, "level": 0.05})
@@ -97,9 +99,11 @@ def test_without_the_venue_clock_the_wall_clock_finds_no_bar(served: dict[str, A
 
 
 def test_the_venue_clock_needs_a_venue(quantdesk_home: Path, flip_strategy: str) -> None:
+    from quantdesk.identity import add_user
     from quantdesk.ledger import Ledger
 
     with Ledger() as ledger:
+        add_user(ledger, "ops", "admin", actor="ops", password="ops-passphrase")
         make_deployment(ledger, "flip-paper", strategy=flip_strategy)
     done = _quantdesk("run", "flip-paper", "--venue-clock", "--bars", "1")
     assert done.returncode != 0

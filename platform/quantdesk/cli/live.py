@@ -137,13 +137,17 @@ def _outcome_line(outcome: Any) -> str:
 
 def _order_words(outcome: Any) -> str:
     row = outcome.order  # the ledger's row (None when the gate denied the intent before it was written)
-    what = (f"{row.side} {format(row.qty.normalize(), 'f')} {row.symbol}" if row is not None
-            else f"order {outcome.client_order_id}")
+    what = f"{row.side} {_quantity(row.qty)} {row.symbol}" if row is not None else f"order {outcome.client_order_id}"
     if not outcome.approved:
         return f"{what} denied: {outcome.code}"
     if row is not None and row.avg_price is not None and row.filled_qty:
         return f"{what} {outcome.status or row.status} at {_price(row.avg_price)}"
     return f"{what} {outcome.status or outcome.code}"
+
+
+def _quantity(value: Any) -> str:
+    """A quantity to 8 decimals at most (a paper order keeps the backtest's unrounded size), no trailing zeros."""
+    return f"{float(value):.8f}".rstrip("0").rstrip(".") or "0"
 
 
 def _price(value: Any) -> str:

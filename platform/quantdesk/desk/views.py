@@ -64,7 +64,7 @@ def latest_fills(ledger: Ledger, limit: int = 10) -> list[dict[str, Any]]:
     for f in reversed(ledger.fills(limit=limit)):
         order = ledger.order(f.client_order_id) if f.client_order_id else None
         rows.append({"time": f"{f.ts:%Y-%m-%d %H:%M:%S} UTC", "deployment": (order.deployment if order else None) or "manual",
-                     "venue": f.venue, "symbol": f.symbol, "side": str(f.side), "qty": format(f.qty.normalize(), "f"),
+                     "venue": f.venue, "symbol": f.symbol, "side": str(f.side), "qty": f"{float(f.qty):.8f}".rstrip("0").rstrip("."),
                      "price": f"{f.price:,.2f}"})
     return rows
 

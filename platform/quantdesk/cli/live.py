@@ -83,14 +83,19 @@ def run_command(
     from quantdesk.live.service import run_deployment
 
     stop = threading.Event()
-    seen = [0]
+    seen = [0, 0]  # bars, stale bars
 
     def show(outcome: Any) -> None:
         seen[0] += 1
         if bars is not None and seen[0] >= bars:
             stop.set()  # the runner returns after this bar
-        if not json_output:
-            console.print(_outcome_line(outcome), highlight=False, soft_wrap=True)  # one line per bar, for logs
+        if json_output:
+            return
+        console.print(_outcome_line(outcome), highlight=False, soft_wrap=True)  # one line per bar, for logs
+        if str(outcome.skipped) == "RUNNER_STALE_DATA" and not venue_clock and seen[1] == 0:
+            seen[1] = 1
+            console.print("  hint: if the venue's clock is not this machine's (a simulated venue replays the past), "
+                          "run with --venue-clock", highlight=False, soft_wrap=True)
 
     with ExitStack() as stack:
         clock = _clock(deployment, venue_clock)

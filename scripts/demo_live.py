@@ -46,7 +46,7 @@ def desk_home() -> Path:
     for shared in ("lake", "runs", "reports"):
         (main / shared).mkdir(exist_ok=True)
         link = home / shared
-        if not link.is_symlink():
+        if not link.exists() and not link.is_symlink():  # a folder someone put there is used as it is
             link.symlink_to(main / shared, target_is_directory=True)
     return home
 

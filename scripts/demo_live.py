@@ -29,7 +29,9 @@ from typing import Any
 from rich.console import Console
 
 NAME, VENUE, SYMBOL, USER = "demo-live", "demo-sim", "BTC/USDT", "demo"
-PARAMS = {"fast": 3, "slow": 10}  # 1m bars: crosses every few minutes, so a minute of bars trades
+# on the sample's last day this cross changes its target every 4-5 bars and never goes 26 bars without a change:
+# any minute of bars trades
+PARAMS = {"fast": 2, "slow": 5}
 CAPITAL = 10_000
 QUANTDESK = str(Path(sys.executable).with_name("quantdesk"))
 
@@ -206,16 +208,7 @@ def step_live_paper(console: Console, *, bars: int = 60) -> None:
     with desk_environment(home) as env:
         promote_paper(console, password)
         try:
-            serve = processes.start(["venue", "serve", "--port", "0", "--ws-port", "0", "--speed", "60",
-                                     "--symbol", SYMBOL, "--json"], env=env)
-            info = _read_json_document(serve.stdout)
-            add = subprocess.run([QUANTDESK, "venue", "add", VENUE, "--exchange", "binance", "--api-url", info["url"],
-                                  "--ws-url", info["ws_url"]], env=env, capture_output=True, text=True, check=False)
-            if add.returncode != 0:
-                raise RuntimeError(add.stderr.strip())
-            console.print(f"$ quantdesk venue serve --speed 60   # {info['url']}, streams {info['ws_url']}, "
-                          f"market time {info['start'][:16].replace('T', ' ')} UTC", highlight=False)
-            port = _free_port()
+            port = _free_port()  # the dashboard first: its address is on the screen before the market moves
             dashboard = processes.start(["dashboard", "--port", str(port)], log=home / "dashboard.log", env=env)
             if _wait_for_port(port, dashboard):
                 console.print(f"\n[bold]Watch it live:[/] open [bold]http://127.0.0.1:{port}/overview[/] and log in "
@@ -225,6 +218,15 @@ def step_live_paper(console: Console, *, bars: int = 60) -> None:
             else:
                 console.print(f"[yellow]the dashboard did not start[/] (see {home / 'dashboard.log'}); "
                               "the run goes on without it", highlight=False)
+            serve = processes.start(["venue", "serve", "--port", "0", "--ws-port", "0", "--speed", "60",
+                                     "--symbol", SYMBOL, "--json"], env=env)
+            info = _read_json_document(serve.stdout)
+            add = subprocess.run([QUANTDESK, "venue", "add", VENUE, "--exchange", "binance", "--api-url", info["url"],
+                                  "--ws-url", info["ws_url"]], env=env, capture_output=True, text=True, check=False)
+            if add.returncode != 0:
+                raise RuntimeError(add.stderr.strip())
+            console.print(f"$ quantdesk venue serve --speed 60   # {info['url']}, streams {info['ws_url']}, "
+                          f"market time {info['start'][:16].replace('T', ' ')} UTC", highlight=False)
             console.print(f"$ quantdesk run {NAME} --venue-clock --bars {bars}   # paper, a 1m bar a second",
                           highlight=False)
             run_log = home / "run.log"

@@ -1,6 +1,6 @@
 """`make demo` as a person runs it (issue 24): offline, readable, and it ends with a live paper run.
 
-The whole demo runs in a fresh QUANTDESK_HOME with a short live run (`--live-bars 8`). Its
+The whole demo runs in a fresh QUANTDESK_HOME with a shorter live run (`--live-bars 30`). Its
 output must hold no Python repr and no raw data frame, must say where to watch the run (the
 dashboard's address, how to log in, the command to open it again), and must print the fills
 that the demo desk's ledger holds; every process it started must be gone at its end.
@@ -42,7 +42,7 @@ def test_make_demo_is_readable_ends_with_a_live_paper_run_and_stops_what_it_star
     env = {**os.environ, "QUANTDESK_HOME": str(home), "COLUMNS": "120", "NO_COLOR": "1"}
     env.pop("QUANTDESK_CONFIG", None)
     env.pop("QUANTDESK_DB_URL", None)
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "demo.py"), "--live-bars", "8"], cwd=tmp_path,
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "demo.py"), "--live-bars", "30"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=1800, check=False)
     out = done.stdout
     assert done.returncode == 0, f"{out[-3000:]}\n{done.stderr[-3000:]}"
@@ -55,7 +55,7 @@ def test_make_demo_is_readable_ends_with_a_live_paper_run_and_stops_what_it_star
     assert f"QUANTDESK_HOME={home / 'demo'}" in out and "quantdesk dashboard" in out  # how to open it again
     fills = re.findall(r"^  fill 2024-\d\d-\d\d \d\d:\d\d UTC  (buy|sell) [\d.]+ BTC/USDT at [\d,.]+$", out, re.M)
     assert fills, out[-3000:]
-    assert re.search(r"demo-live: 8 bars traded on the venue's clock, \d+ fills in the ledger", out), out[-2000:]
+    assert re.search(r"demo-live: 30 bars traded on the venue's clock, \d+ fills in the ledger", out), out[-2000:]
     # the fills printed are the demo desk's ledger's
     from quantdesk.ledger import Ledger
 

@@ -22,9 +22,9 @@ _TEST_SECRET = "quantdesk-sim-secret"  # noqa: S105 - the published test secret
 def venue_serve(
     port: Annotated[int, typer.Option("--port", help="TCP port (0: pick a free one).")] = 8899,
     ws_port: Annotated[
-        int | None,
-        typer.Option("--ws-port", help="TCP port of the WebSocket streams (default: --port + 1; 0: pick a free one)."),
-    ] = None,
+        int,
+        typer.Option("--ws-port", help="TCP port of the WebSocket streams (0: a free one; the venue prints its ws_url)."),
+    ] = 0,
     host: Annotated[
         str, typer.Option("--host", help="Interface to bind; keep 127.0.0.1 unless you know why.")
     ] = "127.0.0.1",
@@ -175,7 +175,8 @@ def venue_serve(
         specs=specs,
     )
     venue.start()
-    streams = MarketStreams(venue, host=host, port=(port + 1 if port else 0) if ws_port is None else ws_port)
+    # a free port unless asked: venues served on neighbouring ports (8901, 8902, ...) must not collide
+    streams = MarketStreams(venue, host=host, port=ws_port)
     try:
         streams.start()
     except OSError as e:

@@ -1,4 +1,4 @@
-"""Overview: who is looking, trading states, PnL per deployment and for the desk, positions, venue
+"""Overview: who is looking, trading states, PnL per deployment and for the desk, positions, the latest fills, venue
 connectivity (last reconciliation), the latest flow runs, data freshness and the latest desk report.
 
 The desk-wide part is the same for every user: it is read and drawn as HTML once per change
@@ -39,6 +39,7 @@ def _html(data: dict[str, Any]) -> str:
         "<h3>Deployments</h3>", html_table(data["deployments"], "no deployments yet"),
         f"<p><strong>Desk PnL</strong> (sum of deployments): {html.escape(data['desk_pnl'])}</p>",
         "<h3>Positions</h3>", html_table(data["positions"], "no open positions"),
+        "<h3>Latest fills</h3>", html_table(data["fills"], "no fills yet"),
         "<h3>Venues</h3>", html_table(data["venues"], "no venue configured: quantdesk venue add"),
         "<h3>Latest flow runs</h3>", html_table(data["flows"], "no deployments"),
         "<h3>Data freshness</h3>", html_table(data["freshness"], "the lake is empty"),

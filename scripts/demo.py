@@ -5,14 +5,23 @@ reports every row unchanged) and shows what the lake holds. Step 2 backtests the
 crossover on it and writes a tearsheet; step 3 sweeps its parameters with the fused kernels
 and reports how likely the best result is overfit; step 4 registers a paper deployment,
 replays a month of it through the live runner, risk gate, paper broker and a scratch ledger,
-and proves the replay equals the backtest bar for bar; step 5 verifies the audit chain.
+and proves the replay equals the backtest bar for bar; step 5 verifies the audit chain; step 6
+runs a paper deployment live on the simulated venue for about a minute (`scripts/demo_live.py`)
+and says where to watch its fills arrive on the dashboard's overview.
+
+Everything printed is words, numbers and tables: no Python repr, no raw data frame.
+`--live-bars N` (or QUANTDESK_DEMO_LIVE_BARS) sets the live run's length in 1m bars, one a second.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -57,6 +66,22 @@ def step_lake() -> None:
 SYMBOL, TIMEFRAME, PARAMS = "BTC/USDT", "1h", {"fast": 10, "slow": 30}
 
 
+def _words(params: dict[str, object]) -> str:
+    """Parameters as people write them: `fast=10 slow=30`."""
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def _figure(key: str, value: object) -> str:
+    """One metric as people read it: fractions as percentages, money with separators, an em dash for none."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "\u2014"
+    if key in ("total_return", "max_drawdown", "win_rate"):
+        return f"{float(value):+.1%}" if key != "win_rate" else f"{float(value):.1%}"
+    if key == "fees_paid":
+        return f"{float(value):,.2f} USDT"
+    return f"{value:,}" if isinstance(value, int) else f"{float(value):.2f}"
+
+
 def step_backtest() -> None:
     """Backtest sma_cross on the synthetic hourly candles, store the run, write its tearsheet."""
     from quantdesk.backtest import LakeQuery, backtest, write_report
@@ -65,14 +90,20 @@ def step_backtest() -> None:
     query = LakeQuery(symbols=(SYMBOL,), timeframe=TIMEFRAME, exchange=SAMPLE_EXCHANGE)
     result = backtest("sma_cross", query, params=PARAMS, cost=CostModel(fee_bps=10, slippage_bps=2))
     m = result.metrics.to_json()
-    table = Table(title=f"sma_cross {PARAMS} on {SYMBOL} {TIMEFRAME} (SYNTHETIC), fees 10 bps + 2 bps slippage")
+    table = Table(title=f"sma_cross {_words(PARAMS)} on {SYMBOL} {TIMEFRAME} (SYNTHETIC), fees 10 bps + 2 bps slippage")
     keys = ("total_return", "sharpe", "sortino", "max_drawdown", "calmar", "trades", "win_rate", "fees_paid")
     for key in keys:
-        table.add_column(key)
-    table.add_row(*(f"{m[k]:.4g}" if isinstance(m[k], float) else str(m[k]) for k in keys))
+        table.add_column(key.replace("_", " "), justify="right")
+    table.add_row(*(_figure(k, m[k]) for k in keys))
     console.print(table)
     verdict = result.lookahead
-    console.print(f"run {result.run_id} stored; lookahead check: {'passed' if verdict and verdict.passed else verdict}")
+    if verdict is None:
+        check = "not run"
+    elif verdict.passed:
+        check = f"passed ({len(verdict.checked_bars)} bars checked)"
+    else:
+        check = f"FAILED at bar {verdict.first_bad_bar} ({verdict.first_bad_ts})"
+    console.print(f"run {result.run_id} stored; lookahead check: {check}")
     console.print(f"tearsheet: {write_report(result.run_id)}")
 
 
@@ -88,7 +119,13 @@ def step_sweep() -> None:
         f"{result.n_combinations} combinations ({result.skipped} invalid skipped) on the {result.engine} "
         f"engine in {seconds:.1f}s (the first run includes numba's one-off compile), stored as {result.sweep_id}"
     )
-    console.print(result.top(5).select("rank", "fast", "slow", "sharpe", "total_return", "max_drawdown", "trades"))
+    table = Table(title="the five best by Sharpe")
+    columns = ("rank", "fast", "slow", "sharpe", "total_return", "max_drawdown", "trades")
+    for column in columns:
+        table.add_column(column.replace("_", " "), justify="right")
+    for row in result.top(5).select(columns).iter_rows(named=True):
+        table.add_row(*(_figure(c, row[c]) for c in columns))
+    console.print(table)
     if result.overfitting is not None:
         o = result.overfitting
         console.print(
@@ -130,7 +167,23 @@ def step_audit() -> None:
 
     with Ledger() as ledger:
         verification = ledger.verify_audit()
-        console.print(f"audit log: {verification}")
+    if verification.ok:
+        entries = "1 entry" if verification.checked == 1 else f"{verification.checked:,} entries"
+        console.print(f"audit log ok: {entries} chained, each hash over the one before "
+                      f"(head {(verification.head_hash or '-')[:16]}...)")
+    else:
+        console.print(f"[red]audit log BROKEN[/] at entry {verification.first_bad_seq}: {verification.reason}")
+
+
+LIVE_BARS = 60  # a minute: the venue closes a 1m bar every second
+
+
+def step_live(bars: int = LIVE_BARS) -> None:
+    """Run a paper deployment live on the simulated venue, offline, and say where to watch it."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from demo_live import step_live_paper
+
+    step_live_paper(console, bars=bars)
 
 
 STEPS: list[tuple[str, Callable[[], None]]] = [
@@ -139,13 +192,26 @@ STEPS: list[tuple[str, Callable[[], None]]] = [
     ("parameter sweep and overfitting", step_sweep),
     ("paper deployment: replay parity", step_paper_replay),
     ("audit chain", step_audit),
+    ("paper deployment: live on the simulated venue", step_live),
 ]
 
 
 def main() -> None:
-    for number, (title, step) in enumerate(STEPS, start=1):
+    parser = argparse.ArgumentParser(description="quantdesk's offline demo (make demo)")
+    parser.add_argument("--live-bars", type=int, default=int(os.environ.get("QUANTDESK_DEMO_LIVE_BARS", LIVE_BARS)),
+                        help="length of the live paper run in 1m bars (one a second); 0 skips it")
+    bars = parser.parse_args().live_bars
+    steps = STEPS[:-1] + ([("paper deployment: live on the simulated venue", partial(step_live, bars))]
+                          if bars > 0 else [])
+    from quantdesk.core.errors import QuantdeskError
+
+    for number, (title, step) in enumerate(steps, start=1):
         console.rule(f"step {number}: {title}")
-        step()
+        try:
+            step()
+        except (QuantdeskError, RuntimeError) as e:  # one line, as the CLI says it, not a traceback
+            console.print(f"[red]step {number} failed[/]: {e}", highlight=False)
+            raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

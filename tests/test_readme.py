@@ -1,7 +1,8 @@
-"""The README's trading section, run the way a user types it: command by command, as written (issue 9).
+"""The README's trading and streaming sections, run the way a user types them: command by command,
+as written (issues 9 and 24).
 
-The test reads the fenced bash block under "## Trading: one way out" from README.md, so
-editing the README changes what runs here. Each logical line (backslash continuations
+The tests read the fenced bash block under "## Trading: one way out" (and "## Streaming
+offline") from README.md, so editing the README changes what runs here. Each logical line (backslash continuations
 joined) runs in its own `bash -c` subprocess with `.venv/bin` first on PATH, in a fresh
 QUANTDESK_HOME; `export` lines carry their variables to the next commands, as a shell
 would, and a line ending in `&` starts in the background (the next line waits until its
@@ -57,55 +58,128 @@ def _wait_for_port(port: int, process: subprocess.Popen[str], timeout_s: float =
     raise AssertionError(f"nothing answered on port {port} within {timeout_s} s")
 
 
-def test_the_trading_section_runs_as_written(quantdesk_home: Path, tmp_path: Path) -> None:
-    commands = section_commands("Trading: one way out")
-    assert any("order --venue sim" in c for c in commands), commands
+def _readme_env() -> dict[str, str]:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "100", "NO_COLOR": "1"}
     env.pop("QUANTDESK_CONFIG", None)
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", 8899)) == 0:
-            pytest.fail("port 8899 (the README's venue port) is in use by another program; free it and rerun")
+    return env
 
-    def run(line: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["bash", "-c", f"set -e; {line}"], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=300, check=False)
 
-    setup = run("quantdesk sample")  # the README's prerequisite ("after `quantdesk sample`")
-    assert setup.returncode == 0, setup.stderr
+def _free_the_readme_ports() -> None:
+    for port in (8899, 8900):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                pytest.fail(f"port {port} (the README's venue ports) is in use by another program; free it and rerun")
+
+
+def _run(line: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-c", f"set -e; {line}"], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def _replay(commands: list[str], env: dict[str, str], cwd: Path, *, fill: dict[str, str] | None = None
+            ) -> dict[str, str]:
+    """Run `commands` one by one as a user types them; return each command's stdout.
+
+    `export` lines carry their variables on, a line ending in `&` runs in the background until
+    the end (the next line waits for its port); `fill` replaces placeholders the README names
+    (RUN_ID) with what the user would paste.
+    """
     background: list[subprocess.Popen[str]] = []
     outputs: dict[str, str] = {}
     try:
         for line in commands:
             command = _without_comment(line)
+            for placeholder, value in (fill or {}).items():
+                command = command.replace(placeholder, value)
             if command.startswith("export "):
                 done = subprocess.run(["bash", "-c", f"{command}; env -0"], env=env, capture_output=True, text=True,
                                       check=True)
-                env = dict(item.split("=", 1) for item in done.stdout.split("\0") if "=" in item)
+                env.clear()
+                env.update(item.split("=", 1) for item in done.stdout.split("\0") if "=" in item)
                 continue
             if command.endswith("&"):
-                log = (tmp_path / f"background-{len(background)}.log").open("w")
-                process = subprocess.Popen(["bash", "-c", f"exec {command[:-1]}"], cwd=tmp_path, env=env,
+                log = (cwd / f"background-{len(background)}.log").open("w")
+                process = subprocess.Popen(["bash", "-c", f"exec {command[:-1]}"], cwd=cwd, env=env,
                                            stdout=log, stderr=subprocess.STDOUT, text=True)
                 log.close()
                 background.append(process)
                 port = re.search(r"--port (\d+)", command)
                 _wait_for_port(int(port.group(1)) if port else 8899, process)
                 continue
-            result = run(command)
+            result = _run(command, env, cwd)
             assert result.returncode == 0, f"README command failed: {line}\n{result.stdout}\n{result.stderr}"
             outputs[command] = result.stdout
     finally:
         for process in background:
             process.terminate()
             process.wait(timeout=30)
+    return outputs
+
+
+def _paper_evidence(env: dict[str, str], cwd: Path) -> str:
+    """What the README asks before its paper step, done from the CLI: a 1m backtest of sma_cross, its
+    walk-forward and the rehearsal gates (the toml block of "A quant's day"); return the RUN_ID."""
+    import json
+
+    text = (REPO / "README.md").read_text()
+    rehearsal = re.search(r"```toml\n(\[promotion\.paper\].*?)```", text, re.S)
+    assert rehearsal, "README lost the rehearsal gates of 'A quant's day'"
+    (Path(env["QUANTDESK_HOME"]) / "quantdesk.toml").write_text(rehearsal.group(1))
+    window = "--exchange synthetic --symbol BTC/USDT --timeframe 1m --start 2024-03-26 --end 2024-03-29"
+    backtest = _run(f"quantdesk backtest sma_cross {window} --param fast=3 --param slow=10 --json", env, cwd)
+    assert backtest.returncode == 0, backtest.stderr
+    walk = _run(f"quantdesk walkforward sma_cross {window} --grid fast=3:9:3 --grid slow=10:30:10 "
+                "--train 1d --test 12h", env, cwd)
+    assert walk.returncode == 0, walk.stderr
+    return str(json.loads(backtest.stdout)["run_id"])
+
+
+def test_the_trading_section_runs_as_written(quantdesk_home: Path, tmp_path: Path) -> None:
+    commands = section_commands("Trading: one way out")
+    assert any("order --venue sim" in c for c in commands), commands
+    assert any("--venue-clock" in c for c in commands), "the walkthrough runs a deployment live (issue 24)"
+    env = _readme_env()
+    _free_the_readme_ports()
+    setup = _run("quantdesk sample", env, tmp_path)  # the README's prerequisite ("after `quantdesk sample`")
+    assert setup.returncode == 0, setup.stderr
+    run_id = _paper_evidence(env, tmp_path)
+    outputs = _replay(commands, env, tmp_path, fill={"RUN_ID": run_id})
     text = "\n".join(outputs.values())
     assert re.search(r"order qd-[0-9a-f]{32}: filled", text), text
     positions = next(v for k, v in outputs.items() if "positions" in k)
     assert "BTC/USDT" in positions and "0.01" in positions
     assert "HALTED global (exchange incident)" in text and "ACTIVE global" in text
     assert "audit log ok" in text
+    # the paper run: twenty bar closes on the venue's clock, none stale (on the wall clock all are)
+    live = next(v for k, v in outputs.items() if "--venue-clock" in k).splitlines()
+    assert len(live) == 20 and all(" UTC  target BTC/USDT " in line for line in live), live
+    assert all(line.startswith("2024-") for line in live), live  # the venue's market time
     for secret in ("sim-secret", "ops-passphrase"):
         assert secret not in text, f"{secret!r} was printed"
+
+
+def test_the_streaming_offline_section_runs_as_written(quantdesk_home: Path, tmp_path: Path) -> None:
+    """After what it names (the walkthrough's environment, user and `btc-sim`), the block as written."""
+    commands = section_commands("Streaming offline")
+    assert any(c.startswith("quantdesk stream --exchange sim") for c in commands), commands
+    env = _readme_env()
+    env.update({"QUANTDESK_SIM_API_KEY": "sim-key", "QUANTDESK_SIM_API_SECRET": "sim-secret", "QUANTDESK_USER": "ops"})
+    _free_the_readme_ports()
+    for line in ("quantdesk sample",
+                 "printf 'ops-passphrase\\n' | quantdesk user add ops --role admin --password-stdin"):
+        done = _run(line, env, tmp_path)
+        assert done.returncode == 0, done.stderr
+    run_id = _paper_evidence(env, tmp_path)
+    promoted = _run(f"quantdesk promote sma_cross --run {run_id} --to paper --name btc-sim --venue sim", env, tmp_path)
+    assert promoted.returncode == 0, promoted.stderr
+    outputs = _replay(commands, env, tmp_path)
+    streamed = next(v for k, v in outputs.items() if k.startswith("quantdesk stream")).splitlines()
+    assert len(streamed) == 3 and all(re.fullmatch(r"BTC/USDT 1m bar 2024-\S+ \S+ UTC stored", s) for s in streamed)
+    from quantdesk.lake import Lake
+
+    assert Lake().candles("BTC/USDT", "1m", exchange="sim").height >= 3  # REST backfill, then the streamed bars
+    live = next(v for k, v in outputs.items() if "--stream" in k).splitlines()
+    assert len(live) == 5 and all(line.startswith("2024-") and " target BTC/USDT " in line for line in live), live
 
 
 def test_the_perpetual_futures_section_runs_as_written(quantdesk_home: Path, shared_data: Path) -> None:

@@ -28,14 +28,18 @@ def _invoke(*args: str):
 
 def test_venue_add_writes_toml_and_list_shows_it(quantdesk_home: Path) -> None:
     result = _invoke("venue", "add", "sim", "--exchange", "binance", "--api-url", "http://127.0.0.1:8900",
+                     "--ws-url", "ws://127.0.0.1:8901/stream",
                      "--key-env", "SIM_KEY", "--secret-env", "SIM_SECRET", "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["name"] == "sim"
     stored = tomllib.loads((quantdesk_home / "quantdesk.toml").read_text())
     assert stored["venues"]["sim"] == {
-        "exchange": "binance", "api_url": "http://127.0.0.1:8900", "sandbox": False,
-        "key_env": "SIM_KEY", "secret_env": "SIM_SECRET",
+        "exchange": "binance", "api_url": "http://127.0.0.1:8900", "ws_url": "ws://127.0.0.1:8901/stream",
+        "sandbox": False, "key_env": "SIM_KEY", "secret_env": "SIM_SECRET",
     }  # fmt: skip
+    from quantdesk.core.settings import get_settings
+
+    assert get_settings().venues["sim"].ws_url == "ws://127.0.0.1:8901/stream"  # what make_exchange(pro=True) reads
     assert _invoke("venue", "add", "okx-test", "--exchange", "okx", "--sandbox").exit_code == 0
     listed = json.loads(_invoke("venue", "list", "--json").stdout)
     assert [(v["name"], v["exchange"], v["sandbox"]) for v in listed["venues"]] == [
@@ -50,6 +54,7 @@ def test_venue_add_writes_toml_and_list_shows_it(quantdesk_home: Path) -> None:
         (["--exchange", "binanse"], "did you mean binance"),
         (["--exchange", "binance", "--key-env", "ONLY_KEY"], "both --key-env and --secret-env"),
         (["--exchange", "binance", "--api-url", "127.0.0.1:8900"], "must start with http"),
+        (["--exchange", "binance", "--ws-url", "http://127.0.0.1:8901/stream"], "must start with ws:// or wss://"),
     ],
 )
 def test_venue_add_refuses_bad_input_in_one_line(

@@ -39,6 +39,19 @@ def test_clock_skew_is_invalid_nonce(venue, exchange) -> None:
     assert exchange.fetch_balance()["USDT"]["free"] == 100_000
 
 
+def test_a_client_on_the_venues_time_difference_signs_on_the_market_clock_and_is_accepted(venue, exchange) -> None:
+    """ccxt's load_time_difference (what the ccxt broker does after -1021) follows the server time,
+    here the market clock: the venue takes timestamps fresh on it as well as on the wall clock."""
+    exchange.load_time_difference()
+    assert abs(exchange.options["timeDifference"] - (exchange.milliseconds() - venue.clock.now_ms())) < 60_000
+    assert exchange.fetch_balance()["USDT"]["free"] == 100_000
+    venue.advance(by=3_600_000)  # the market clock moved on an hour: a stale difference is refused ...
+    with pytest.raises(ccxt.InvalidNonce):
+        exchange.fetch_balance()
+    exchange.options["timeDifference"] = 0  # ... and the wall clock is always good
+    assert exchange.fetch_balance()["USDT"]["free"] == 100_000
+
+
 def test_market_order_lifecycle(venue, exchange, candles) -> None:
     order = exchange.create_order("BTC/USDT", "market", "buy", 0.5, params={"clientOrderId": "m-1"})
     price = round(_bar(candles, "BTC/USDT", 1000)["open"], 2)

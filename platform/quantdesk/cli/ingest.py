@@ -205,6 +205,8 @@ def stream_command(
     timeframe: Annotated[str, typer.Option("--timeframe", help="Candle timeframe, e.g. 1m.")] = "1m",
     since: Annotated[str | None, typer.Option("--since", help="Backfill start for a new series (default: 100 bars ago).")] = None,
     bars: Annotated[int | None, typer.Option("--bars", min=1, help="Stop after this many new bars per symbol (default: run until Ctrl-C or SIGTERM).")] = None,
+    venue_clock: Annotated[bool, typer.Option("--venue-clock", help="Take time from the venue's server time "
+                                              "(a simulated venue's market clock), not this machine's clock.")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Write closed candles to the lake as the venue's WebSocket stream delivers them (ccxt pro).
@@ -212,23 +214,32 @@ def stream_command(
     REST fills the lake up to now first, and again after any reconnect or gap, so the lake ends up
     exactly as `quantdesk ingest` would leave it; a stream quiet for 3 bars is reopened.
     Example: quantdesk stream --exchange binance --symbol BTC/USDT --symbol ETH/USDT --timeframe 1m
+    Example: quantdesk stream --exchange sim --symbol BTC/USDT --bars 3 --venue-clock   (a simulated venue)
     """
     import signal
     import threading
+    from datetime import UTC, datetime
 
     from quantdesk.live.schedule import clock_from_env
     from quantdesk.live.stream import CandleStream
+    from quantdesk.live.venue_clock import VenueClock
+
+    def printer(sym: str, ts: int) -> None:
+        console.print(f"{sym} {timeframe} bar {datetime.fromtimestamp(ts / 1000, UTC):%Y-%m-%d %H:%M} UTC stored",
+                      highlight=False)
 
     stop = threading.Event()
+    clock = VenueClock.for_venue(exchange) if venue_clock else clock_from_env()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    printer = None if json_output else (lambda sym, ts: console.print(f"{sym} {timeframe} bar {ts} stored", highlight=False))
     try:
-        report = CandleStream(exchange, symbol, timeframe, since=since, on_bar=printer,
-                              clock=clock_from_env()).run(stop=stop, max_bars=bars)
+        report = CandleStream(exchange, symbol, timeframe, since=since, on_bar=None if json_output else printer,
+                              clock=clock).run(stop=stop, max_bars=bars)
     except KeyboardInterrupt:
         return
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if isinstance(clock, VenueClock):
+            clock.close()
     if json_output:
         emit({"written": report.written, "reconnects": report.reconnects, "backfills": report.backfills,
               "stale_events": report.stale_events})

@@ -35,6 +35,10 @@ def venue_add(
             "--api-url", help="Base URL replacing the exchange's API host (simulated venue, proxy)."
         ),
     ] = None,
+    ws_url: Annotated[
+        str | None,
+        typer.Option("--ws-url", help="Base URL of the WebSocket streams (the simulated venue prints it)."),
+    ] = None,
     sandbox: Annotated[
         bool, typer.Option("--sandbox", help="Use the exchange's sandbox/testnet.")
     ] = False,
@@ -49,7 +53,7 @@ def venue_add(
 ) -> None:
     """Add or replace a named venue in quantdesk.toml (keys are read from env vars, never stored).
 
-    Example: quantdesk venue add sim --exchange binance --api-url http://127.0.0.1:8900
+    Example: quantdesk venue add sim --exchange binance --api-url http://127.0.0.1:8899 --ws-url ws://127.0.0.1:8900/stream
     """
     import re
 
@@ -74,9 +78,14 @@ def venue_add(
         raise ConfigError(
             f"--api-url {api_url!r} must start with http:// or https://, e.g. http://127.0.0.1:8900"
         )
+    if ws_url is not None and not re.match(r"^wss?://[^/]+", ws_url):
+        raise ConfigError(
+            f"--ws-url {ws_url!r} must start with ws:// or wss://, e.g. ws://127.0.0.1:8900/stream"
+        )
     entry = {
         "exchange": exchange,
         "api_url": api_url,
+        "ws_url": ws_url,
         "sandbox": sandbox,
         "key_env": key_env,
         "secret_env": secret_env,
@@ -107,6 +116,7 @@ def venue_list(json_output: JsonOption = False, wide: WideOption = False) -> Non
             "name": name,
             "exchange": v.exchange,
             "api_url": v.api_url,
+            "ws_url": v.ws_url,
             "sandbox": v.sandbox,
             "key_env": v.key_env,
             "secret_env": v.secret_env,
@@ -121,6 +131,6 @@ def venue_list(json_output: JsonOption = False, wide: WideOption = False) -> Non
             f"no venues in {config_path()}; add one with `quantdesk venue add`", highlight=False
         )
         return
-    columns = [Col("name", 0), Col("exchange", 0), Col("api_url", 1), Col("sandbox", 2), Col("key_env", 1),
-               Col("secret_env", 1)]
+    columns = [Col("name", 0), Col("exchange", 0), Col("api_url", 1), Col("ws_url", 2), Col("sandbox", 2),
+               Col("key_env", 1), Col("secret_env", 1)]
     print_table(console, columns, [[("" if v is None else str(v)) for v in row.values()] for row in rows], wide=wide)

@@ -1,4 +1,4 @@
-"""`quantdesk venue serve`: run the simulated Binance venue on lake candles."""
+"""`quantdesk venue serve`: run the simulated Binance venue on lake candles: REST and WebSocket streams."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ _TEST_SECRET = "quantdesk-sim-secret"  # noqa: S105 - the published test secret
 @handle_errors
 def venue_serve(
     port: Annotated[int, typer.Option("--port", help="TCP port (0: pick a free one).")] = 8899,
+    ws_port: Annotated[
+        int,
+        typer.Option("--ws-port", help="TCP port of the WebSocket streams (0: a free one; the venue prints its ws_url)."),
+    ] = 0,
     host: Annotated[
         str, typer.Option("--host", help="Interface to bind; keep 127.0.0.1 unless you know why.")
     ] = "127.0.0.1",
@@ -105,7 +109,10 @@ def venue_serve(
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Serve a local Binance-compatible REST venue (market data, orders, faults) on lake candles.
+    """Serve a local Binance-compatible venue on lake candles: REST (market data, orders, faults)
+    and WebSocket streams (klines, trades, diff depth, the signed user data stream).
+
+    Its server time is its market clock: `quantdesk run NAME --venue-clock` follows it.
 
     Example: quantdesk venue serve --port 8899 --lake-exchange synthetic --symbol BTC/USDT --speed 60
 
@@ -116,10 +123,11 @@ def venue_serve(
     import time
 
     from quantdesk.core.clock import ManualClock
-    from quantdesk.core.errors import ConfigError, DataError
+    from quantdesk.core.errors import ConfigError, DataError, VenueError
     from quantdesk.core.timeframes import parse_time, timeframe_ms
     from quantdesk.lake import Lake, closed_candles
     from quantdesk.venue import FillPolicy, SimulatedVenue
+    from quantdesk.venue.streams import MarketStreams
 
     if speed < 0:
         raise ConfigError(
@@ -167,13 +175,22 @@ def venue_serve(
         specs=specs,
     )
     venue.start()
+    # a free port unless asked: venues served on neighbouring ports (8901, 8902, ...) must not collide
+    streams = MarketStreams(venue, host=host, port=ws_port)
+    try:
+        streams.start()
+    except OSError as e:
+        venue.stop()
+        raise VenueError(f"cannot serve the WebSocket streams on {host}:{streams.port} ({e.strerror}): "
+                         "choose another --ws-port (0 picks a free one)") from e
     test_credentials = api_key == _TEST_KEY and api_secret == _TEST_SECRET
     hint = (
-        f"quantdesk venue add sim --exchange binance --api-url {venue.url} "
+        f"quantdesk venue add sim --exchange binance --api-url {venue.url} --ws-url {streams.url} "
         "--key-env QUANTDESK_SIM_API_KEY --secret-env QUANTDESK_SIM_API_SECRET"
     )
     info = {
         "url": venue.url,
+        "ws_url": streams.url,
         "symbols": symbols,
         "start": clock.now().isoformat(),
         "speed": speed,
@@ -192,6 +209,7 @@ def venue_serve(
             f"simulated venue on [bold]{venue.url}[/] ({', '.join(symbols)}; market time {info['start']}, speed {speed}x)",
             highlight=False,
         )
+        console.print(f"WebSocket streams on [bold]{streams.url}[/] (the venue's ws_url)", highlight=False)
         if test_credentials:
             console.print(
                 f"test credentials: api key {api_key}, api secret {api_secret}", highlight=False
@@ -203,7 +221,7 @@ def venue_serve(
     stop = threading.Event()
     wall_start = time.monotonic()
     try:
-        while not stop.wait(0.2):
+        while not stop.wait(0.05):  # market time moves in small steps: at 60x, one second per 50 ms
             elapsed = time.monotonic() - wall_start
             if speed > 0:
                 target = start_ms + int(elapsed * speed * 1000)
@@ -214,6 +232,7 @@ def venue_serve(
     except KeyboardInterrupt:
         pass
     finally:
+        streams.stop()
         venue.stop()
 
 

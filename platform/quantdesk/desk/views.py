@@ -50,11 +50,23 @@ def desk_overview(ledger: Ledger, *, lake: Any = None, freshness: list[dict[str,
         "deployments": [{"name": d.name, "stage": d.stage.value, "state": d.state.value, "pnl": d.pnl}
                         for d in found],
         "positions": [{"venue": p.venue, "symbol": p.symbol, "qty": str(p.qty)} for p in ledger.positions() if p.qty],
+        "fills": latest_fills(ledger),
         "desk_pnl": str(sum((d.pnl for d in found if d.pnl is not None), Decimal(0))),
         "venues": _venues(ledger),
         "freshness": lake_freshness(lake) if freshness is None else freshness,
         "flows": _flow_runs(),
     }
+
+
+def latest_fills(ledger: Ledger, limit: int = 10) -> list[dict[str, Any]]:
+    """The desk's newest fills, newest first, each with the deployment whose order it filled (a live run's trades)."""
+    rows = []
+    for f in reversed(ledger.fills(limit=limit)):
+        order = ledger.order(f.client_order_id) if f.client_order_id else None
+        rows.append({"time": f"{f.ts:%Y-%m-%d %H:%M:%S} UTC", "deployment": (order.deployment if order else None) or "manual",
+                     "venue": f.venue, "symbol": f.symbol, "side": str(f.side), "qty": f"{float(f.qty):.8f}".rstrip("0").rstrip("."),
+                     "price": f"{f.price:,.2f}"})
+    return rows
 
 
 def _venues(ledger: Ledger) -> list[dict[str, Any]]:

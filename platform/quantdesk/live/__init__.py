@@ -10,6 +10,7 @@ from quantdesk.live.runner import BarOutcome, Runner, SkipCode, bar_client_order
 from quantdesk.live.schedule import BarScheduler, ScaledClock, clock_from_env, last_closed_bar_ms
 from quantdesk.live.sizing import Account, SizedOrder, size_order, to_intent_qty
 from quantdesk.live.spec import RunSpec
+from quantdesk.live.venue_clock import VenueClock
 
 __all__ = [
     "Account",
@@ -21,6 +22,7 @@ __all__ = [
     "ScaledClock",
     "SizedOrder",
     "SkipCode",
+    "VenueClock",
     "bar_client_order_id",
     "clock_from_env",
     "last_closed_bar_ms",

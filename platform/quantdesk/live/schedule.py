@@ -2,7 +2,9 @@
 
 A bar is named by its open time (the candle contract); it closes at `open + timeframe`.
 `ScaledClock` runs market time faster than the wall clock, for rehearsals against the
-simulated venue (`QUANTDESK_CLOCK=scaled:START_MS:WALL0_MS:SPEED`).
+simulated venue (`QUANTDESK_CLOCK=scaled:START_MS:WALL0_MS:SPEED`); `QUANTDESK_CLOCK=venue:NAME`
+follows a venue's own server time instead (`quantdesk.live.venue_clock`, what
+`quantdesk run --venue-clock` uses).
 """
 
 from __future__ import annotations
@@ -47,18 +49,23 @@ class ScaledClock:
 
 
 def clock_from_env(value: str | None = None) -> Clock:
-    """Return the clock named by `value` or `$QUANTDESK_CLOCK`: `system` (default) or `scaled:...`."""
+    """Return the clock named by `value` or `$QUANTDESK_CLOCK`: `system` (default), `scaled:...` or `venue:NAME`."""
     value = value if value is not None else os.environ.get(CLOCK_ENV, "system")
     if value in ("", "system"):
         return SystemClock()
     kind, _, rest = value.partition(":")
+    if kind == "venue" and rest:
+        from quantdesk.live.venue_clock import VenueClock
+
+        return VenueClock.for_venue(rest)
     if kind == "scaled":
         try:
             start, wall0, speed = rest.split(":")
             return ScaledClock(int(start), int(wall0), float(speed))
         except ValueError:
             pass
-    raise ConfigError(f"{CLOCK_ENV}={value!r} is not a clock: use 'system' or 'scaled:START_MS:WALL0_MS:SPEED'")
+    raise ConfigError(f"{CLOCK_ENV}={value!r} is not a clock: use 'system', 'venue:NAME' or "
+                      "'scaled:START_MS:WALL0_MS:SPEED'")
 
 
 class BarScheduler:

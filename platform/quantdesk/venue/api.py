@@ -55,7 +55,7 @@ class BinanceApi:
         self._by_id = {spec.market_id: symbol for symbol, spec in engine.specs.items()}
         self._routes: dict[tuple[str, str], Callable[[Mapping[str, str]], Any]] = {
             ("GET", "ping"): lambda p: {},
-            ("GET", "time"): lambda p: {"serverTime": self.wall_clock.now_ms()},
+            ("GET", "time"): lambda p: {"serverTime": self.clock.now_ms()},  # the market's time
             ("GET", "exchangeInfo"): self._exchange_info,
             ("GET", "klines"): self._klines,
             ("GET", "uiKlines"): self._klines,
@@ -114,6 +114,7 @@ class BinanceApi:
                 api_key=self.api_key,
                 api_secret=self.api_secret,
                 server_time_ms=self.wall_clock.now_ms(),
+                market_time_ms=self.clock.now_ms(),
             )
         self.engine.sync(self.clock.now_ms())
         if self.usdm_account is not None and endpoint.startswith("fapi/"):
@@ -173,7 +174,7 @@ class BinanceApi:
     def _exchange_info(self, params: Mapping[str, str]) -> dict[str, Any]:
         return {
             "timezone": "UTC",
-            "serverTime": self.wall_clock.now_ms(),
+            "serverTime": self.clock.now_ms(),
             "rateLimits": [
                 {
                     "rateLimitType": "REQUEST_WEIGHT",
@@ -189,7 +190,7 @@ class BinanceApi:
 
     def _futures_exchange_info(self, params: Mapping[str, str]) -> dict[str, Any]:
         # No futures markets: Binance's shape with an empty symbol list.
-        return {"timezone": "UTC", "serverTime": self.wall_clock.now_ms(), "rateLimits": [],
+        return {"timezone": "UTC", "serverTime": self.clock.now_ms(), "rateLimits": [],
                 "exchangeFilters": [], "assets": [], "symbols": []}
 
     def _currencies(self, params: Mapping[str, str]) -> list[dict[str, Any]]:

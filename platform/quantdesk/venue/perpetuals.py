@@ -80,6 +80,7 @@ class UsdmMarketData:
     def routes(self) -> dict[tuple[str, str], Callable[[Mapping[str, str]], Any]]:
         return {
             ("GET", "fapi/v1/exchangeInfo"): self._exchange_info,
+            ("GET", "fapi/v1/time"): lambda p: {"serverTime": self.clock.now_ms()},  # the market's time
             ("GET", "fapi/v1/klines"): lambda p: self._klines(p, mark=False),
             ("GET", "fapi/v1/markPriceKlines"): lambda p: self._klines(p, mark=True),
             ("GET", "fapi/v1/fundingRate"): self._funding_rate,
@@ -117,7 +118,7 @@ class UsdmMarketData:
         return int(value) if value is not None and value.lstrip("-").isdigit() else None
 
     def _exchange_info(self, params: Mapping[str, str]) -> dict[str, Any]:
-        return {"timezone": "UTC", "serverTime": self.wall_clock.now_ms(), "futuresType": "U_MARGINED",
+        return {"timezone": "UTC", "serverTime": self.clock.now_ms(), "futuresType": "U_MARGINED",
                 "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
                                 "limit": 2400}],
                 "exchangeFilters": [], "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "0"}],

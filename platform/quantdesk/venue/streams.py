@@ -44,6 +44,7 @@ from decimal import Decimal
 from typing import Any
 
 from quantdesk.core.timeframes import timeframe_ms
+from quantdesk.venue.auth import is_fresh
 from quantdesk.venue.payloads import decimal_text
 
 __all__ = ["KlineStreams", "MarketStreams"]
@@ -88,6 +89,7 @@ class MarketStreams:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
+        self._error: OSError | None = None
         self.muted = self.duplicated = self.reordered = self.gapped = False
         self.sent = 0
         self.connections_opened = 0
@@ -95,10 +97,14 @@ class MarketStreams:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> MarketStreams:
+        """Listen (port 0: a free port) and serve in a background thread; OSError when the port is taken."""
         self._thread = threading.Thread(target=self._run, name="venue-streams", daemon=True)
         self._thread.start()
         if not self._ready.wait(10):
             raise RuntimeError("the simulated venue's stream server did not start")
+        if self._error is not None:
+            self._thread.join(timeout=5)
+            raise self._error
         return self
 
     def stop(self) -> None:
@@ -144,6 +150,9 @@ class MarketStreams:
         loop = self._loop = asyncio.new_event_loop()
         try:
             loop.run_until_complete(self._serve())
+        except OSError as e:  # the port is taken: start() raises it in the caller's thread
+            self._error = e
+            self._ready.set()
         finally:
             loop.close()  # its selector's sockets too
 
@@ -237,7 +246,7 @@ class MarketStreams:
         elif not hmac.compare_digest(signature, expected):
             refusal = (400, -1022, "Signature for this request is not valid.")
         elif not (stamp.isdigit() and window.isdigit()
-                  and abs(self.venue.wall_clock.now_ms() - int(stamp)) <= int(window)):
+                  and is_fresh(int(stamp), int(window), self.venue.wall_clock.now_ms(), self.venue.clock.now_ms())):
             refusal = (400, -1021, "Timestamp for this request is outside of the recvWindow.")
         if refusal is not None:
             self.user_refusals.append(refusal[1])

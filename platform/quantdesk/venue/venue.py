@@ -6,9 +6,11 @@
         venue.inject(FaultKind.RATE_LIMIT, endpoint="klines", retry_after_s=2)
         venue.advance(to=start + timedelta(minutes=5))
 
-Two clocks: `clock` is market time (candles, matching, order times) and only moves when
-told; `wall_clock` (system time by default) checks signed requests' timestamps, because
-ccxt signs with its own wall clock, and answers `/api/v3/time`.
+Two clocks: `clock` is market time (candles, matching, order times, and the server time of
+`/api/v3/time`, so a client that follows the venue's time sees its bars close) and only
+moves when told; `wall_clock` (system time by default) checks signed requests' timestamps,
+because ccxt signs with its own wall clock (a timestamp fresh on the market clock passes
+too: `quantdesk.venue.auth`).
 """
 
 from __future__ import annotations

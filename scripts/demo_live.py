@@ -204,6 +204,11 @@ def step_live_paper(console: Console, *, bars: int = 60) -> None:
     """Run the demo deployment live on the simulated venue for `bars` 1m bars (a bar a second)."""
     home = desk_home()
     password = secrets.token_urlsafe(12)
+    # The password goes to an owner-only file, never to the terminal or a log: output is often kept.
+    login = home / "login.txt"
+    login.unlink(missing_ok=True)
+    login.touch(mode=0o600)
+    login.write_text(f"user {USER}\npassword {password}\n")
     processes = Processes()
     with desk_environment(home) as env:
         promote_paper(console, password)
@@ -212,7 +217,7 @@ def step_live_paper(console: Console, *, bars: int = 60) -> None:
             dashboard = processes.start(["dashboard", "--port", str(port)], log=home / "dashboard.log", env=env)
             if _wait_for_port(port, dashboard):
                 console.print(f"\n[bold]Watch it live:[/] open [bold]http://127.0.0.1:{port}/overview[/] and log in "
-                              f"as [bold]{USER}[/] with password [bold]{password}[/]\n"
+                              f"as [bold]{USER}[/] (password in {login}, readable by you only)\n"
                               "(this demo desk's own admin; the fills appear under 'Latest fills' as they land)\n",
                               highlight=False)
             else:
@@ -241,4 +246,4 @@ def step_live_paper(console: Console, *, bars: int = 60) -> None:
             processes.stop()
     console.print(f"venue, runner and dashboard stopped (logs in {home}). To open this desk again: "
                   f"[bold]QUANTDESK_HOME={home} .venv/bin/quantdesk dashboard --port 5006[/], then "
-                  f"http://127.0.0.1:5006/overview as {USER}", highlight=False)
+                  f"http://127.0.0.1:5006/overview as {USER} (password in {home / 'login.txt'})", highlight=False)

@@ -90,6 +90,7 @@ def limit_use(rows: list[dict[str, Any]]) -> Any:
                  colours=colours)
     chart.xaxis.formatter = NumeralTickFormatter(format="0%")
     chart.x_range.start = 0
+    chart.x_range.end = max(1.05, max(fractions, default=0) * 1.1)  # the limit itself is always in view
     chart.add_layout(Span(location=1.0, dimension="height", line_color="#b42318", line_dash="dashed"))
     return chart
 

@@ -72,7 +72,7 @@ def _content(data: dict[str, Any]) -> dict[str, Any]:
     items = [
         ("Desk PnL today", display.signed_money(today, currency), ("since 00:00 UTC" + tone[today >= 0])
          if today is not None else "nothing traded today"),
-        ("Desk PnL total", display.signed_money(total, currency), (f"{stats['deployments']} deployments"
+        ("Desk PnL total", display.signed_money(total, currency), (f"{stats['deployments']} deployment{'' if stats['deployments'] == 1 else 's'}"
                                                                   + (tone[total >= 0] if total is not None else ""))),
         ("Gross exposure", display.money(stats["gross_exposure"], currency), "cost of open positions"),
         ("Open orders", f"{stats['open_orders']:,}", "working or in flight"),

@@ -24,6 +24,9 @@ def page() -> pn.viewable.Viewable:
         charts.append(pn.pane.Markdown("*No open positions: no exposure.*"))
     if data["limit_use"]:
         charts.append(pn.pane.Bokeh(limit_use(data["limit_use"]), sizing_mode="stretch_width"))
+    else:
+        charts.append(pn.pane.Markdown("*No limit configured to measure use against: `[risk.default]` in "
+                                       "quantdesk.toml.*"))
     over_time = data["denials_over_time"]
     if over_time.height:
         charts.append(pn.pane.Bokeh(stacked_counts(over_time, title="Denials over time by code"),

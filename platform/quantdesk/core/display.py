@@ -11,6 +11,7 @@ Pure Python (no polars, no UI library), so every layer that shows a value can im
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -21,6 +22,7 @@ __all__ = ["MISSING", "boolean", "cell", "is_missing", "money", "number", "perce
            "row", "signed_money", "timestamp", "tick"]
 
 MISSING = "—"  # an em dash: what a table shows where there is no value
+_ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d|Z)?$")
 
 
 def is_missing(value: object) -> bool:
@@ -144,6 +146,8 @@ def cell(value: Any) -> str:
         return ", ".join(f"{k}: {cell(v)}" for k, v in value.items()) or MISSING
     if isinstance(value, list | tuple | set | frozenset):
         return ", ".join(cell(v) for v in value) or MISSING
+    if isinstance(value, str) and _ISO_TIME.match(value):  # a time that went through JSON
+        return timestamp(value)
     return str(value)
 
 

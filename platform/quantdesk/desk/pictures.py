@@ -36,7 +36,8 @@ def deployment_equity(ledger: Any, lake: Any, deployment: Any, *, now: datetime 
                       max_points: int = 400) -> pl.DataFrame:
     """Return `deployment`'s equity over its life: `ts`, `equity` (empty when it never ran or traded)."""
     fills = ledger.fills(deployment=deployment.name)
-    began = deployment.first_bar_ts or (min(f.ts for f in fills) if fills else None)
+    starts = [t for t in (deployment.first_bar_ts, min((f.ts for f in fills), default=None)) if t is not None]
+    began = min(starts, default=None)
     if began is None:
         return pl.DataFrame(schema=_EQUITY_SCHEMA)
     ended = max([t for t in (deployment.last_bar_ts, max((f.ts for f in fills), default=None)) if t is not None],

@@ -10,7 +10,13 @@ from _charts import against_backtest
 from _tables import table
 
 from quantdesk.core import display
-from quantdesk.desk import decide_promotion, desk_feed, deployments, request_promotion, shared_ledger
+from quantdesk.desk import (
+    decide_promotion,
+    deployments,
+    desk_feed,
+    request_promotion,
+    shared_ledger,
+)
 
 
 def page() -> pn.viewable.Viewable:

@@ -14,13 +14,7 @@ import pytest
 
 from quantdesk.desk.navigation import PAGES
 from quantdesk.ledger import Ledger
-from tests.dashboards.test_dashboards_browser import (  # noqa: F401 - fixtures
-    CHROMIUM,
-    PASSWORDS,
-    _login,
-    browser,
-    server,
-)
+from tests.dashboards.test_dashboards_browser import CHROMIUM, PASSWORDS, _login
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is absent (.ci/run installs it)")]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
@@ -101,11 +101,11 @@ def timestamp(value: datetime | date | str | int | float | None, *, seconds: boo
         except ValueError:
             return value
     elif isinstance(value, int | float):
-        value = datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+        value = datetime.fromtimestamp(value / 1000, tz=UTC)
     if not isinstance(value, datetime):  # a date
         return f"{value:%Y-%m-%d}"
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
     return f"{value:%Y-%m-%d %H:%M{':%S' if seconds else ''}} UTC"
 
 

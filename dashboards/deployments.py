@@ -42,7 +42,10 @@ def page() -> pn.viewable.Viewable:
     shown = [{k: v for k, v in r.items() if k != "may_decide"} for r in rows]
     return pn.Column("# Deployments", table(shown, "no deployments yet: `quantdesk promote`"),
                      *(["### Waiting for your decision", *decisions] if decisions else []), message,
-                     *_against_backtest(), *_promote_form(message), sizing_mode="stretch_width")
+                     # drift backtests each window: drawn after the page shows, not before its first paint
+                     pn.panel(lambda: pn.Column(*_against_backtest(), sizing_mode="stretch_width"), defer_load=True,
+                              loading_indicator=True, sizing_mode="stretch_width"),
+                     *_promote_form(message), sizing_mode="stretch_width")
 
 
 def _against_backtest() -> list[pn.viewable.Viewable]:

@@ -54,9 +54,10 @@ def desk_overview(ledger: Ledger, *, lake: Any = None, freshness: list[dict[str,
     currency = _desk_currency(found, positions)
     total = sum((d.pnl for d in found if d.pnl is not None), Decimal(0))
     today = pnl_today(equity or {}, now or ledger._now())
-    states = {s.scope: TradingState(s.state).value for s in ledger.trading_states()}
+    records = ledger.trading_states()
+    states = {s.scope: TradingState(s.state).value for s in records}
     return {
-        "states": [{"scope": scope, "state": state} for scope, state in sorted(states.items())],
+        "states": [{"scope": s.scope, "state": states[s.scope], "reason": s.reason} for s in records],
         "state": states.get(GLOBAL_SCOPE, TradingState.ACTIVE.value),
         "stats": {
             "pnl_today": today, "pnl_total": float(total) if any(d.pnl is not None for d in found) else None,

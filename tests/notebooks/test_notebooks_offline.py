@@ -115,8 +115,7 @@ def test_the_notebook_draws_every_chart_in_jupyterlab_without_internet(path: Pat
         page.route("**/*", route)
         page.goto(f"{base}/lab/tree/{path.name}?token={token}")
         page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=120_000)
-        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-Toolbar-kernelStatus")\
-            .first.wait_for(timeout=120_000)
+        page.locator(".jp-StatusBar-Widget", has_text="Idle").first.wait_for(timeout=180_000)  # the kernel is up
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         deadline = time.monotonic() + RUN_TIMEOUT_S
@@ -124,6 +123,8 @@ def test_the_notebook_draws_every_chart_in_jupyterlab_without_internet(path: Pat
         while time.monotonic() < deadline and any(c["prompt"] in ("[*]:", "[ ]:", "") for c in cells):  # not all ran
             time.sleep(2)
             cells = page.evaluate(_CELLS)
+        page.screenshot(path=str(root / f"{path.stem}.png"))
+        assert all(c["prompt"] not in ("[*]:", "[ ]:", "") for c in cells), [(c["prompt"], c["source"][:40]) for c in cells]
         assert not any(c["error"] for c in cells), [c["source"][:80] for c in cells if c["error"]]
         charts = [c for c in cells if CHART.search(c["source"])]
         assert charts, "the notebook has chart cells"

@@ -40,6 +40,7 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry(slug="market", title="Market", icon="▤", summary="candles and indicators"),
     PageEntry(slug="research", title="Research", icon="∑", summary="runs, sweeps, walk-forwards"),
     PageEntry(slug="data_health", title="Data health", icon="✚", summary="lake coverage and quarantine"),
+    PageEntry(slug="arb", title="Arbitrage", icon="⇄", summary="executable spreads the scanner found"),
     PageEntry(slug="notifications", title="Notifications", icon="✉", summary="messages and channels"),
     PageEntry(slug="admin", title="Admin", icon="⚙", action=Action.MANAGE_USERS, summary="users, keys, audit"),
 )

@@ -71,6 +71,7 @@ def _raw_values(text: str) -> list[str]:
 
 
 def _wait_drawn(page: Any, slug: str) -> None:
+    page.set_default_navigation_timeout(180_000)  # generous: a loaded machine, never a speed check
     page.locator("nav.qd-nav").first.wait_for(timeout=60_000)  # the template's menu
     page.get_by_text("Trading ", exact=False).first.wait_for(timeout=60_000)  # the state badge
     title = next(p.title for p in PAGES if p.slug == slug)
@@ -122,6 +123,7 @@ def test_every_page_is_one_app_with_a_menu_for_the_role_readable_values_pictures
     page = _login(browser, server, "alice", PASSWORDS["alice"], "")  # `/`, then the login
     assert page.url.rstrip("/").endswith("/overview"), f"/ opens the overview, not Panel's index: {page.url}"
     requested: list[str] = []
+    page.set_default_navigation_timeout(180_000)
     page.on("request", lambda request: requested.append(request.url))
     for entry in PAGES:
         page.goto(f"{server}{entry.path}")

@@ -76,8 +76,8 @@ def _content(data: dict[str, Any]) -> dict[str, Any]:
                                                                   + (tone[total >= 0] if total is not None else ""))),
         ("Gross exposure", display.money(stats["gross_exposure"], currency), "cost of open positions"),
         ("Open orders", f"{stats['open_orders']:,}", "working or in flight"),
-        ("Value at risk", display.money(stats["var"], currency), "desk VaR" if stats["var"] is not None
-         else "not computed yet"),
+        ("Value at risk", display.money(stats["var"], currency), "desk VaR (risk page)" if stats["var"] is not None
+         else "open the risk page to compute it"),
         ("Trading state", state, ", ".join(not_active) + " not active" if not_active else "every scope"),
     ]
     tables = "".join([

@@ -79,16 +79,16 @@ def desk_overview(ledger: Ledger, *, lake: Any = None, freshness: list[dict[str,
 
 
 def desk_var(ledger: Ledger) -> float | None:
-    """Return the desk's value at risk when the platform computes one (issue 25's `quantdesk risk var`), else None."""
-    try:
-        from quantdesk.risk import desk_var as compute  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    try:
-        value = compute(ledger)
-    except QuantdeskError:
-        return None
-    return None if value is None else float(getattr(value, "value", value))
+    """Return the desk's value at risk in the quote currency as the risk page last computed it, or None.
+
+    The overview never computes VaR itself (the first computation takes seconds): it shows the figure of
+    `quantdesk.desk.var_page` (issue 25) once the risk page has read it in this server process.
+    """
+    from quantdesk.desk.var_page import cached_var_risk
+
+    found = cached_var_risk(ledger)
+    desk = None if found is None else found.get("desk")
+    return None if not desk or desk.get("var_quote") is None else float(desk["var_quote"])
 
 
 def _quote(symbols: Any) -> str | None:

@@ -1,38 +1,63 @@
-"""Shared bits of the pages: rows to a table pane, rows to HTML, download buttons."""
+"""Shared bits of the pages: rows to readable HTML tables, stat cards, download buttons.
+
+Every cell goes through `quantdesk.core.display.cell` (the formatting the CLI tables and the
+reports use too): no `None`, `NaN` or `True` on a page, times as `2026-12-07 14:02 UTC`, and
+number columns right-aligned while text stays left.
+"""
 
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 import panel as pn
 
-# the look of pn.pane.DataFrame for tables drawn as HTML (one pane for many tables is cheaper per session)
-TABLE_CSS = """
-table.qd { border-collapse: collapse; width: 100%; font-size: 13px; margin-bottom: 8px; }
-table.qd th { text-align: left; border-bottom: 1px solid #999; padding: 4px 8px; }
-table.qd td { border-bottom: 1px solid #e5e5e5; padding: 4px 8px; }
-"""
+from quantdesk.core.display import MISSING, cell
+
+DESK_CSS = "/assets/desk.css"  # served by the dashboard server (static_dirs); loaded inside each pane's shadow root
+TABLE_CSS = DESK_CSS  # the name the pages used before the shared stylesheet
+
+_NUMBER = re.compile(r"^[+-]?[\d,]*\.?\d+(%| [A-Z0-9]{2,10})?$|^[+-]?∞$")
 
 
-def table(rows: list[dict[str, Any]], empty: str = "nothing yet") -> pn.viewable.Viewable:
-    """Return `rows` as a table, or a line saying there is nothing."""
-    if not rows:
-        return pn.pane.Markdown(f"*{empty}*")
-    import pandas as pd
-
-    return pn.pane.DataFrame(pd.DataFrame(rows), sizing_mode="stretch_width", index=False)
+def _is_number_column(values: list[str]) -> bool:
+    present = [v for v in values if v != MISSING]
+    return bool(present) and all(_NUMBER.match(v) for v in present)
 
 
 def html_table(rows: list[dict[str, Any]] | str, empty: str = "nothing yet") -> str:
-    """Return `rows` as an HTML table (values escaped), or a line saying there is nothing (or why, if a string)."""
+    """Return `rows` as an HTML table of readable cells (escaped), or a line saying there is nothing (or why)."""
     if isinstance(rows, str) or not rows:
         return f"<p><em>{html.escape(rows if isinstance(rows, str) and rows else empty)}</em></p>"
     columns = list(rows[0])
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape('' if r.get(c) is None else str(r.get(c)))}</td>"
-                                    for c in columns) + "</tr>" for r in rows)
-    return f'<table class="qd"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    cells = [[cell(r.get(c)) for c in columns] for r in rows]
+    numeric = [_is_number_column([row[i] for row in cells]) for i in range(len(columns))]
+    head = "".join(f'<th{" class=qd-num" if numeric[i] else ""}>{html.escape(_header(c))}</th>'
+                   for i, c in enumerate(columns))
+    body = "".join("<tr>" + "".join(f'<td{" class=qd-num" if numeric[i] else ""}>{html.escape(v)}</td>'
+                                    for i, v in enumerate(row)) + "</tr>" for row in cells)
+    return f'<div class="qd-scroll"><table class="qd"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _header(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def table(rows: list[dict[str, Any]], empty: str = "nothing yet") -> pn.viewable.Viewable:
+    """Return `rows` as a readable table pane, or a line saying there is nothing."""
+    return pn.pane.HTML(html_table(rows, empty), sizing_mode="stretch_width", stylesheets=[DESK_CSS])
+
+
+def cards(items: list[tuple[str, str, str]]) -> str:
+    """Return stat cards as HTML: (label, value, note or css class 'qd-up'/'qd-down' after a '|')."""
+    out = []
+    for label, value, note in items:
+        note_text, _, tone = note.partition("|")
+        out.append(f'<div class="qd-card"><div class="qd-card-label">{html.escape(label)}</div>'
+                   f'<div class="qd-card-value {html.escape(tone)}">{html.escape(value)}</div>'
+                   f'<div class="qd-card-note">{html.escape(note_text) or "&nbsp;"}</div></div>')
+    return f'<div class="qd-cards">{"".join(out)}</div>'
 
 
 def downloads(labels: list[str]) -> pn.viewable.Viewable:
@@ -47,4 +72,4 @@ def downloads(labels: list[str]) -> pn.viewable.Viewable:
         return pn.widgets.FileDownload(callback=build, filename=label, label=f"Download {label}",
                                        button_type="light", embed=False)
 
-    return pn.Row(*[make(label) for label in labels])
+    return pn.FlexBox(*[make(label) for label in labels])

@@ -3,10 +3,20 @@ those whose role allows it (a different person than the requester; checked again
 
 from __future__ import annotations
 
+from typing import Any
+
 import panel as pn
+from _charts import against_backtest
 from _tables import table
 
-from quantdesk.desk import decide_promotion, deployments, request_promotion, shared_ledger
+from quantdesk.core import display
+from quantdesk.desk import (
+    decide_promotion,
+    deployments,
+    desk_feed,
+    request_promotion,
+    shared_ledger,
+)
 
 
 def page() -> pn.viewable.Viewable:
@@ -28,11 +38,36 @@ def page() -> pn.viewable.Viewable:
 
         yes.on_click(lambda _e, f=decide: f(True))
         no.on_click(lambda _e, f=decide: f(False))
-        decisions.append(pn.Row(pn.pane.Markdown(f"**{row['name']}** {row['pending']}"), reason, yes, no))
+        decisions.append(pn.FlexBox(pn.pane.Markdown(f"**{row['name']}** {row['pending']}"), reason, yes, no))
     shown = [{k: v for k, v in r.items() if k != "may_decide"} for r in rows]
     return pn.Column("# Deployments", table(shown, "no deployments yet: `quantdesk promote`"),
                      *(["### Waiting for your decision", *decisions] if decisions else []), message,
-                     *_promote_form(message))
+                     # drift backtests each window: drawn after the page shows, not before its first paint
+                     pn.panel(lambda: pn.Column(*_against_backtest(), sizing_mode="stretch_width"), defer_load=True,
+                              loading_indicator=True, sizing_mode="stretch_width"),
+                     *_promote_form(message), sizing_mode="stretch_width")
+
+
+def _against_backtest() -> list[pn.viewable.Viewable]:
+    """Each paper or live deployment's equity beside its backtest's over the same bars, and the drift in bps."""
+    found = desk_feed().drift().value
+    if not found:
+        return []
+    parts: list[Any] = ["### Equity against the backtest"]
+    for row in found:
+        if row["curves"] is None:
+            parts.append(pn.pane.Markdown(f"**{row['deployment']}** ({row['stage']}): nothing to compare yet "
+                                          f"({row['reason']})"))
+            continue
+        unit = row["currency"] or "equity"
+        parts.append(pn.pane.Markdown(
+            f"**{row['deployment']}** ({row['stage']}): drift **{display.number(row['drift_bps'], 1)} bps** over "
+            f"{row['matched']} matched trade(s), equity tracking error {display.number(row['tracking_error_bps'], 1)} "
+            f"bps; PnL {display.signed_money(row['actual_pnl'], row['currency'])} against the backtest's "
+            f"{display.signed_money(row['backtest_pnl'], row['currency'])}"))
+        parts.append(pn.pane.Bokeh(against_backtest(row["curves"], title=f"{row['deployment']}: equity against "
+                                                    "its backtest", unit=unit), sizing_mode="stretch_width"))
+    return parts
 
 
 def _promote_form(message: pn.pane.Markdown) -> list[pn.viewable.Viewable]:

@@ -6,11 +6,20 @@ from __future__ import annotations
 import hvplot.pandas  # noqa: F401 - registers .hvplot on pandas frames
 import panel as pn
 
+from quantdesk.core import display
 from quantdesk.desk import research
 
 
 def _fmt(value: object) -> str:
-    return "n/a" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+    return display.number(value, 3) if isinstance(value, float) else display.cell(value)
+
+
+def _readable(frame: object) -> object:
+    """The runs as readable text cells (no None/NaN; times as `2026-12-07 14:02 UTC`), for the table."""
+    import pandas as pd
+
+    rows = [{k: display.cell(v) for k, v in row.items()} for row in frame.to_dicts()]  # type: ignore[attr-defined]
+    return pd.DataFrame(rows, columns=frame.columns)  # type: ignore[attr-defined]
 
 
 def page() -> pn.viewable.Viewable:
@@ -18,7 +27,7 @@ def page() -> pn.viewable.Viewable:
     runs = data["runs"]
     if runs.is_empty():
         return pn.Column("# Research", pn.pane.Markdown("*no runs yet: `quantdesk backtest`, `quantdesk sweep`*"))
-    table = pn.widgets.Tabulator(runs.to_pandas(), show_index=False, sortable=True, pagination="local",
+    table = pn.widgets.Tabulator(_readable(runs), show_index=False, sortable=True, pagination="local",
                                  page_size=15, disabled=True, sizing_mode="stretch_width")
     parts: list[pn.viewable.Viewable] = ["# Research", "### Runs (click a column to sort)", table]
     sweep = data["sweep"]
@@ -29,13 +38,14 @@ def page() -> pn.viewable.Viewable:
             f"**{_fmt(sweep['pbo'])}**"))
         if len(sweep["params"]) == 2:
             a, b = sweep["params"]
-            parts.append(sweep["results"].to_pandas().hvplot.heatmap(
+            results = sweep["results"].sort(a, b).to_pandas()  # numeric axes in numeric order
+            parts.append(results.hvplot.heatmap(
                 x=a, y=b, C=sweep["metric"], cmap="RdBu", responsive=True, height=360,
                 title=f"{sweep['metric']} by {a} and {b}"))
     walk = data["walkforward"]
     if walk is not None:
         parts.append(pn.pane.Markdown(f"### Walk-forward {walk['run_id']}: out-of-sample total return "
-                                      f"{_fmt(walk['metrics'].get('total_return'))}"))
+                                      f"{display.percent(walk['metrics'].get('total_return'))}"))
         parts.append(walk["equity"].to_pandas().hvplot.line(x="ts", y="equity", responsive=True, height=260,
                                                              title="out-of-sample equity"))
     backtests = runs.filter(runs["kind"] == "backtest").get_column("run_id").to_list()

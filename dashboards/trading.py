@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import panel as pn
+from _charts import candles_with_fills
 from _live import keep_current
-from _tables import TABLE_CSS, downloads, html_table
+from _tables import DESK_CSS, downloads, html_table
 
 from quantdesk.desk import desk_feed, halt, place_order, resume, shared_ledger, trading_controls
 from quantdesk.risk import GLOBAL_SCOPE
@@ -22,13 +23,45 @@ def page() -> pn.viewable.Viewable:
     data = trading_controls(shared_ledger(), user)
     state = pn.pane.Markdown("", name="state")
     message = pn.pane.Markdown("")
-    tables = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[TABLE_CSS])
+    tables = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[DESK_CSS])
     feed = desk_feed()
+    symbols = sorted({sym for _ex, sym, _tf in feed.lake.series()})
+    pick = pn.widgets.Select(name="symbol", options=symbols, value=symbols[0] if symbols else None, width=200)
+    chart = pn.pane.Bokeh(sizing_mode="stretch_width", min_height=380)
+    note = pn.pane.Markdown("")
 
     def draw(desk: dict[str, Any]) -> None:
         state.object = f"## Trading state: **{desk['state']}**"
         tables.object = desk["html"]
+        traded = [s for s in desk["symbols"] if s not in pick.options]
+        if traded:
+            pick.options = sorted([*pick.options, *traded])
+        if desk["symbols"] and pick.value not in desk["symbols"] and not drawn["picked"]:
+            drawn["auto"] = True
+            pick.value = desk["symbols"][0]  # the symbol the desk traded, until the user picks one
+            drawn["auto"] = False
+        draw_chart()
 
+    drawn = {"picked": False, "auto": False}
+
+    def draw_chart() -> None:
+        if not pick.value:
+            chart.visible, note.object = False, "*The lake is empty: no candles to draw fills on.*"
+            return
+        data = feed.fills_chart(pick.value).value
+        if data["candles"].is_empty():
+            chart.visible, note.object = False, f"*No {pick.value} candles in the lake.*"
+            return
+        chart.object, chart.visible = candles_with_fills(data), True
+        note.object = (f"{len(data['fills'])} fill(s) of {pick.value} marked on the candles" if data["fills"]
+                       else f"*No fills of {pick.value} yet: the candles alone.*")
+
+    def picked(_event: object) -> None:
+        if not drawn["auto"]:
+            drawn["picked"] = True
+            draw_chart()
+
+    pick.param.watch(picked, "value")
     keep_current(lambda: feed.derive("trading.html", feed.trading(), _with_html), draw)
 
     def act(action: Any) -> None:
@@ -59,9 +92,9 @@ def page() -> pn.viewable.Viewable:
                                              price=price.value or None).message
 
             send.on_click(order)
-            controls.append(pn.Column("### Order ticket", pn.Row(venue, symbol, qty, price), pn.Row(side, kind, send)))
+            controls.append(pn.Column("### Order ticket", pn.FlexBox(venue, symbol, qty, price), pn.FlexBox(side, kind, send)))
     return pn.Column(
-        f"# Trading — {user}", state, *controls, message,
+        "# Trading", state, *controls, message, "### Fills on the candles", pick, note, chart,
         downloads(["orders.xlsx", "fills.csv", "positions.csv", "risk-events.xlsx"]), tables,
         sizing_mode="stretch_width",
     )
@@ -76,7 +109,7 @@ def _with_html(desk: dict[str, Any]) -> dict[str, Any]:
         "<h3>Positions</h3>", html_table(desk["positions"], "no open positions"),
         "<h3>Risk events and denials</h3>", html_table(desk["risk_events"], "no risk events yet"),
     ])
-    return {"state": desk["state"], "html": blocks}
+    return {"state": desk["state"], "html": blocks, "symbols": desk["symbols"]}
 
 
 if __name__.startswith("bokeh"):

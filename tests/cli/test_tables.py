@@ -64,3 +64,18 @@ def test_wide_shows_every_column_and_json_is_unchanged(ledger_with_orders: None)
                                      ["deployments"], ["runs"]], ids=" ".join)
 def test_every_table_command_offers_wide(command: list[str], quantdesk_home: Path) -> None:
     assert "--wide" in _run(*command, "--help", columns=120)
+
+
+def test_cells_read_as_on_the_desk_no_raw_python_values(quantdesk_home: Path) -> None:
+    """`quantdesk orders` and `quantdesk audit`-style tables: times as `... UTC`, quantities as stored,
+    a missing price as an em dash, booleans as words (issue 24); `--json` keeps the raw values."""
+    with Ledger() as ledger:
+        ledger.record_intent(client_order_id="qd-" + "e" * 32, venue="sim", symbol="BTC/USDT", side="buy",
+                             order_type="market", qty="1500.25000000", deployment="btc-sma")
+    table = _run("orders", "--wide", columns=200)
+    row = next(line for line in table.splitlines() if "qd-eeee" in line)
+    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    assert cells[3] == "1,500.25" and cells[6] == "—" and cells[9] == "no", cells
+    assert not re.search(r"\bNone\b|\bTrue\b|\bFalse\b", table), table
+    raw = json.loads(_run("orders", "--json", columns=200))
+    assert raw["orders"][0]["qty"] in ("1500.25000000", "1500.25", 1500.25), "--json keeps full precision"

@@ -125,7 +125,8 @@ def test_no_page_without_login_and_wrong_passwords_are_refused(server: str, brow
 
 def test_a_viewer_sees_the_page_but_no_kill_switch_and_cannot_halt(server: str, browser: object) -> None:
     page = _login(browser, server, "vic", PASSWORDS["vic"])
-    page.get_by_text("Trading — vic").wait_for(timeout=30_000)
+    page.get_by_text("vic (viewer)").wait_for(timeout=30_000)
+    page.get_by_text("Fills on the candles").wait_for(timeout=30_000)
     assert page.get_by_role("button", name="Halt trading").count() == 0
     with Ledger() as ledger:  # the same server-side action a forged click would reach
         outcome = halt(ledger, "vic")
@@ -144,9 +145,10 @@ def test_a_trader_halts_from_the_browser(server: str, browser: object) -> None:
     assert str(state.state).upper().endswith("HALTED") and entry.actor == "tina"
     overview = page.context.new_page()
     overview.goto(f"{server}/overview")
-    overview.get_by_text("Overview — tina (trader)").wait_for(timeout=30_000)
+    overview.get_by_text("tina (trader)").wait_for(timeout=30_000)
+    overview.get_by_text("Trading HALTED").first.wait_for(timeout=30_000)
     html = _html(overview) + _html(page)
-    assert "Overview — tina (trader)" in html and "HALTED by tina" in html, "the check sees what is drawn"
+    assert "tina (trader)" in html and "HALTED by tina" in html, "the check sees what is drawn"
     assert CANARY not in html and "canary-secret-dash" not in html
     assert "cdn.bokeh.org" not in html, "Bokeh's JavaScript is served locally"
 
@@ -157,7 +159,7 @@ def test_each_page_shows_real_content_and_admin_is_for_admins(server: str, brows
     page.on("request", lambda request: requested.append(request.url))
     expected = {"overview": "Data freshness", "deployments": "no deployments yet", "notifications": "Templates",
                 "market": "5m bars", "risk": "Denials by code", "research": "no runs yet",
-                "data_health": "BTC/USDT", "admin": "audit chain intact", "trading": "Trading — alice"}
+                "data_health": "BTC/USDT", "admin": "audit chain intact", "trading": "Fills on the candles"}
     for name, text in expected.items():
         page.goto(f"{server}/{name}")
         page.get_by_text(text).first.wait_for(timeout=30_000)  # content, not an empty card
@@ -218,7 +220,7 @@ def test_a_trader_sends_an_order_from_the_ticket_through_the_gate_to_the_venue(
             f'[venues.sim]\nexchange = "binance"\napi_url = "{venue.url}"\n'
             'options = { defaultType = "spot", fetchCurrencies = false, fetchMargins = false }\n')
         viewer = _login(browser, server, "vic", PASSWORDS["vic"])
-        viewer.get_by_text("Trading — vic").wait_for(timeout=30_000)
+        viewer.get_by_text("Fills on the candles").wait_for(timeout=30_000)
         assert viewer.get_by_role("button", name="Send order").count() == 0, "no ticket for a viewer"
         page = _login(browser, server, "tina", PASSWORDS["tina"])
         page.get_by_text("Order ticket").wait_for(timeout=30_000)
@@ -264,13 +266,13 @@ def test_the_notification_center_and_downloads(server: str, browser: object, tmp
 
 def test_open_pages_show_ledger_changes_without_a_reload_and_only_their_own_user(server: str, browser: object) -> None:
     vic = _login(browser, server, "vic", PASSWORDS["vic"], "overview")
-    vic.get_by_text("Overview — vic (viewer)").wait_for(timeout=30_000)
-    vic.get_by_text("global: ACTIVE").wait_for(timeout=30_000)
+    vic.get_by_text("vic (viewer)").wait_for(timeout=30_000)
+    vic.get_by_text("Trading ACTIVE").first.wait_for(timeout=30_000)
     trading = vic.context.new_page()
     trading.goto(f"{server}/trading")
     trading.get_by_text("no orders yet").wait_for(timeout=30_000)
     alice = _login(browser, server, "alice", PASSWORDS["alice"], "overview")
-    alice.get_by_text("Overview — alice (admin)").wait_for(timeout=30_000)
+    alice.get_by_text("alice (admin)").wait_for(timeout=30_000)
     for page in (vic, trading, alice):
         page.evaluate("window.qdNotReloaded = true")  # a reload or navigation would drop it
     order_id = "qd-" + "b" * 32
@@ -278,11 +280,12 @@ def test_open_pages_show_ledger_changes_without_a_reload_and_only_their_own_user
         halt(ledger, "tina")
         ledger.record_intent(client_order_id=order_id, venue="sim", symbol="BTC/USDT", side="buy",
                              order_type="limit", qty="0.5", price="41000", deployment="btc-sma")
-    vic.get_by_text("global: HALTED").wait_for(timeout=30_000)
-    alice.get_by_text("global: HALTED").wait_for(timeout=30_000)
+    vic.get_by_text("Trading HALTED").first.wait_for(timeout=30_000)  # the header's badge
+    alice.get_by_text("Trading HALTED").first.wait_for(timeout=30_000)
+    vic.get_by_role("cell", name="HALTED").first.wait_for(timeout=30_000)  # the overview's own states table
     trading.get_by_text(order_id).first.wait_for(timeout=30_000)  # in the orders and the in-flight tables
     trading.get_by_text("Trading state: HALTED").wait_for(timeout=30_000)
     assert all(page.evaluate("window.qdNotReloaded === true") for page in (vic, trading, alice))
     # the desk-wide part is shared between sessions; what is a user's own is not
-    assert vic.get_by_text("alice").count() == 0 and alice.get_by_text("Overview — alice (admin)").count() == 1
+    assert vic.get_by_text("alice").count() == 0 and alice.get_by_text("alice (admin)").count() == 1
     assert trading.get_by_role("button", name="Halt trading").count() == 0, "still no kill switch for a viewer"

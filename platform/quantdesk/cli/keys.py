@@ -72,7 +72,7 @@ def keys_list(json_output: JsonOption = False, wide: WideOption = False) -> None
         return
     columns = [Col("venue", 0), Col("account", 0), Col("fingerprint", 0), Col("set by", 1), Col("updated", 2)]
     print_table(console, columns, [[k.venue, k.account, k.key_fingerprint, k.set_by,
-                                    k.updated_at.isoformat(timespec="seconds")] for k in infos], wide=wide)
+                                    k.updated_at] for k in infos], wide=wide)
 
 
 @keys_app.command("rotate-master")

@@ -70,7 +70,7 @@ def audit_log(
         return
     columns = [Col("seq", 0, "right"), Col("ts", 0), Col("actor", 0), Col("action", 0), Col("payload", 1, wrap_at=30),
                Col("hash", 2)]
-    rows = [[str(e.seq), e.ts.isoformat(timespec="seconds"), escape(e.actor), escape(e.action),
+    rows = [[str(e.seq), e.ts, escape(e.actor), escape(e.action),
              escape(jsonlib.dumps(e.payload, sort_keys=True)), e.hash[:12]] for e in entries]
     print_table(console, columns, rows, wide=wide)
 

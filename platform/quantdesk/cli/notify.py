@@ -45,8 +45,8 @@ def notify_history(
         return
     columns = [Col("id", 0, "right"), Col("created", 0), Col("event", 0), Col("status", 0), Col("level", 1),
                Col("attempts", 2, "right"), Col("error", 2, wrap_at=30)]
-    print_table(console, columns, [[str(r.id), r.created_at.isoformat(timespec="seconds"), r.event_type, r.status,
-                                    r.level, str(r.attempts), r.last_error or ""] for r in rows], wide=wide)
+    print_table(console, columns, [[str(r.id), r.created_at, r.event_type, r.status,
+                                    r.level, r.attempts, r.last_error] for r in rows], wide=wide)
 
 
 @notify_app.command("drain")

@@ -14,6 +14,7 @@ from quantdesk.cli import app
 from quantdesk.cli._auth import PasswordStdinOption, acting_user
 from quantdesk.cli._common import JsonOption, console, emit, fail, handle_errors
 from quantdesk.cli.tables import Col, WideOption, print_table
+from quantdesk.core.display import money, quote_currency, signed_money
 
 deployment_app = typer.Typer(help="Deployments: create, show, retire.", no_args_is_help=True)
 app.add_typer(deployment_app, name="deployment")
@@ -183,10 +184,10 @@ def deployments_command(
     for d in rows:
         waiting = pending.get(d.name)
         body.append([
-            d.name, d.stage.value, d.state.value, d.strategy_name, "" if d.pnl is None else str(d.pnl),
-            "" if waiting is None else f"-> {waiting.to_stage.value} (by {waiting.requested_by})",
-            ",".join(d.symbols), d.timeframe, d.venue, str(d.capital),
-            "" if d.last_bar_ts is None else d.last_bar_ts.strftime("%Y-%m-%d %H:%M"),
+            d.name, d.stage.value, d.state.value, d.strategy_name,
+            signed_money(d.pnl, quote_currency(d.symbols[0]) if d.symbols else None),
+            None if waiting is None else f"-> {waiting.to_stage.value} (by {waiting.requested_by})",
+            ",".join(d.symbols), d.timeframe, d.venue, money(d.capital), d.last_bar_ts,
         ])
     print_table(console, columns, body, wide=wide)
 

@@ -4,19 +4,23 @@ Rich squeezes every column of a too-wide table until headers read `vâ€¦` and `sâ
 each column says how much it matters (`priority`: 0 is never dropped, higher drops first)
 and the table keeps as many columns as fit at their natural width; a footer names the
 hidden ones and points at `--wide`, which prints every column however wide the result.
-`--json` never goes through here.
+Cells that are not text yet (numbers, times, None, booleans) read as everywhere else on the
+desk (`quantdesk.core.display.cell`: `2026-12-07 14:02 UTC`, thousands separators, an em dash
+for a missing value, yes/no). `--json` never goes through here: it keeps full precision.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from quantdesk.core.display import cell
 
 __all__ = ["Col", "WideOption", "print_table"]
 
@@ -56,12 +60,16 @@ def _fit(columns: Sequence[Col], rows: Sequence[Sequence[str | Text]], width: in
 def print_table(
     console: Console,
     columns: Sequence[Col],
-    rows: Sequence[Sequence[str | Text]],
+    rows: Sequence[Sequence[Any]],
     *,
     wide: bool = False,
     title: str | None = None,
 ) -> None:
-    """Print `rows` under `columns`: what fits the terminal, or everything with `wide`."""
+    """Print `rows` under `columns`: what fits the terminal, or everything with `wide`.
+
+    A cell that is not already text (str or rich Text) is formatted with `quantdesk.core.display.cell`.
+    """
+    rows = [[v if isinstance(v, str | Text) else cell(v) for v in row] for row in rows]
     keep = list(range(len(columns))) if wide else _fit(columns, rows, console.width)
     table = Table(title=title)
     for i in keep:

@@ -16,6 +16,7 @@ from quantdesk.cli._auth import PasswordStdinOption, acting_user
 from quantdesk.cli._common import JsonOption, console, emit, fail, handle_errors
 from quantdesk.cli._notify import deliver_pending
 from quantdesk.cli.tables import Col, WideOption, print_table
+from quantdesk.core.display import number, quantity
 
 VenueOption = Annotated[str, typer.Option("--venue", help="A venue name from quantdesk.toml (see `quantdesk venue list`).")]
 _MANUAL = "manual"
@@ -164,8 +165,8 @@ def orders_command(
     columns = [Col("client order id", 0), Col("symbol", 0), Col("side", 0), Col("qty", 0, "right"),
                Col("status", 0), Col("filled", 1, "right"), Col("price", 2, "right"), Col("type", 3),
                Col("venue", 3), Col("ext", 4)]
-    rows = [[v["client_order_id"], v["symbol"], str(v["side"]), str(v["qty"]), str(v["status"]), str(v["filled_qty"]),
-             "" if v["price"] is None else str(v["price"]), str(v["type"]), v["venue"], "yes" if v["external"] else ""]
+    rows = [[v["client_order_id"], v["symbol"], str(v["side"]), quantity(v["qty"]), str(v["status"]),
+             quantity(v["filled_qty"]), number(v["price"], None), str(v["type"]), v["venue"], v["external"]]
             for v in views]
     print_table(console, columns, rows, wide=wide)
 

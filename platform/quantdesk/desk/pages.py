@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from quantdesk.core import display
 from quantdesk.core.timeframes import timeframe_ms
 
 __all__ = ["DISPLAY_TIMEFRAMES", "market", "research", "risk"]
@@ -93,6 +94,7 @@ def research(*, sweep_id: str | None = None) -> dict[str, Any]:
 def risk(ledger: Any, settings: Any = None) -> dict[str, Any]:
     """Return limits against current use, denials by code, daily loss against its limit, exposure by asset/venue."""
     from quantdesk.core.settings import get_settings
+    from quantdesk.desk.pictures import denials_over_time
     from quantdesk.promotion import list_deployments
     from quantdesk.risk import RiskConfig
 
@@ -118,13 +120,45 @@ def risk(ledger: Any, settings: Any = None) -> dict[str, Any]:
         use.append({"limit": f"{d.name}: daily_loss_limit_pct", "value": lim.daily_loss_limit_pct,
                     "use": None if d.pnl is None or not d.capital else
                     max(Decimal(0), -Decimal(str(d.pnl)) / Decimal(str(d.capital)) * 100)})
-    denials = Counter(e.code for e in ledger.risk_events(limit=5000) if not e.approved)
+    events = ledger.risk_events(limit=5000)
+    denials = Counter(e.code for e in events if not e.approved)
+    currency = _one_currency(p.symbol for p in positions)
     return {
         "states": [{"scope": s.scope, "state": str(s.state), "reason": s.reason} for s in ledger.trading_states()],
-        "limits": [{**u, "value": None if u["value"] is None else str(u["value"]),
-                    "use": None if u["use"] is None else str(round(Decimal(u["use"]), 4))} for u in use],
+        "limits": [{"limit": u["limit"], "limit value": _limit_text(u["limit"], u["value"], currency),
+                    "in use": _limit_text(u["limit"], None if u["use"] is None else round(Decimal(u["use"]), 4),
+                                          currency),
+                    "used": display.percent(_fraction(u["use"], u["value"]))} for u in use],
+        "limit_use": [{"limit": u["limit"], "fraction": _fraction(u["use"], u["value"])} for u in use
+                      if _fraction(u["use"], u["value"]) is not None],
         "denials": [{"code": code, "count": n} for code, n in denials.most_common()],
-        "exposure": [{**r, "qty": str(r["qty"]), "cost": str(r["cost"])}
-                     for _, r in sorted(exposure.items())],
+        "denials_over_time": denials_over_time(events),
+        "exposure": [{"venue": r["venue"], "asset": r["asset"], "quantity": display.quantity(r["qty"], r["asset"]),
+                      "cost": display.money(r["cost"], currency)} for _, r in sorted(exposure.items())],
+        "exposure_bars": [{"label": f"{r['asset']} · {r['venue']}", "cost": float(r["cost"])}
+                          for _, r in sorted(exposure.items())],
+        "currency": currency,
         "configured": config.as_dict(),
     }
+
+
+def _fraction(use: Any, limit: Any) -> float | None:
+    """How much of a limit is used (1.0: all of it); None when either side is unknown or the limit is zero."""
+    if use is None or limit is None or not float(limit):
+        return None
+    return float(use) / float(limit)
+
+
+def _limit_text(name: str, value: Any, currency: str | None) -> str:
+    if value is None:
+        return display.MISSING
+    if name.endswith("_pct"):
+        return f"{display.number(value, 2)}%"
+    if "exposure" in name or "notional" in name:
+        return display.money(value, currency)
+    return display.number(value, None)
+
+
+def _one_currency(symbols: Any) -> str | None:
+    found = {display.quote_currency(s) for s in symbols} - {None}
+    return found.pop() if len(found) == 1 else None

@@ -125,19 +125,39 @@ class DeskFeed:
         """Return the overview's desk-wide part (no user in it), read again when the ledger or lake changed.
 
         The lake's part (a scan of every series) is read again only when the lake changed, not
-        with every ledger commit.
+        with every ledger commit. `equity` holds each deployment's equity line for the chart.
         """
+        from quantdesk.desk.pictures import desk_equity
         from quantdesk.desk.views import desk_overview, lake_freshness
 
         marker = self.marker()
         freshness = self.get("freshness", marker[1], lambda: lake_freshness(self.lake))
-        return self.get("overview", marker, lambda: desk_overview(self._ledger, freshness=freshness.value))
+
+        def compute() -> dict[str, Any]:
+            lines = desk_equity(self._ledger, self.lake)
+            return {**desk_overview(self._ledger, freshness=freshness.value, equity=lines), "equity": lines}
+
+        return self.get("overview", marker, compute)
 
     def trading(self) -> Snapshot:
         """Return the trading page's desk-wide part (orders, fills, positions, risk events, state)."""
         from quantdesk.desk.views import desk_trading
 
         return self.get("trading", self.ledger_version(), lambda: desk_trading(self._ledger))
+
+    def fills_chart(self, symbol: str) -> Snapshot:
+        """Return `symbol`'s candles around its fills and the fills (`quantdesk.desk.pictures.fills_on_candles`)."""
+        from quantdesk.desk.pictures import fills_on_candles
+
+        return self.get(("fills-chart", symbol), (self.ledger_version(), self.lake_version()),
+                        lambda: fills_on_candles(self._ledger, self.lake, symbol))
+
+    def drift(self) -> Snapshot:
+        """Return each paper or live deployment's equity beside its backtest's (`pictures.deployment_drift`)."""
+        from quantdesk.desk.pictures import deployment_drift
+
+        return self.get("drift", (self.ledger_version(), self.lake_version()),
+                        lambda: deployment_drift(self._ledger, self.lake))
 
     def market(self, *, exchange: str, symbol: str, timeframe: str, days: float) -> Snapshot:
         """Return `quantdesk.desk.market` for these arguments, read again only when the lake changed."""

@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any
 
-__all__ = ["TTL_S", "var_risk"]
+__all__ = ["TTL_S", "cached_var_risk", "var_risk"]
 
 TTL_S = 30.0
 _lock = threading.Lock()
@@ -29,3 +29,10 @@ def var_risk(ledger: Any, lake: Any = None, *, settings: Any = None, fresh: bool
         data = risk_overview(ledger, lake, settings=settings)
         _cache[key] = (time.monotonic(), data)
         return data
+
+
+def cached_var_risk(ledger: Any) -> dict[str, Any] | None:
+    """Return the last `var_risk` this process computed for `ledger` (however old), without computing one."""
+    with _lock:
+        hit = _cache.get(str(getattr(ledger, "url", "")))
+    return None if hit is None else hit[1]

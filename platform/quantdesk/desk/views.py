@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from quantdesk.core import display
 from quantdesk.core.errors import PromotionError, QuantdeskError
 from quantdesk.core.types import TradingState
 from quantdesk.identity import Permission, get_user, require
 from quantdesk.ledger import Ledger
 from quantdesk.risk import GLOBAL_SCOPE
 
-__all__ = ["DeskAction", "admin", "data_health", "decide_promotion", "deployments", "desk_overview", "desk_trading", "halt",
+__all__ = ["DeskAction", "admin", "data_health", "decide_promotion", "deployments", "desk_overview", "desk_trading", "desk_var", "halt",
            "lake_freshness", "overview", "place_order", "request_promotion", "resume", "trading", "trading_controls"]
 
 
@@ -36,22 +38,41 @@ def overview(ledger: Ledger, user: str) -> dict[str, Any]:
     return {"user": me.name, "role": me.role.value, **desk_overview(ledger)}
 
 
-def desk_overview(ledger: Ledger, *, lake: Any = None, freshness: list[dict[str, Any]] | None = None
-                  ) -> dict[str, Any]:
+def desk_overview(ledger: Ledger, *, lake: Any = None, freshness: list[dict[str, Any]] | None = None,
+                  equity: dict[str, Any] | None = None, now: datetime | None = None) -> dict[str, Any]:
     """Return the overview's desk-wide part, the same for every user (sessions share it: no user in it).
 
     `freshness`: the lake's part (`lake_freshness`) when the caller holds it, else read from `lake`.
+    `equity`: each deployment's equity line (`quantdesk.desk.pictures.desk_equity`), for PnL today.
+    Rows are readable (`quantdesk.core.display`); `stats` holds the figures of the stat cards.
     """
+    from quantdesk.desk.pictures import pnl_today
     from quantdesk.promotion import list_deployments
 
     found = list_deployments(ledger)
+    positions = [p for p in ledger.positions() if p.qty]
+    currency = _desk_currency(found, positions)
+    total = sum((d.pnl for d in found if d.pnl is not None), Decimal(0))
+    today = pnl_today(equity or {}, now or ledger._now())
+    records = ledger.trading_states()
+    states = {s.scope: TradingState(s.state).value for s in records}
     return {
-        "states": [{"scope": s.scope, "state": str(s.state), "reason": s.reason} for s in ledger.trading_states()],
-        "deployments": [{"name": d.name, "stage": d.stage.value, "state": d.state.value, "pnl": d.pnl}
+        "states": [{"scope": s.scope, "state": states[s.scope], "reason": s.reason} for s in records],
+        "state": states.get(GLOBAL_SCOPE, TradingState.ACTIVE.value),
+        "stats": {
+            "pnl_today": today, "pnl_total": float(total) if any(d.pnl is not None for d in found) else None,
+            "gross_exposure": float(sum((abs(p.cost) for p in positions), Decimal(0))),
+            "open_orders": sum(ledger.active_order_counts().values()), "var": desk_var(ledger),
+            "currency": currency, "deployments": len(found),
+            "running": sum(1 for d in found if d.state.value == "running"),
+        },
+        "deployments": [{"deployment": d.name, "stage": d.stage.value, "state": d.state.value,
+                         "pnl": display.signed_money(d.pnl, _quote(d.symbols)), "last bar": d.last_bar_ts}
                         for d in found],
-        "positions": [{"venue": p.venue, "symbol": p.symbol, "qty": str(p.qty)} for p in ledger.positions() if p.qty],
+        "positions": [{"venue": p.venue, "symbol": p.symbol, "quantity": display.quantity(p.qty),
+                       "cost": display.money(p.cost, display.quote_currency(p.symbol))} for p in positions],
+        "desk_pnl": display.signed_money(total, currency),
         "fills": latest_fills(ledger),
-        "desk_pnl": str(sum((d.pnl for d in found if d.pnl is not None), Decimal(0))),
         "venues": _venues(ledger),
         "freshness": lake_freshness(lake) if freshness is None else freshness,
         "flows": _flow_runs(),
@@ -63,10 +84,35 @@ def latest_fills(ledger: Ledger, limit: int = 10) -> list[dict[str, Any]]:
     rows = []
     for f in reversed(ledger.fills(limit=limit)):
         order = ledger.order(f.client_order_id) if f.client_order_id else None
-        rows.append({"time": f"{f.ts:%Y-%m-%d %H:%M:%S} UTC", "deployment": (order.deployment if order else None) or "manual",
-                     "venue": f.venue, "symbol": f.symbol, "side": str(f.side), "qty": f"{float(f.qty):.8f}".rstrip("0").rstrip("."),
-                     "price": f"{f.price:,.2f}"})
+        rows.append({"time": display.timestamp(f.ts, seconds=True),
+                     "deployment": (order.deployment if order else None) or "manual",
+                     "venue": f.venue, "symbol": f.symbol, "side": str(f.side), "quantity": display.quantity(f.qty),
+                     "price": display.money(f.price, display.quote_currency(f.symbol))})
     return rows
+
+
+def desk_var(ledger: Ledger) -> float | None:
+    """Return the desk's value at risk in the quote currency as the risk page last computed it, or None.
+
+    The overview never computes VaR itself (the first computation takes seconds): it shows the figure of
+    `quantdesk.desk.var_page` (issue 25) once the risk page has read it in this server process.
+    """
+    from quantdesk.desk.var_page import cached_var_risk
+
+    found = cached_var_risk(ledger)
+    desk = None if found is None else found.get("desk")
+    return None if not desk or desk.get("var_quote") is None else float(desk["var_quote"])
+
+
+def _quote(symbols: Any) -> str | None:
+    return display.quote_currency(symbols[0]) if symbols else None
+
+
+def _desk_currency(found: list[Any], positions: list[Any]) -> str | None:
+    """The quote currency the desk's figures are in, when every deployment and position agrees on one."""
+    currencies = {_quote(d.symbols) for d in found} | {display.quote_currency(p.symbol) for p in positions}
+    currencies.discard(None)
+    return currencies.pop() if len(currencies) == 1 else None
 
 
 def _venues(ledger: Ledger) -> list[dict[str, Any]]:
@@ -79,7 +125,7 @@ def _venues(ledger: Ledger) -> list[dict[str, Any]]:
     rows = []
     for name in sorted(get_settings().venues):
         e = last.get(name)
-        rows.append({"venue": name, "last_reconcile": e.ts.isoformat(timespec="seconds") if e else "never",
+        rows.append({"venue": name, "last reconciliation": e.ts if e else "never",
                      "agreed": None if e is None else bool(e.payload.get("agreed", True))})
     return rows
 
@@ -92,7 +138,7 @@ def lake_freshness(lake: Any = None) -> list[dict[str, Any]]:
     if not coverage.height:
         return []
     return [{"exchange": r["exchange"], "symbol": r["symbol"], "timeframe": r["timeframe"],
-             "newest": r["last"].isoformat(timespec="minutes") if r["last"] else None}
+             "newest": r["last"]}
             for r in coverage.select("exchange", "symbol", "timeframe", "last").to_dicts()]
 
 
@@ -118,7 +164,7 @@ def _read_flow_runs() -> list[dict[str, Any]] | str:
     except Exception as e:  # noqa: BLE001 - the overview shows the reason instead of failing
         return f"no flow runs to show ({str(e).splitlines()[0][:160]})"
     return [{"deployment": d["name"], "state": (d["last_run"] or {}).get("state") or "never",
-             "ended": ((d["last_run"] or {}).get("end") or "")[:19]} for d in status["deployments"]]
+             "ended": display.timestamp((d["last_run"] or {}).get("end"))} for d in status["deployments"]]
 
 
 def trading(ledger: Ledger, user: str) -> dict[str, Any]:
@@ -134,22 +180,28 @@ def trading_controls(ledger: Ledger, user: str) -> dict[str, Any]:
 
 
 def desk_trading(ledger: Ledger) -> dict[str, Any]:
-    """Return the trading page's desk-wide part: state, orders, in-flight orders, fills, positions, risk events."""
+    """Return the trading page's desk-wide part: state, orders, in-flight orders, fills, positions, risk events.
+
+    Rows are readable (`quantdesk.core.display`); `symbols` lists the symbols with fills, for the chart.
+    """
     orders = ledger.orders(limit=50)
+    fills = ledger.fills(limit=50)
     return {
         "state": str(ledger.get_trading_state(GLOBAL_SCOPE)),
-        "orders": [{"client_order_id": o.client_order_id, "symbol": o.symbol, "side": str(o.side), "qty": str(o.qty),
-                    "status": str(o.status)} for o in orders],
-        "risk_events": [{"ts": e.ts.isoformat(timespec="seconds"), "code": e.code, "detail": e.detail,
-                         "approved": e.approved} for e in ledger.risk_events(limit=20)],
+        "orders": [{"client_order_id": o.client_order_id, "symbol": o.symbol, "side": str(o.side),
+                    "quantity": display.quantity(o.qty), "status": str(o.status)} for o in orders],
+        "risk_events": [{"time": e.ts, "code": e.code, "detail": e.detail, "approved": e.approved}
+                        for e in ledger.risk_events(limit=20)],
         "in_flight": [{"client_order_id": o.client_order_id, "symbol": o.symbol, "status": str(o.status),
-                       "updated_at": o.updated_at.isoformat(timespec="seconds")}
-                      for o in orders if not o.status.is_final],
-        "fills": [{"ts": f.ts.isoformat(timespec="seconds"), "symbol": f.symbol, "side": str(f.side),
-                   "qty": str(f.qty), "price": str(f.price), "fee": str(f.fee), "venue": f.venue}
-                  for f in ledger.fills(limit=50)],
-        "positions": [{"venue": p.venue, "symbol": p.symbol, "qty": str(p.qty), "cost": str(p.cost)}
+                       "updated": o.updated_at} for o in orders if not o.status.is_final],
+        "fills": [{"time": f.ts, "symbol": f.symbol, "side": str(f.side), "quantity": display.quantity(f.qty),
+                   "price": display.number(f.price, None),
+                   "fee": display.money(f.fee, f.fee_currency, places=max(2, -f.fee.normalize().as_tuple().exponent)),
+                   "venue": f.venue} for f in fills],
+        "positions": [{"venue": p.venue, "symbol": p.symbol, "quantity": display.quantity(p.qty),
+                       "cost": display.money(p.cost, display.quote_currency(p.symbol))}
                       for p in ledger.positions() if p.qty],
+        "symbols": sorted({f.symbol for f in fills} | {o.symbol for o in orders}),
     }
 
 

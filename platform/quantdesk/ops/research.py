@@ -157,20 +157,10 @@ def _query(job: ResearchJob, lake: Any, now: datetime) -> tuple[Any, str | None]
 
 def _execute_report(job: ResearchJob, parameters: dict[str, Any], out_dir: Path, stamp: str) -> Path:
     """Execute the report notebook with papermill and render it to standalone HTML (inputs hidden)."""
-    import nbformat
-    import papermill
-    from nbconvert import HTMLExporter
+    from quantdesk.reports.notebook import render_notebook
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    executed = out_dir / f"{stamp}.ipynb"
-    papermill.execute_notebook(str(job.notebook), str(executed), parameters=parameters, kernel_name="python3",
-                               progress_bar=False, cwd=str(job.notebook.parent))
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
-    html = out_dir / f"{stamp}.html"
-    tmp = html.with_suffix(".html.tmp")
-    tmp.write_text(body, encoding="utf-8")
-    tmp.replace(html)  # readers never see half a report
+    html = render_notebook(job.notebook, out_dir / f"{stamp}.ipynb", out_dir / f"{stamp}.html", parameters)
     return html
 
 

@@ -7,7 +7,7 @@ live-promotion gate reads `DriftReport.drift_bps`.
 """
 
 from quantdesk.parity.compare import DifferenceKind, ParityDifference, compare_runs
-from quantdesk.parity.drift import DeniedOrder, DriftReport, DriftTrade, drift_report
+from quantdesk.parity.drift import DeniedOrder, DriftReport, DriftTrade, drift_equity, drift_report
 from quantdesk.parity.parity import ParityReport, parity_report
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "ParityDifference",
     "ParityReport",
     "compare_runs",
+    "drift_equity",
     "drift_report",
     "parity_report",
 ]

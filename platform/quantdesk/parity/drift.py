@@ -28,7 +28,7 @@ from quantdesk.parity._common import as_run_spec, floor_time, load_window, windo
 from quantdesk.parity._window import window_backtest
 from quantdesk.promotion import Deployment
 
-__all__ = ["DeniedOrder", "DriftReport", "DriftTrade", "drift_report"]
+__all__ = ["DeniedOrder", "DriftReport", "DriftTrade", "drift_equity", "drift_report"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -164,7 +164,7 @@ def _actual_equity(view: RunSpec, frames: dict[str, pl.DataFrame], real: pl.Data
 def _drift_report(
     ledger: Ledger, deployment: Deployment | RunSpec, start: Any, end: Any, *, lake: Lake | None,
     candles: dict[str, pl.DataFrame] | None,
-) -> DriftReport:
+) -> tuple[DriftReport, pl.DataFrame]:
     view = as_run_spec(deployment)
     real_all = real_orders(ledger, view)
     first, last = _window(view, real_all, start, end, deployment)
@@ -205,6 +205,7 @@ def _drift_report(
     if not isinstance(began, datetime):
         began = real["created_at"].min() if not real.is_empty() else None
     since = max(first, began) if isinstance(began, datetime) else first
+    curves = pl.DataFrame({"ts": run.equity["ts"], "actual": actual, "backtest": expected})
     return DriftReport(
         deployment=view.name, stage=str(view.stage), start=first, end=last, bars=len(expected),
         days=max(0.0, (last - since).total_seconds() / 86_400), trades=tuple(trades), denied=denied,
@@ -217,7 +218,7 @@ def _drift_report(
         backtest_pnl=float(expected[-1] - view.capital) if len(expected) else 0.0,
         extra={"strategy": view.strategy, "symbols": list(view.symbols), "timeframe": view.timeframe,
                "capital": view.capital, "fee_bps": view.cost.fee_bps, "slippage_bps": view.cost.slippage_bps},
-    )
+    ), curves
 
 
 def drift_report(
@@ -240,4 +241,20 @@ def drift_report(
     Raise DataError when there is nothing to compare.
     Example: `drift_report(ledger, get_deployment(ledger, "btc-sma")).drift_bps`.
     """
-    return _drift_report(ledger, deployment, start, end, lake=lake, candles=candles)
+    return _drift_report(ledger, deployment, start, end, lake=lake, candles=candles)[0]
+
+
+def drift_equity(
+    ledger: Ledger,
+    deployment: Deployment | RunSpec,
+    start: datetime | str | None = None,
+    end: datetime | str | None = None,
+    *,
+    lake: Lake | None = None,
+) -> tuple[DriftReport, pl.DataFrame]:
+    """Return `drift_report(...)` and both equity curves at each bar close: `ts`, `actual`, `backtest`.
+
+    `actual` marks the deployment's real fills to each close; `backtest` is the backtest of the
+    same window (the curves the equity tracking error compares). Arguments as `drift_report`.
+    """
+    return _drift_report(ledger, deployment, start, end, lake=lake, candles=None)

@@ -101,12 +101,9 @@ def desk_snapshot(ledger: Any, lake: Any, *, period: str, now: datetime, reports
 def write_desk_report(ledger: Any, lake: Any = None, *, period: str = "daily", now: datetime | None = None,
                       pdf: bool = True, reports_dir: Path | None = None, actor: str = "reports") -> DeskReport:
     """Write the desk report for the `period` ending `now` (HTML and, with `pdf`, PDF); audit its summary."""
-    import nbformat
-    import papermill
-    from nbconvert import HTMLExporter
-
     from quantdesk.core.settings import get_settings
     from quantdesk.lake import Lake
+    from quantdesk.reports.notebook import render_notebook
     from quantdesk.reports.pdf import html_to_pdf
 
     now = now or ledger._now()
@@ -118,15 +115,7 @@ def write_desk_report(ledger: Any, lake: Any = None, *, period: str = "daily", n
     stem = f"{period}-{snap['date']}"
     snapshot = out / f"{stem}.json"
     snapshot.write_text(json.dumps(snap, indent=2, default=str))
-    executed = out / f"{stem}.ipynb"
-    papermill.execute_notebook(str(NOTEBOOK), str(executed), parameters={"snapshot_path": str(snapshot)},
-                               kernel_name="python3", progress_bar=False, cwd=str(NOTEBOOK.parent))
-    body, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True) \
-        .from_notebook_node(nbformat.read(executed, as_version=4))
-    html = out / f"{stem}.html"
-    tmp = html.with_name(f".{html.name}.tmp")
-    tmp.write_text(body, encoding="utf-8")
-    tmp.replace(html)
+    html = render_notebook(NOTEBOOK, out / f"{stem}.ipynb", out / f"{stem}.html", {"snapshot_path": str(snapshot)})
     printed = html_to_pdf(html) if pdf else None
     summary = {"period": period, "date": snap["date"], "total_cash_flow": snap["total_cash_flow"],
                "fills": snap["fills"], "risk_events": len(snap["risk_events"]),

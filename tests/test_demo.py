@@ -50,7 +50,7 @@ def test_make_demo_is_readable_ends_with_a_live_paper_run_and_stops_what_it_star
         found = pattern.search(out)
         assert found is None, f"the demo printed {what}: {out[max(0, found.start() - 200):found.end() + 200]!r}"
     assert "step 6: paper deployment: live on the simulated venue" in out
-    watch = re.search(r"open (http://127\.0\.0\.1:\d+)/overview and log in as demo \(password in (\S+),", out)
+    watch = re.search(r"open\s+(http://127\.0\.0\.1:\d+)/overview\s+and\s+log\s+in\s+as\s+demo\s+\(password\s+in\s+(\S+),", out)
     assert watch, out[-3000:]
     login = Path(watch.group(2))
     assert login == home / "demo" / "login.txt" and login.stat().st_mode & 0o077 == 0, "the login file is not owner-only"

@@ -112,7 +112,7 @@ def test_the_overview_shows_a_live_runs_fills_as_they_land_without_a_reload(
     from quantdesk.ledger import Ledger
 
     page: Any = _login(browser, desk["url"], "ops", PASSWORD, "overview")
-    page.get_by_text("Overview — ops (admin)").wait_for(timeout=60_000)
+    page.get_by_text("Latest fills").wait_for(timeout=60_000)
     page.get_by_text("no fills yet").wait_for(timeout=60_000)
     page.evaluate("window.__not_reloaded = true")
     run = subprocess.Popen([QUANTDESK, "run", "flip-sim", "--venue-clock", "--bars", "120"], stdout=subprocess.PIPE,

@@ -4,7 +4,8 @@
 permission is 403, an unknown run 404, a promotion refused 409, a venue failure 502); FastAPI's
 and Starlette's own errors (validation, unknown path, wrong method) are rewritten to the same
 shape; anything unexpected is a 500 whose message names an incident id found in the server log,
-never the exception's text (it could hold a request's secrets).
+never the exception's text (it could hold a request's secrets): `answer_unexpected`, called by the
+outermost middleware, so neither Starlette nor uvicorn logs the exception's message either.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from quantdesk.core import errors as qe
 
-__all__ = ["ERROR_RESPONSES", "ApiError", "ErrorBody", "error_json", "install_error_handlers", "status_for"]
+__all__ = ["ERROR_RESPONSES", "ApiError", "ErrorBody", "error_json", "incident_answer", "install_error_handlers",
+           "status_for"]
 
 log = logging.getLogger("quantdesk.api")
 
@@ -137,11 +139,10 @@ def install_error_handlers(app: FastAPI) -> None:
             e.status_code, str(e.detail))
         return JSONResponse(error_json(code, message), status_code=e.status_code, headers=e.headers)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, e: Exception) -> JSONResponse:
-        incident = uuid.uuid4().hex[:12]
-        # the exception's type and where it came from; its text and the request's headers may hold secrets
-        log.error("incident %s: %s on %s %s\n%s", incident, type(e).__name__, request.method, request.url.path,
-                  "".join(traceback.format_tb(e.__traceback__)))
-        return JSONResponse(error_json("internal_error", f"internal error (incident {incident} in the server log)"),
-                            status_code=500)
+
+def incident_answer(method: str, path: str, error: BaseException) -> tuple[int, dict[str, Any]]:
+    """Log an unexpected failure (its type and frames, never its text) and return the 500 to answer."""
+    incident = uuid.uuid4().hex[:12]
+    log.error("incident %s: %s on %s %s\n%s", incident, type(error).__name__, method, path,
+              "".join(traceback.format_tb(error.__traceback__)))
+    return 500, error_json("internal_error", f"internal error (incident {incident} in the server log)")

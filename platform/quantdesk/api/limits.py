@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import HTTPException
 
-from quantdesk.api.errors import error_json
+from quantdesk.api.errors import error_json, incident_answer
 
 __all__ = ["BodyTooLarge", "Guard", "TokenBuckets"]
 
@@ -79,7 +79,7 @@ def _too_large(cap: int) -> str:
 
 
 class Guard:
-    """ASGI middleware: the per-address rate limit, then the body cap (declared and streamed)."""
+    """ASGI middleware: the per-address rate limit, the body cap (declared and streamed), and the 500 answer."""
 
     def __init__(self, app: ASGIApp, *, addresses: TokenBuckets, max_body_bytes: int) -> None:
         self.app = app
@@ -124,10 +124,18 @@ class Guard:
         except BodyTooLarge:
             if not started:
                 await _answer(send, 413, "payload_too_large", _too_large(self.max_body_bytes))
+        except Exception as e:  # noqa: BLE001 - answered here, so nobody logs its message
+            status, body = incident_answer(scope.get("method", ""), scope.get("path", ""), e)
+            if not started:
+                await _send_json(send, status, body)
 
 
 async def _answer(send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-    body = json.dumps(error_json(code, message)).encode()
+    await _send_json(send, status, error_json(code, message), headers)
+
+
+async def _send_json(send: Send, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    body = json.dumps(payload).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})

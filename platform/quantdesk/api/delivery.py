@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from quantdesk.ledger import Ledger
 
 __all__ = ["OutboxDrain"]
 
 log = logging.getLogger("quantdesk.api")
+BATCH_S = 0.2
 
 
 class OutboxDrain:
@@ -38,6 +40,7 @@ class OutboxDrain:
 
     def _loop(self) -> None:
         while True:
+            time.sleep(BATCH_S)  # a burst of actions shares one pass (and the requests keep the CPU meanwhile)
             with self._lock:
                 if not self._wanted:
                     self._running = False

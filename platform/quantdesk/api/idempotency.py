@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
@@ -37,6 +39,25 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_lengt
 RequiredIdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=255,
                                                pattern=r"^[\x21-\x7e]+$", description=_KEY_DOC)]
 Answer = tuple[int, dict[str, Any]]
+PRUNE_EVERY_S = 60.0  # keys past the window are forgotten at most once a minute, not on every request
+
+
+class _Every:
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._lock = threading.Lock()
+        self._last = -seconds
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last < self._seconds:
+                return False
+            self._last = now
+            return True
+
+
+_PRUNE = _Every(PRUNE_EVERY_S)
 
 
 def request_digest(method: str, path: str, body: dict[str, Any] | None) -> str:
@@ -64,7 +85,8 @@ def run_once(ctx: ApiContext, caller: Caller, key: str | None, digest: str, acti
     now = ctx.ledger._now()
     row, new = claim_idempotency(ctx.ledger, user=caller.user, key=key, request_hash=digest,
                                  client_order_id=client_order_id, now=now,
-                                 forget_before=now - timedelta(hours=ctx.config.idempotency_hours))
+                                 forget_before=now - timedelta(hours=ctx.config.idempotency_hours)
+                                 if _PRUNE.due() else None)
     if not new:
         if row.request_hash != digest:
             raise ApiError(422, "idempotency_key_reused", f"Idempotency-Key {key[:40]!r} was used for another "

@@ -124,18 +124,19 @@ def touch_api_token(ledger: LedgerBase, prefix: str, at: datetime) -> None:
 
 def claim_idempotency(
     ledger: LedgerBase, *, user: str, key: str, request_hash: str, client_order_id: str | None, now: datetime,
-    forget_before: datetime,
+    forget_before: datetime | None = None,
 ) -> tuple[IdempotencyRow, bool]:
     """Remember `key` for `user` before its action runs; return the row and whether it is new.
 
-    A key seen before returns the stored row (its digest, and its answer once written). Keys
-    answered before `forget_before` are forgotten first (the table holds a window, not history).
+    A key seen before returns the stored row (its digest, and its answer once written). With
+    `forget_before`, keys answered before it are forgotten first (the table holds a window).
     """
     for attempt in range(2):
         try:
             with ledger._write() as c:
-                c.execute(delete(api_idempotency).where(api_idempotency.c.created_at < forget_before,
-                                                        api_idempotency.c.status_code.is_not(None)))
+                if forget_before is not None:
+                    c.execute(delete(api_idempotency).where(api_idempotency.c.created_at < forget_before,
+                                                            api_idempotency.c.status_code.is_not(None)))
                 found = c.execute(select(api_idempotency).where(
                     api_idempotency.c.user == user, api_idempotency.c.key == key)).first()
                 if found is not None:

@@ -145,3 +145,11 @@ def test_the_canary_token_never_shows_in_answers_logs_or_the_audit_log(
     for where, text in (("answers", "\n".join(texts)), ("logs", caplog.text), ("ledger", "\n".join(stored))):
         assert secret not in text, f"the token's secret appeared in the {where}"
     assert any(info.prefix in s for s in stored)  # what the ledger keeps: the prefix
+
+
+def test_the_books_var_is_served_as_the_cli_computes_it(client: httpx.Client, desk: Desk) -> None:
+    answer = client.get("/v1/risk/var", headers=desk.auth("vera", "read"))
+    assert answer.status_code in (200, 422), answer.text  # an empty book: 422 naming why, never a 5xx
+    if answer.status_code == 200:
+        assert {"var_quote", "es_quote", "contributions", "method"} <= set(answer.json())
+    assert client.get("/v1/risk/var?confidence=2", headers=desk.auth("vera", "read")).status_code == 422

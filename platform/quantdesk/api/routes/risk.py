@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import math
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
@@ -41,3 +42,33 @@ def denials(_: Viewer, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None, deplo
                             approved=False, deployment=deployment, venue=venue, symbol=symbol, code=code)
     return {"items": page.items,
             "next_cursor": None if page.next_key is None else encode_cursor("denials", page.next_key)}
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+@router.get("/var", response_model=dict[str, Any],
+            summary="VaR and ES of the book (the desk, or one deployment), as `quantdesk risk var --json`")
+def var(_: Viewer, ctx: Ctx, deployment: Filter = None,
+        method: Annotated[Literal["historical", "gaussian", "cornish-fisher", "filtered-historical", "monte-carlo"]
+                          | None, Query()] = None,
+        confidence: Annotated[float | None, Query(gt=0.5, lt=1, description="e.g. 0.99")] = None,
+        horizon: Annotated[Literal["1d", "10d"], Query()] = "1d",
+        window_days: Annotated[int | None, Query(ge=30, le=3650)] = None,
+        by: Annotated[Literal["deployment", "venue", "asset", "position"] | None, Query()] = None) -> Any:
+    """Statistical estimates in the quote currency (numbers, not ledger money); defaults from [risk.var]."""
+    from quantdesk.book import book_var_report
+    from quantdesk.risk import RiskConfig
+
+    defaults = RiskConfig.from_settings().var_settings
+    report = book_var_report(ctx.ledger, deployment=deployment, method=method or defaults.method,
+                             confidence=confidence or defaults.confidence, horizon=horizon,
+                             window_days=window_days or defaults.window_days, by=by)
+    return _finite(to_jsonable(report.to_json()))

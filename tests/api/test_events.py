@@ -44,8 +44,10 @@ class Stream:
                     elif line == "" and data is not None:
                         self.events.put((event, event_id, data))
                         event, event_id, data = "message", None, None
-        except httpx.HTTPError:
+        except Exception:  # noqa: BLE001 - closed from the test's side, or by the server
             pass
+        finally:
+            self._client.close()
         self.events.put(("closed", None, None))
 
     def take(self, count: int, timeout_s: float = 60) -> list[tuple[str, str | None, Any]]:
@@ -57,6 +59,7 @@ class Stream:
 
     def close(self) -> None:
         self._client.close()
+        self._thread.join(timeout=30)
 
 
 def test_events_arrive_in_order_and_resume_after_the_last_id(live: LiveServer, desk: Desk,

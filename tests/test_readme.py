@@ -259,3 +259,56 @@ def test_the_arbitrage_section_runs_as_written(quantdesk_home: Path, tmp_path: P
     history = json.loads(next(v for k, v in outputs.items() if k.startswith("quantdesk notify history")))
     arb = [m for m in history["messages"] if m["event_type"] == "arb_opportunity"]
     assert len(arb) == 2  # BTC and the triangle: once each, though the watch saw BTC again and again
+
+
+def test_the_api_section_runs_as_written(quantdesk_home: Path, tmp_path: Path) -> None:
+    """Serve the API, create a token, curl a read and a halt, as the README's "API" section types them."""
+    commands = section_commands("API")
+    assert any("api serve --port 8080" in c for c in commands) and any("/v1/halt" in c for c in commands)
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "100", "NO_COLOR": "1"}
+    env.pop("QUANTDESK_CONFIG", None)
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 8080)) == 0:
+            pytest.fail("port 8080 (the README's API port) is in use by another program; free it and rerun")
+    background: list[subprocess.Popen[str]] = []
+    outputs: list[tuple[str, str]] = []
+    try:
+        for line in commands:
+            command = _without_comment(line)
+            if command.startswith("export "):
+                done = subprocess.run(["bash", "-c", f"set -e; {command}; env -0"], cwd=tmp_path, env=env,
+                                      capture_output=True, text=True, check=True)
+                env = dict(item.split("=", 1) for item in done.stdout.split("\0") if "=" in item)
+                outputs.append((command, done.stderr))
+                continue
+            if command.endswith("&"):
+                log = (tmp_path / f"api-{len(background)}.log").open("w")
+                background.append(subprocess.Popen(["bash", "-c", f"exec {command[:-1]}"], cwd=tmp_path, env=env,
+                                                   stdout=log, stderr=subprocess.STDOUT, text=True))
+                log.close()
+                _wait_for_port(8080, background[-1])
+                continue
+            result = subprocess.run(["bash", "-c", f"set -e; {command}"], cwd=tmp_path, env=env, capture_output=True,
+                                    text=True, timeout=300, check=False)
+            assert result.returncode == 0, f"README command failed: {line}\n{result.stdout}\n{result.stderr}"
+            outputs.append((command, result.stdout + result.stderr))
+    finally:
+        for process in background:
+            process.terminate()
+            process.wait(timeout=30)
+    token = env["QD_TOKEN"]
+    assert token.startswith("qdt_") and len(token) == 56
+    by_command = dict(outputs)
+    unauthenticated = next(v for k, v in by_command.items() if k.startswith("curl -s http://127.0.0.1:8080/v1/me"))
+    assert '"code":"unauthorized"' in unauthenticated.replace(" ", "")
+    read = next(v for k, v in by_command.items() if "/v1/orders" in k)
+    assert read.startswith('{"items":[]') and '"next_cursor":null' in read
+    halt = next(v for k, v in by_command.items() if "/v1/halt" in k)
+    assert '"state":"HALTED"' in halt and '"actor":"ops"' in halt
+    assert "trading state: HALTED" in by_command["quantdesk risk status"]
+    listed = next(v for k, v in by_command.items() if "token list" in k)
+    assert token[:12] in listed and "trade" in listed
+    logs = "".join((tmp_path / f"api-{i}.log").read_text() for i in range(len(background)))
+    everything = "\n".join(v for _, v in outputs) + logs
+    assert token[13:] not in everything, "the token's secret was printed or logged"
+    assert "ops-passphrase" not in everything

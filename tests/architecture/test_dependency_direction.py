@@ -62,6 +62,15 @@ def test_no_upward_imports(importer: str, imported: str) -> None:
     assert not bad, f"{importer} must not import {imported} (DESIGN.md, dependency direction): {bad}"
 
 
+def test_the_api_is_a_top_layer_beside_the_cli() -> None:
+    """Only the CLI starts the API; the API never reaches into the CLI (it calls what the CLI calls)."""
+    importers = {sub.name for sub in PACKAGE.iterdir() if sub.is_dir() and sub.name not in ("api", "cli")
+                 and any("api" in i for i in _subpackage_imports(sub.name).values())}
+    assert not importers, f"only quantdesk.cli may import quantdesk.api; found {sorted(importers)}"
+    bad = [f for f, i in _subpackage_imports("api").items() if "cli" in i]
+    assert not bad, f"quantdesk.api must not import quantdesk.cli: {bad}"
+
+
 def test_the_simulated_venue_server_and_its_engine_do_not_import_each_other() -> None:
     server, venue = PACKAGE / "venue" / "server.py", PACKAGE / "venue" / "venue.py"
     def mods(p: Path) -> set[str]:

@@ -58,6 +58,7 @@ _COMMAND_MODULES = (
     "flows",  # flows up/status/run/down (issue 10)
     "markets",  # stream, futures data (issue 13)
     "arb",  # arb scan/watch/triangles (issue 28)
+    "api",  # api serve, api token create/list/revoke (issue 29)
 )
 
 for _name in _COMMAND_MODULES:

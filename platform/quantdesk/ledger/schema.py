@@ -25,6 +25,8 @@ from quantdesk.ledger._types import DecimalType, UtcDateTime
 __all__ = [
     "accounts",
     "arb_opportunities",
+    "api_idempotency",
+    "api_tokens",
     "audit_log",
     "balance_snapshots",
     "deployments",
@@ -388,4 +390,37 @@ var_series = Table(
     Column("zone", String(8), nullable=True),
     Column("evaluated_at", UtcDateTime(), nullable=True),
     UniqueConstraint("scope", "day", "method"),
+)
+
+# -- issue 29: API tokens and idempotency keys (0016) --------------------------------------------
+# A token is shown once; the ledger keeps its SHA-256 (tokens are 256 random bits: a slow hash adds
+# nothing) and its prefix ("qdt_" + 8 characters), which is what lists, audits and revokes name.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("prefix", String(32), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user", String(128), nullable=False, index=True),
+    Column("scope", String(16), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=True),
+    Column("last_used_at", UtcDateTime(), nullable=True),
+    Column("revoked_at", UtcDateTime(), nullable=True),
+    Column("revoked_by", String(128), nullable=True),
+)
+
+# One row per (user, Idempotency-Key) of an acting API request: the request's digest, written
+# before the action runs, and the answer once it is known (replayed to a retry).
+api_idempotency = Table(
+    "api_idempotency",
+    metadata,
+    Column("user", String(128), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("client_order_id", String(64), nullable=True),
+    Column("status_code", Integer(), nullable=True),  # None: running, or its server died before answering
+    Column("body", Text(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False, index=True),
+    Column("answered_at", UtcDateTime(), nullable=True),
 )

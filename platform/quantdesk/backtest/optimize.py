@@ -33,8 +33,19 @@ import polars as pl
 
 from quantdesk.backtest.data import DataSnapshot, LakeQuery, resolve_data
 from quantdesk.backtest.metrics import annualization, bar_returns
-from quantdesk.backtest.overfitting import OverfittingReport, block_stats_from_returns, overfitting_report
-from quantdesk.backtest.space import Categorical, Dimension, FloatRange, IntRange, check_space, parse_space
+from quantdesk.backtest.overfitting import (
+    OverfittingReport,
+    block_stats_from_returns,
+    overfitting_report,
+)
+from quantdesk.backtest.space import (
+    Categorical,
+    Dimension,
+    FloatRange,
+    IntRange,
+    check_space,
+    parse_space,
+)
 from quantdesk.backtest.sweep import LOWER_IS_BETTER
 from quantdesk.core.clock import Clock
 from quantdesk.core.costs import CostModel, MarketRules

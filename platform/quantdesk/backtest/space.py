@@ -132,7 +132,7 @@ def check_space(strategy_cls: type[Strategy], space: Mapping[str, Dimension]) ->
     specs = strategy_cls.params()
     unknown = sorted(set(space) - set(specs))
     if unknown:
-        raise BacktestError(f"{strategy_cls.name} has no parameter {unknown}; its parameters are {sorted(specs)}")
+        raise BacktestError(f"space: {strategy_cls.name} has no parameter {unknown}; its parameters are {sorted(specs)}")
     out: dict[str, Dimension] = {}
     for name, dim in space.items():
         spec = specs[name]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,26 @@ from quantdesk.backtest.space import Categorical, FloatRange, IntRange, check_sp
 from quantdesk.backtest.store import load_run
 from quantdesk.core.errors import BacktestError
 from quantdesk.strategies import load_strategy
+
+@pytest.fixture(scope="module")
+def _ledger_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrate one ledger file per module; tests copy it (migrating with fsyncs is slow)."""
+    from quantdesk.ledger import upgrade
+
+    path = tmp_path_factory.mktemp("optimize_tpl") / "quantdesk.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def ledger_url(_ledger_template: Path, tmp_path: Path) -> Callable[[str], str]:
+    """Return a factory of migrated SQLite ledger URLs under this test's folder."""
+    def make(name: str = "ledger") -> str:
+        target = tmp_path / f"{name}.db"
+        shutil.copyfile(_ledger_template, target)
+        return f"sqlite:///{target}"
+    return make
+
 
 SMA_SPACE = ["fast=2:12", "slow=6:40"]  # overlapping: some proposals have fast >= slow (refused)
 RSI_SPACE = ["period=5:30", "oversold=10.0:40.0"]
@@ -75,19 +97,19 @@ def test_space_is_checked_against_the_strategy_parameters() -> None:
 
 # --- the search ----------------------------------------------------------------------------
 
-def test_same_seed_same_trials_and_another_seed_other_trials(make_candles, tmp_path: Path) -> None:
+def test_same_seed_same_trials_and_another_seed_other_trials(make_candles, ledger_url) -> None:
     frame = make_candles(300)
     runs = [optimize("sma_cross", frame, space=SMA_SPACE, trials=12, seed=seed, store=False,
-                     storage_url=f"sqlite:///{tmp_path / f'{i}.db'}")
+                     storage_url=ledger_url(str(i)))
             for i, seed in enumerate((3, 3, 4))]
     assert _params(runs[0]) == _params(runs[1])
     assert runs[0].trials["value"].to_list() == runs[1].trials["value"].to_list()
     assert _params(runs[0]) != _params(runs[2])
 
 
-def test_an_interrupted_search_resumes_to_exactly_n_trials(make_candles, tmp_path: Path) -> None:
+def test_an_interrupted_search_resumes_to_exactly_n_trials(make_candles, ledger_url) -> None:
     frame = make_candles(300)
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    url = ledger_url()
     seen: list[int] = []
 
     def interrupt_after_four(n: int) -> None:
@@ -114,10 +136,10 @@ def test_an_interrupted_search_resumes_to_exactly_n_trials(make_candles, tmp_pat
     assert other.study != resumed.study and other.n_trials == 2
 
 
-def test_deflated_sharpe_uses_the_trials_actually_run(make_candles, tmp_path: Path) -> None:
+def test_deflated_sharpe_uses_the_trials_actually_run(make_candles, ledger_url) -> None:
     frame = make_candles(400)
     result = optimize("sma_cross", frame, space=SMA_SPACE, trials=16, seed=0, store=False,
-                      storage_url=f"sqlite:///{tmp_path / 'l.db'}")
+                      storage_url=ledger_url())
     of = result.overfitting
     assert of is not None
     refused = result.trials.filter(pl.col("state") == "PRUNED").height
@@ -136,12 +158,12 @@ def test_deflated_sharpe_uses_the_trials_actually_run(make_candles, tmp_path: Pa
     assert of.pbo is not None and 0.0 <= of.pbo <= 1.0 and of.n_blocks == 16
 
 
-def test_each_trial_equals_the_sweep_of_its_parameters_and_is_stored(make_candles, tmp_path: Path) -> None:
+def test_each_trial_equals_the_sweep_of_its_parameters_and_is_stored(make_candles, ledger_url) -> None:
     from quantdesk.backtest.sweep import sweep
 
     frame = make_candles(300)
     result = optimize("rsi_reversion", frame, space=RSI_SPACE, trials=5, seed=2,
-                      storage_url=f"sqlite:///{tmp_path / 'l.db'}")
+                      storage_url=ledger_url())
     best = result.best_params
     grid = sweep("rsi_reversion", frame, grid={k: [v] for k, v in best.items()}, store=False)
     assert result.trials.row(0, named=True)["sharpe"] == pytest.approx(grid.results.row(0, named=True)["sharpe"])
@@ -189,9 +211,10 @@ def test_cli_optimize_on_a_sample_lake() -> None:
         assert failed.exit_code != 0 and fix in failed.output and len(failed.output.splitlines()) == 1, failed.output
 
 
-def test_multi_asset_strategies_are_searched_through_the_engine(make_candles, tmp_path: Path) -> None:
+@pytest.mark.slow  # vectorbt's first compile
+def test_multi_asset_strategies_are_searched_through_the_engine(make_candles, ledger_url) -> None:
     pair = {"BTC/USDT": make_candles(200), "ETH/USDT": make_candles(200, seed=3)}
     result = optimize("momentum_rotation", pair, space=["lookback=5:40"], trials=3, seed=0, store=False,
-                      storage_url=f"sqlite:///{tmp_path / 'l.db'}")
+                      storage_url=ledger_url())
     assert result.engine == "vectorbt" and result.n_trials == 3
     assert np.isfinite(result.trials.filter(pl.col("state") == "COMPLETE")["value"].to_numpy()).all()

@@ -29,7 +29,7 @@ from quantdesk.ledger.migrate import check_revision, upgrade_engine
 if TYPE_CHECKING:
     from optuna.storages import RDBStorage
 
-__all__ = ["OPTUNA_SCHEMA", "OPTUNA_TABLES", "study_storage"]
+__all__ = ["OPTUNA_SCHEMA", "OPTUNA_TABLES", "ledger_owns", "study_storage"]
 
 OPTUNA_SCHEMA = "optuna"
 # Optuna 5's tables (optuna/storages/_rdb/models.py); none is a ledger table name.
@@ -38,6 +38,11 @@ OPTUNA_TABLES = frozenset({
     "trial_user_attributes", "trial_system_attributes", "trial_params", "trial_values",
     "trial_intermediate_values", "trial_heartbeats", "version_info",
 })
+
+
+def ledger_owns(name: str | None, type_: str, parent_names: object = None) -> bool:
+    """Tell Alembic's autogenerate (`include_name`) which names are the ledger's: not Optuna's tables."""
+    return not (type_ == "table" and name in OPTUNA_TABLES)
 
 
 def _prepare(url: str) -> str:

@@ -6,12 +6,7 @@ from alembic import context
 
 from quantdesk.ledger.engine import make_engine, write_tx
 from quantdesk.ledger.schema import metadata
-from quantdesk.ledger.studies import OPTUNA_TABLES
-
-
-def _include_name(name, type_, parent_names) -> bool:  # type: ignore[no-untyped-def]
-    # Optuna's tables share the SQLite file (quantdesk.ledger.studies): not the ledger's to migrate
-    return not (type_ == "table" and name in OPTUNA_TABLES)
+from quantdesk.ledger.studies import ledger_owns
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
@@ -20,7 +15,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copy
         compare_type=True,
-        include_name=_include_name,
+        include_name=ledger_owns,  # Optuna's tables share the SQLite file (ledger.studies)
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -15,10 +15,18 @@ from typer.testing import CliRunner
 
 from quantdesk.backtest.optimize import optimize
 from quantdesk.backtest.overfitting import deflated_sharpe_ratio
-from quantdesk.backtest.space import Categorical, FloatRange, IntRange, check_space, parse_space, parse_space_spec
+from quantdesk.backtest.space import (
+    Categorical,
+    FloatRange,
+    IntRange,
+    check_space,
+    parse_space,
+    parse_space_spec,
+)
 from quantdesk.backtest.store import load_run
 from quantdesk.core.errors import BacktestError
 from quantdesk.strategies import load_strategy
+
 
 @pytest.fixture(scope="module")
 def _ledger_template(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -47,20 +47,23 @@ def main() -> None:
     from quantdesk.backtest.sweep import sweep
     from quantdesk.core import CostModel
     from quantdesk.ledger import upgrade
+    from quantdesk.ledger.studies import study_storage
 
     frame = candles(args.bars)
     cost = CostModel(fee_bps=FEE_BPS)
     url = args.db_url or f"sqlite:///{Path(home) / 'quantdesk.db'}"
     upgrade(url)
     # warm-up: numba kernels, TA-Lib, Optuna's imports and tables (another study, a small slice)
-    optimize("rsi_reversion", frame.head(5_000), space=SPACE, trials=3, cost=cost, timeframe="1m", storage_url=url,
-             store=False)
+    with study_storage(url) as storage:
+        optimize("rsi_reversion", frame.head(5_000), space=SPACE, trials=3, cost=cost, timeframe="1m", storage=storage,
+                 store=False)
     sweep("rsi_reversion", frame.head(5_000), grid={"period": [5, 6], "oversold": [20.0]}, cost=cost, store=False,
           timeframe="1m")
 
     t = time.perf_counter()
-    searched = optimize("rsi_reversion", frame, space=SPACE, trials=args.trials, seed=0, cost=cost, timeframe="1m",
-                        storage_url=url)
+    with study_storage(url) as storage:
+        searched = optimize("rsi_reversion", frame, space=SPACE, trials=args.trials, seed=0, cost=cost,
+                            timeframe="1m", storage=storage)
     search_s = time.perf_counter() - t
     t = time.perf_counter()
     grid = sweep("rsi_reversion", frame, grid=GRID, cost=cost, timeframe="1m")

@@ -7,6 +7,7 @@ import math
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -23,8 +24,9 @@ from quantdesk.backtest.space import (
     parse_space,
     parse_space_spec,
 )
-from quantdesk.backtest.store import load_run
+from quantdesk.backtest.store import list_runs, load_run
 from quantdesk.core.errors import BacktestError
+from quantdesk.ledger.studies import study_storage
 from quantdesk.strategies import load_strategy
 
 
@@ -46,6 +48,12 @@ def ledger_url(_ledger_template: Path, tmp_path: Path) -> Callable[[str], str]:
         shutil.copyfile(_ledger_template, target)
         return f"sqlite:///{target}"
     return make
+
+
+def search(*args: Any, storage_url: str, **kwargs: Any) -> Any:
+    """Run `optimize` with its study in the ledger database at `storage_url`, as the CLI does."""
+    with study_storage(storage_url) as storage:
+        return optimize(*args, storage=storage, **kwargs)
 
 
 SMA_SPACE = ["fast=2:12", "slow=6:40"]  # overlapping: some proposals have fast >= slow (refused)
@@ -107,7 +115,7 @@ def test_space_is_checked_against_the_strategy_parameters() -> None:
 
 def test_same_seed_same_trials_and_another_seed_other_trials(make_candles, ledger_url) -> None:
     frame = make_candles(300)
-    runs = [optimize("sma_cross", frame, space=SMA_SPACE, trials=12, seed=seed, store=False,
+    runs = [search("sma_cross", frame, space=SMA_SPACE, trials=12, seed=seed, store=False,
                      storage_url=ledger_url(str(i)))
             for i, seed in enumerate((3, 3, 4))]
     assert _params(runs[0]) == _params(runs[1])
@@ -126,27 +134,27 @@ def test_an_interrupted_search_resumes_to_exactly_n_trials(make_candles, ledger_
             raise KeyboardInterrupt  # as Ctrl-C between two trials
 
     with pytest.raises(KeyboardInterrupt):
-        optimize("rsi_reversion", frame, space=RSI_SPACE, trials=10, seed=1, storage_url=url,
+        search("rsi_reversion", frame, space=RSI_SPACE, trials=10, seed=1, storage_url=url,
                  on_progress=interrupt_after_four)
-    resumed = optimize("rsi_reversion", frame, space=RSI_SPACE, trials=10, seed=1, storage_url=url)
+    resumed = search("rsi_reversion", frame, space=RSI_SPACE, trials=10, seed=1, storage_url=url)
     assert resumed.n_trials == 10 and resumed.ran_now == 6
     numbers = resumed.trials["number"].to_list()
     assert sorted(numbers) == list(range(10))  # no trial run twice, none missing
     params = _params(resumed, ("period", "oversold"))
     assert len(set(params)) == 10  # the resumed sampler does not replay the first draws
     # asking again for the same budget runs nothing; asking for more adds only the difference
-    again = optimize("rsi_reversion", frame, space=RSI_SPACE, trials=10, seed=1, storage_url=url, store=False)
+    again = search("rsi_reversion", frame, space=RSI_SPACE, trials=10, seed=1, storage_url=url, store=False)
     assert again.ran_now == 0 and _params(again, ("period", "oversold")) == params
-    more = optimize("rsi_reversion", frame, space=RSI_SPACE, trials=12, seed=1, storage_url=url, store=False)
+    more = search("rsi_reversion", frame, space=RSI_SPACE, trials=12, seed=1, storage_url=url, store=False)
     assert more.n_trials == 12 and more.ran_now == 2
     # another space (or seed, costs, data) is another study
-    other = optimize("rsi_reversion", frame, space=["period=5:20"], trials=2, seed=1, storage_url=url, store=False)
+    other = search("rsi_reversion", frame, space=["period=5:20"], trials=2, seed=1, storage_url=url, store=False)
     assert other.study != resumed.study and other.n_trials == 2
 
 
 def test_deflated_sharpe_uses_the_trials_actually_run(make_candles, ledger_url) -> None:
     frame = make_candles(400)
-    result = optimize("sma_cross", frame, space=SMA_SPACE, trials=16, seed=0, store=False,
+    result = search("sma_cross", frame, space=SMA_SPACE, trials=16, seed=0, store=False,
                       storage_url=ledger_url())
     of = result.overfitting
     assert of is not None
@@ -170,7 +178,7 @@ def test_each_trial_equals_the_sweep_of_its_parameters_and_is_stored(make_candle
     from quantdesk.backtest.sweep import sweep
 
     frame = make_candles(300)
-    result = optimize("rsi_reversion", frame, space=RSI_SPACE, trials=5, seed=2,
+    result = search("rsi_reversion", frame, space=RSI_SPACE, trials=5, seed=2,
                       storage_url=ledger_url())
     best = result.best_params
     grid = sweep("rsi_reversion", frame, grid={k: [v] for k, v in best.items()}, store=False)
@@ -183,16 +191,15 @@ def test_each_trial_equals_the_sweep_of_its_parameters_and_is_stored(make_candle
     assert all(math.isfinite(v) for v in stored["value"].to_list())
 
 
-def test_bad_objective_and_budget_fail_before_any_trial(make_candles, tmp_path: Path) -> None:
+def test_bad_objective_and_budget_fail_before_any_trial(make_candles) -> None:
     frame = make_candles(200)
-    url = f"sqlite:///{tmp_path / 'l.db'}"
     with pytest.raises(BacktestError, match="cannot optimize 'luck'; choose one of"):
-        optimize("sma_cross", frame, space=SMA_SPACE, trials=3, objective="luck", storage_url=url)
+        optimize("sma_cross", frame, space=SMA_SPACE, trials=3, objective="luck")
     with pytest.raises(BacktestError, match="--trials 0 must be >= 1"):
-        optimize("sma_cross", frame, space=SMA_SPACE, trials=0, storage_url=url)
+        optimize("sma_cross", frame, space=SMA_SPACE, trials=0)
     with pytest.raises(BacktestError, match="has no parameter"):
-        optimize("sma_cross", frame, space=["luck=1:2"], trials=3, storage_url=url)
-    assert not (tmp_path / "l.db").exists()  # nothing written for a refused search
+        optimize("sma_cross", frame, space=["luck=1:2"], trials=3)
+    assert list_runs().height == 0  # nothing stored for a refused search
 
 
 def test_cli_optimize_on_a_sample_lake() -> None:
@@ -222,7 +229,7 @@ def test_cli_optimize_on_a_sample_lake() -> None:
 @pytest.mark.slow  # vectorbt's first compile
 def test_multi_asset_strategies_are_searched_through_the_engine(make_candles, ledger_url) -> None:
     pair = {"BTC/USDT": make_candles(200), "ETH/USDT": make_candles(200, seed=3)}
-    result = optimize("momentum_rotation", pair, space=["lookback=5:40"], trials=3, seed=0, store=False,
+    result = search("momentum_rotation", pair, space=["lookback=5:40"], trials=3, seed=0, store=False,
                       storage_url=ledger_url())
     assert result.engine == "vectorbt" and result.n_trials == 3
     assert np.isfinite(result.trials.filter(pl.col("state") == "COMPLETE")["value"].to_numpy()).all()

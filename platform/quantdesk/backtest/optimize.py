@@ -6,7 +6,8 @@ strategies, the engine for multi-asset and futures ones), so a trial's metrics e
 the same parameters. What a search must not hide it reports: the deflated Sharpe ratio uses the
 number of trials actually run, and PBO (CSCV) is computed over those trials' per-block returns.
 
-The study lives in the ledger's database (`quantdesk.ledger.studies`), named after what defines the
+The study lives in the storage the caller hands in: the CLI hands in the ledger's database
+(`quantdesk.ledger.studies`; backtest sits below the ledger, so it never opens it itself). It is named after what defines the
 search (strategy and its code, data, space, objective, costs, seed), so an interrupted search
 resumes: rerunning the same command runs only the trials still missing. Each trial's metrics and
 block statistics are kept in the study's trial attributes, so the resumed search's statistics
@@ -218,7 +219,7 @@ def optimize(
     market: str = "spot",
     leverage: float = 1.0,
     n_blocks: int = 16,
-    storage_url: str | None = None,
+    storage: Any = None,
     store: bool = True,
     lake: Any = None,
     clock: Clock | None = None,
@@ -228,8 +229,9 @@ def optimize(
 
     `space` is {name: Dimension} or CLI specs like ["fast=5:50", "slow=20:200"]. `trials` is the
     study's total: a rerun after an interruption runs only the missing ones. `on_progress(n)` is
-    called as trials finish (the resumed ones first). The study is kept in the ledger's database
-    (`storage_url`, default the settings' QUANTDESK_DB_URL).
+    called as trials finish (the resumed ones first). `storage` is an Optuna storage handed in by the
+    caller (the CLI hands in the ledger's: `quantdesk.ledger.studies.study_storage`, as backtest sits
+    below the ledger); None keeps the study in memory, with nothing to resume.
     Example: `optimize("rsi_reversion", candles, space=["period=5:30", "oversold=10.0:40.0"], trials=100)`.
     """
     import optuna
@@ -257,55 +259,53 @@ def optimize(
              "rebalance": rebalance, "market": market, "leverage": leverage, "n_blocks": n_blocks}
     name = study_name(strategy_cls.name, code_hash, snapshot, dims, objective=objective, seed=seed, setup=setup)
 
-    from quantdesk.ledger.studies import study_storage
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar and the table speak instead
     done_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    with study_storage(storage_url) as storage:
+    storage = storage if storage is not None else optuna.storages.InMemoryStorage()
+    try:
+        existing = optuna.load_study(study_name=name, storage=storage)
+    except KeyError:  # optuna's answer for "no such study": a new search
+        existing = None
+    done = len(existing.get_trials(deepcopy=False, states=done_states)) if existing is not None else 0
+    # Reseeded by how many trials exist, so a resumed search does not replay the first random draws.
+    sampler = optuna.samplers.TPESampler(seed=seed + 1_000_003 * done)
+    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, direction=direction,
+                                load_if_exists=True)
+    if on_progress is not None and done:
+        on_progress(min(done, trials))
+    seen: dict[str, tuple[int, float]] = {
+        json.dumps(t.params, sort_keys=True): (t.number, float(t.value))
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if "duplicate_of" not in t.user_attrs
+    }
+
+    def run_trial(trial: Any) -> float:
+        params = {k: _suggest(trial, k, d) for k, d in dims.items()}
         try:
-            existing = optuna.load_study(study_name=name, storage=storage)
-        except KeyError:  # optuna's answer for "no such study": a new search
-            existing = None
-        done = len(existing.get_trials(deepcopy=False, states=done_states)) if existing is not None else 0
-        # Reseeded by how many trials exist, so a resumed search does not replay the first random draws.
-        sampler = optuna.samplers.TPESampler(seed=seed + 1_000_003 * done)
-        study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, direction=direction,
-                                    load_if_exists=True)
-        if on_progress is not None and done:
-            on_progress(min(done, trials))
-        seen: dict[str, tuple[int, float]] = {
-            json.dumps(t.params, sort_keys=True): (t.number, float(t.value))
-            for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-            if "duplicate_of" not in t.user_attrs
-        }
+            strategy_cls(**params)
+        except StrategyError as e:
+            trial.set_user_attr("invalid", str(e))
+            raise optuna.TrialPruned(str(e)) from None
+        key = json.dumps(params, sort_keys=True)
+        if key in seen:  # TPE proposed a set already run: reuse it, do not count it twice
+            trial.set_user_attr("duplicate_of", seen[key][0])
+            return seen[key][1]
+        metrics, blocks = evaluator.run(params)
+        # one attribute, one commit: the metrics and the CSCV block stats the statistics need on resume
+        trial.set_user_attr("backtest", {"metrics": {k: _finite(v) for k, v in metrics.items()},
+                                         "blocks": np.asarray(blocks, dtype=np.float64).ravel().tolist()})
+        value = _finite(metrics.get(objective))
+        if value is None:  # no finite objective (e.g. no trade): evaluated, but nothing to rank
+            trial.set_user_attr("invalid", f"{objective} is not a finite number")
+            raise optuna.TrialPruned(f"{objective} is not finite")
+        seen[key] = (trial.number, value)
+        return value
 
-        def run_trial(trial: Any) -> float:
-            params = {k: _suggest(trial, k, d) for k, d in dims.items()}
-            try:
-                strategy_cls(**params)
-            except StrategyError as e:
-                trial.set_user_attr("invalid", str(e))
-                raise optuna.TrialPruned(str(e)) from None
-            key = json.dumps(params, sort_keys=True)
-            if key in seen:  # TPE proposed a set already run: reuse it, do not count it twice
-                trial.set_user_attr("duplicate_of", seen[key][0])
-                return seen[key][1]
-            metrics, blocks = evaluator.run(params)
-            # one attribute, one commit: the metrics and the CSCV block stats the statistics need on resume
-            trial.set_user_attr("backtest", {"metrics": {k: _finite(v) for k, v in metrics.items()},
-                                             "blocks": np.asarray(blocks, dtype=np.float64).ravel().tolist()})
-            value = _finite(metrics.get(objective))
-            if value is None:  # no finite objective (e.g. no trade): evaluated, but nothing to rank
-                trial.set_user_attr("invalid", f"{objective} is not a finite number")
-                raise optuna.TrialPruned(f"{objective} is not finite")
-            seen[key] = (trial.number, value)
-            return value
-
-        callbacks = [] if on_progress is None else [lambda _study, _trial: on_progress(1)]
-        remaining = trials - done
-        if remaining > 0:
-            study.optimize(run_trial, n_trials=remaining, callbacks=callbacks, catch=(), gc_after_trial=False)
-        finished = study.get_trials(deepcopy=False, states=done_states)
+    callbacks = [] if on_progress is None else [lambda _study, _trial: on_progress(1)]
+    remaining = trials - done
+    if remaining > 0:
+        study.optimize(run_trial, n_trials=remaining, callbacks=callbacks, catch=(), gc_after_trial=False)
+    finished = study.get_trials(deepcopy=False, states=done_states)
     result = _result(finished, name=name, strategy_cls=strategy_cls, dims=dims, objective=objective,
                      direction=direction, evaluator=evaluator, snapshot=snapshot, seed=seed,
                      ran_now=max(remaining, 0), n_blocks=n_blocks)

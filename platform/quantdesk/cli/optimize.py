@@ -70,14 +70,16 @@ def optimize_command(
     from quantdesk.backtest.data import LakeQuery
     from quantdesk.backtest.optimize import optimize
     from quantdesk.backtest.space import parse_space
+    from quantdesk.ledger.studies import study_storage
 
     parsed = parse_space(space)  # bad specs fail before the data is read
     query = LakeQuery(symbols=(symbol,), timeframe=timeframe, start=start, end=end, exchange=exchange)
     enabled = not json_out and err_console.is_terminal
-    with progress(f"optimize {strategy}", trials, enabled=enabled) as advance:
-        result = optimize(strategy, query, space=parsed, trials=trials, objective=objective, seed=seed,
-                          cost=_cost(fee_bps, slippage_bps), initial_cash=cash, allow_short=allow_short,
-                          market=market, leverage=leverage, on_progress=advance)
+    cost = _cost(fee_bps, slippage_bps)
+    with study_storage() as storage, progress(f"optimize {strategy}", trials, enabled=enabled) as advance:
+        result = optimize(strategy, query, space=parsed, trials=trials, objective=objective, seed=seed, cost=cost,
+                          initial_cash=cash, allow_short=allow_short, market=market, leverage=leverage,
+                          storage=storage, on_progress=advance)
     payload = result.summary(top)
     payload["snapshot"] = result.snapshot
     if json_out:

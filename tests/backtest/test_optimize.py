@@ -233,3 +233,27 @@ def test_multi_asset_strategies_are_searched_through_the_engine(make_candles, le
                       storage_url=ledger_url())
     assert result.engine == "vectorbt" and result.n_trials == 3
     assert np.isfinite(result.trials.filter(pl.col("state") == "COMPLETE")["value"].to_numpy()).all()
+
+
+def test_a_batch_interrupted_mid_backtest_fails_its_trials_and_the_resume_replaces_them(
+        make_candles, ledger_url, monkeypatch: pytest.MonkeyPatch) -> None:
+    from quantdesk.backtest import optimize as module
+
+    frame = make_candles(300)
+    url = ledger_url()
+    real_run, calls = module._Evaluator.run, []
+
+    def interrupted(self, combos):  # noqa: ANN001, ANN202
+        calls.append(len(combos))
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C inside the second batch's backtests
+        return real_run(self, combos)
+
+    monkeypatch.setattr(module._Evaluator, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        search("rsi_reversion", frame, space=RSI_SPACE, trials=10, seed=1, storage_url=url, batch=4)
+    monkeypatch.setattr(module._Evaluator, "run", real_run)
+    resumed = search("rsi_reversion", frame, space=RSI_SPACE, trials=10, seed=1, storage_url=url, batch=4)
+    assert resumed.n_trials == 10 and resumed.ran_now == 6
+    numbers = resumed.trials["number"].to_list()
+    assert len(set(numbers)) == 10 and set(range(4, 8)).isdisjoint(numbers)  # the failed batch is not counted

@@ -149,15 +149,23 @@ class _Evaluator:
             result = backtest(self.strategy_cls, self.frames, **common)
         return result.metrics.as_dict(), result.equity["equity"].to_numpy()
 
-    def run(self, params: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray]:
-        """Return (metrics, (n_blocks, 2) CSCV block stats) of one backtest of `params`."""
+    def run(self, combos: list[dict[str, Any]]) -> list[tuple[dict[str, Any], np.ndarray]]:
+        """Return (metrics, (n_blocks, 2) CSCV block stats) of one backtest per parameter set.
+
+        On the kernel paths a batch is one call: targets on a thread per core, one kernel pass.
+        """
+        if not combos:
+            return []
         if self.path is not None:
-            metrics, blocks = self.path.run([params], chunk_size=1, n_blocks=self.n_blocks, timeframe_ms=self.tf_ms,
-                                            **self.engine_kw)
-            return {k: v[0].item() for k, v in metrics.items()}, blocks[0]
-        metrics, equity = self._engine_equity(params)
-        r = bar_returns(equity, self.engine_kw["initial_cash"])
-        return metrics, block_stats_from_returns(r[:, None], self.n_blocks)[0]
+            metrics, blocks = self.path.run(combos, chunk_size=len(combos), n_blocks=self.n_blocks,
+                                            timeframe_ms=self.tf_ms, **self.engine_kw)
+            return [({k: v[i].item() for k, v in metrics.items()}, blocks[i]) for i in range(len(combos))]
+        out = []
+        for params in combos:
+            metrics, equity = self._engine_equity(params)
+            r = bar_returns(equity, self.engine_kw["initial_cash"])
+            out.append((metrics, block_stats_from_returns(r[:, None], self.n_blocks)[0]))
+        return out
 
     def returns(self, params: dict[str, Any]) -> np.ndarray:
         """Return the per-bar returns of one backtest of `params` (the deflated Sharpe's sample)."""
@@ -224,6 +232,7 @@ def optimize(
     lake: Any = None,
     clock: Clock | None = None,
     on_progress: Callable[[int], None] | None = None,
+    batch: int = 4,
 ) -> OptimizeResult:
     """Search `space` with `trials` seeded TPE trials (resuming the study if it exists); rank and store them.
 
@@ -231,13 +240,17 @@ def optimize(
     study's total: a rerun after an interruption runs only the missing ones. `on_progress(n)` is
     called as trials finish (the resumed ones first). `storage` is an Optuna storage handed in by the
     caller (the CLI hands in the ledger's: `quantdesk.ledger.studies.study_storage`, as backtest sits
-    below the ledger); None keeps the study in memory, with nothing to resume.
+    below the ledger); None keeps the study in memory, with nothing to resume. Trials are proposed
+    `batch` at a time (TPE with a constant liar) and backtested together; the batch size is part of
+    what makes a seed reproducible, so it is fixed, not the machine's core count.
     Example: `optimize("rsi_reversion", candles, space=["period=5:30", "oversold=10.0:40.0"], trials=100)`.
     """
     import optuna
 
     if trials < 1:
         raise BacktestError(f"--trials {trials} must be >= 1")
+    if batch < 1:
+        raise BacktestError(f"--batch {batch} must be >= 1")
     if market not in ("spot", "futures"):
         raise BacktestError(f"market {market!r} is not spot or futures")
     strategy_cls = load_strategy(strategy) if isinstance(strategy, str) else strategy
@@ -268,7 +281,8 @@ def optimize(
         existing = None
     done = len(existing.get_trials(deepcopy=False, states=done_states)) if existing is not None else 0
     # Reseeded by how many trials exist, so a resumed search does not replay the first random draws.
-    sampler = optuna.samplers.TPESampler(seed=seed + 1_000_003 * done)
+    # constant_liar: a batch's later proposals see its earlier ones as running (and poor), so they spread out
+    sampler = optuna.samplers.TPESampler(seed=seed + 1_000_003 * done, constant_liar=True)
     study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, direction=direction,
                                 load_if_exists=True)
     if on_progress is not None and done:
@@ -278,40 +292,74 @@ def optimize(
         for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         if "duplicate_of" not in t.user_attrs
     }
+    remaining = max(trials - done, 0)
+    ran = 0
+    while ran < remaining:
+        asked = [study.ask() for _ in range(min(batch, remaining - ran))]
+        told: set[int] = set()
+        try:
+            _run_batch(study, asked, told, dims=dims, strategy_cls=strategy_cls, evaluator=evaluator,
+                       objective=objective, seen=seen)
+        finally:  # an interrupted batch (Ctrl-C): its unfinished trials fail, so a resume does not count them
+            for trial in asked:
+                if trial.number not in told:
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        ran += len(asked)
+        if on_progress is not None:
+            for _ in asked:
+                on_progress(1)
+    finished = study.get_trials(deepcopy=False, states=done_states)
+    result = _result(finished, name=name, strategy_cls=strategy_cls, dims=dims, objective=objective,
+                     direction=direction, evaluator=evaluator, snapshot=snapshot, seed=seed,
+                     ran_now=remaining, n_blocks=n_blocks)
+    if store:
+        result = _store(result, code_hash=code_hash, setup=setup, clock=clock)
+    return result
 
-    def run_trial(trial: Any) -> float:
+
+def _run_batch(study: Any, asked: list[Any], told: set[int], *, dims: Mapping[str, Dimension],
+               strategy_cls: type[Strategy], evaluator: _Evaluator, objective: str,
+               seen: dict[str, tuple[int, float]]) -> None:
+    """Suggest, backtest and tell one batch of trials; add each told trial's number to `told`."""
+    import optuna
+
+    pruned = optuna.trial.TrialState.PRUNED
+    to_run: list[tuple[Any, dict[str, Any], str]] = []
+    repeats: list[tuple[Any, str]] = []
+    for trial in asked:
         params = {k: _suggest(trial, k, d) for k, d in dims.items()}
         try:
             strategy_cls(**params)
-        except StrategyError as e:
+        except StrategyError as e:  # refused by validate(): not a backtest, not counted
             trial.set_user_attr("invalid", str(e))
-            raise optuna.TrialPruned(str(e)) from None
+            study.tell(trial, state=pruned)
+            told.add(trial.number)
+            continue
         key = json.dumps(params, sort_keys=True)
-        if key in seen:  # TPE proposed a set already run: reuse it, do not count it twice
-            trial.set_user_attr("duplicate_of", seen[key][0])
-            return seen[key][1]
-        metrics, blocks = evaluator.run(params)
+        if key in seen or any(key == k for _, _, k in to_run):
+            repeats.append((trial, key))  # TPE proposed a set already run: reuse it, do not count it twice
+        else:
+            to_run.append((trial, params, key))
+    for (trial, _, key), (metrics, blocks) in zip(to_run, evaluator.run([p for _, p, _ in to_run]), strict=True):
         # one attribute, one commit: the metrics and the CSCV block stats the statistics need on resume
         trial.set_user_attr("backtest", {"metrics": {k: _finite(v) for k, v in metrics.items()},
                                          "blocks": np.asarray(blocks, dtype=np.float64).ravel().tolist()})
         value = _finite(metrics.get(objective))
-        if value is None:  # no finite objective (e.g. no trade): evaluated, but nothing to rank
+        if value is None:  # no finite objective: backtested, but nothing to rank
             trial.set_user_attr("invalid", f"{objective} is not a finite number")
-            raise optuna.TrialPruned(f"{objective} is not finite")
-        seen[key] = (trial.number, value)
-        return value
-
-    callbacks = [] if on_progress is None else [lambda _study, _trial: on_progress(1)]
-    remaining = trials - done
-    if remaining > 0:
-        study.optimize(run_trial, n_trials=remaining, callbacks=callbacks, catch=(), gc_after_trial=False)
-    finished = study.get_trials(deepcopy=False, states=done_states)
-    result = _result(finished, name=name, strategy_cls=strategy_cls, dims=dims, objective=objective,
-                     direction=direction, evaluator=evaluator, snapshot=snapshot, seed=seed,
-                     ran_now=max(remaining, 0), n_blocks=n_blocks)
-    if store:
-        result = _store(result, code_hash=code_hash, setup=setup, clock=clock)
-    return result
+            study.tell(trial, state=pruned)
+        else:
+            seen[key] = (trial.number, value)
+            study.tell(trial, value)
+        told.add(trial.number)
+    for trial, key in repeats:
+        if key in seen:
+            trial.set_user_attr("duplicate_of", seen[key][0])
+            study.tell(trial, seen[key][1])
+        else:  # a repeat of a set whose objective was not finite
+            trial.set_user_attr("invalid", f"{objective} is not a finite number")
+            study.tell(trial, state=pruned)
+        told.add(trial.number)
 
 
 def _result(finished: list[Any], *, name: str, strategy_cls: type[Strategy], dims: Mapping[str, Dimension],

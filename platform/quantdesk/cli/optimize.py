@@ -51,6 +51,7 @@ def optimize_command(
     exchange: Exchange = None,
     start: Start = None,
     end: End = None,
+    batch: Annotated[int, typer.Option("--batch", help="Trials proposed and backtested together (the seed reproduces a given batch size).")] = 4,
     top: Annotated[int, typer.Option("--top", help="Show this many best trials.")] = 10,
     fee_bps: FeeBps = 10.0,
     slippage_bps: SlippageBps = 0.0,
@@ -79,7 +80,7 @@ def optimize_command(
     with study_storage() as storage, progress(f"optimize {strategy}", trials, enabled=enabled) as advance:
         result = optimize(strategy, query, space=parsed, trials=trials, objective=objective, seed=seed, cost=cost,
                           initial_cash=cash, allow_short=allow_short, market=market, leverage=leverage,
-                          storage=storage, on_progress=advance)
+                          storage=storage, on_progress=advance, batch=batch)
     payload = result.summary(top)
     payload["snapshot"] = result.snapshot
     if json_out:

@@ -257,3 +257,10 @@ def test_a_batch_interrupted_mid_backtest_fails_its_trials_and_the_resume_replac
     assert resumed.n_trials == 10 and resumed.ran_now == 6
     numbers = resumed.trials["number"].to_list()
     assert len(set(numbers)) == 10 and set(range(4, 8)).isdisjoint(numbers)  # the failed batch is not counted
+
+
+def test_a_strategy_file_of_ones_own_is_searched_like_a_builtin(make_candles, ledger_url) -> None:
+    path = Path(__file__).resolve().parents[2] / "research" / "strategies" / "breakout_with_trend.py"
+    result = search(f"{path}:BreakoutWithTrend", make_candles(400), space=["period=5:30", "exit_period=2:20",
+                    "trend=10:50"], trials=5, seed=0, store=False, storage_url=ledger_url())
+    assert result.engine == "targets" and result.n_trials == 5 and result.study.startswith("optimize:breakout_with_trend")

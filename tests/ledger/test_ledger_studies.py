@@ -64,3 +64,34 @@ def test_an_unmigrated_postgresql_ledger_is_refused_before_optuna_writes(pg_temp
             engine.dispose()
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[attr-defined]
+
+
+def test_an_optimize_search_resumes_from_either_backend(db_url: str) -> None:
+    """The whole search on each backend: interrupted after one batch, resumed to exactly N trials."""
+    import numpy as np
+    import polars as pl
+
+    from quantdesk.backtest.optimize import optimize
+
+    rng = np.random.default_rng(0)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 300)))
+    ts = pl.datetime_range(pl.datetime(2024, 1, 1), pl.datetime(2024, 1, 1) + pl.duration(hours=299), "1h",
+                           eager=True, time_zone="UTC")
+    frame = pl.DataFrame({"ts": ts, "open": close, "high": close * 1.002, "low": close * 0.998, "close": close,
+                          "volume": np.ones(300)})
+    space = ["period=5:30", "oversold=10.0:40.0"]
+
+    seen: list[int] = []
+
+    def stop(n: int) -> None:
+        seen.append(n)
+        if len(seen) == 4:  # Ctrl-C after the first batch of four
+            raise KeyboardInterrupt
+
+    with study_storage(db_url) as storage, pytest.raises(KeyboardInterrupt):
+        optimize("rsi_reversion", frame, space=space, trials=8, storage=storage, store=False, on_progress=stop)
+    with study_storage(db_url) as storage:
+        resumed = optimize("rsi_reversion", frame, space=space, trials=8, storage=storage, store=False)
+    assert resumed.n_trials == 8 and resumed.ran_now == 4
+    assert sorted(resumed.trials["number"].to_list()) == list(range(8))
+    assert resumed.overfitting is not None and resumed.overfitting.n_trials == resumed.n_evaluated

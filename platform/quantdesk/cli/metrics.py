@@ -63,3 +63,59 @@ def serve_command(
             pass
         finally:
             server.close()
+
+
+def metrics_route(host: str, read_ledger: Any) -> tuple[Any, ...]:
+    """Return the dashboard server's `/metrics` route (tornado).
+
+    Bound to 127.0.0.1 it needs no login (only this machine reaches it); bound anywhere else it
+    answers only a request with `Authorization: Bearer <token>`, the token from `[metrics]`
+    (`token_env` or `token_file`), and 403 to everyone when none is configured.
+    """
+    import hmac
+
+    from tornado.web import RequestHandler
+
+    from quantdesk.metrics import clean_directory, multiprocess_directory, render, scrape_registry
+    from quantdesk.metrics.config import MetricsConfig
+
+    local = host == "127.0.0.1"
+    token = None if local else MetricsConfig.from_settings().token()
+    directory = multiprocess_directory()
+    if directory is not None:  # an exporter's start-up: drop what exited processes left
+        clean_directory(directory)
+    registry = scrape_registry(read_ledger)
+
+    class MetricsHandler(RequestHandler):
+        def get(self) -> None:
+            if not local:
+                if token is None:
+                    self.set_status(403)
+                    self.finish("/metrics off 127.0.0.1 needs a bearer token: set [metrics] token_env or token_file "
+                                "in quantdesk.toml\n")
+                    return
+                given = self.request.headers.get("Authorization", "")
+                if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                    self.set_status(401)
+                    self.set_header("WWW-Authenticate", 'Bearer realm="quantdesk metrics"')
+                    self.finish("send Authorization: Bearer <the [metrics] token>\n")
+                    return
+            self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.finish(render(registry))
+
+    return (r"/metrics", MetricsHandler)
+
+
+def count_dashboard_sessions() -> None:
+    """Keep quantdesk_dashboard_sessions: +1 when a page session opens, -1 when it is destroyed."""
+    import panel as pn
+
+    from quantdesk.metrics import record_dashboard_sessions
+
+    def created(context: Any) -> None:
+        record_dashboard_sessions(1)
+        document = getattr(context, "_document", None)
+        if document is not None:
+            document.on_session_destroyed(lambda _context: record_dashboard_sessions(-1))
+
+    pn.state.on_session_created(created)

@@ -89,6 +89,7 @@ class Settings(BaseSettings):
     dask: str | None = None  # a Dask scheduler (tcp://HOST:8786): sweeps and walk-forward run there
     flows: dict[str, Any] = Field(default_factory=dict)  # [flows]: ingest schedules, venue rate limits
     arb: dict[str, Any] = Field(default_factory=dict)  # [arb]: taker fees, transfer costs, rates (quantdesk.arb.config)
+    metrics: dict[str, Any] = Field(default_factory=dict)  # [metrics]: the /metrics bearer token (quantdesk.metrics.config)
 
     @classmethod
     def settings_customise_sources(

@@ -41,14 +41,10 @@ def _record_metrics_under_home() -> None:
     CLI commands, runners, flow runs and the dashboard come and go; prometheus_client's
     multiprocess mode keeps what each recorded in one directory for `quantdesk metrics serve`.
     """
-    import os
-    from pathlib import Path
-
-    from quantdesk.core.settings import default_home
+    from quantdesk.core.home import home
     from quantdesk.metrics import enable_multiprocess
 
-    home = os.environ.get("QUANTDESK_HOME")
-    enable_multiprocess((Path(home).expanduser() if home else default_home()) / "metrics")
+    enable_multiprocess(home() / "metrics")
 
 
 # Command modules register themselves on `app` when imported. A module that does not

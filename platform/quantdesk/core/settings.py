@@ -16,17 +16,13 @@ from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from quantdesk.core.errors import ConfigError
+from quantdesk.core.home import default_home  # light: the CLI's start-up reads it without pydantic
 
 __all__ = ["Settings", "VenueConfig", "config_path", "default_home", "get_settings"]
 
 _REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
-def default_home() -> Path:
-    """Return the repository's `data/` when running from a checkout, else `./data`."""
-    if (_REPO_ROOT / "pyproject.toml").exists() and (_REPO_ROOT / "platform").is_dir():
-        return _REPO_ROOT / "data"
-    return Path.cwd() / "data"
 
 
 def config_path() -> Path:

@@ -10,6 +10,10 @@ Two figures per ledger: `fresh` is a new ledger's first 1,000 orders (its write-
 file still growing to its checkpoint size, ~4 MB: a one-time cost per installation), and
 `steady` the 2,000 orders after those, which is what a running desk pays.
 
+`metrics` (issue 26): the same tmpfs path with Prometheus recording off and on in this run
+(on: multiprocess mode into a temporary directory, as `quantdesk run` records), alternating
+blocks so drift of the machine's load falls on both; goal: p99 difference <= 50 us.
+
 Run: .venv/bin/python bench/order_path.py [--orders 2000]
 """
 
@@ -71,7 +75,28 @@ def main() -> None:
     if Path("/dev/shm").is_dir():
         with tempfile.TemporaryDirectory(prefix="qd-order-path-", dir="/dev/shm") as shm:
             out["tmpfs_without_fsync_cost"] = run(Path(shm), args.orders)
+    out["metrics"] = metrics_on_and_off(args.orders)
     print(json.dumps(out, indent=1))
+
+
+def metrics_on_and_off(orders: int, rounds: int = 2) -> dict[str, Any]:
+    """Order-path p99 with recording off and on, alternating; on = multiprocess files, as live processes record."""
+    from quantdesk.metrics import enable_multiprocess, set_recording
+
+    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
+    steady: dict[str, list[float]] = {"off": [], "on": []}
+    with tempfile.TemporaryDirectory(prefix="qd-metrics-") as metrics_dir:
+        enable_multiprocess(Path(metrics_dir))
+        for _ in range(rounds):
+            for mode in ("off", "on"):
+                set_recording(mode == "on")
+                with tempfile.TemporaryDirectory(prefix="qd-order-path-", dir=base) as folder:
+                    steady[mode].append(run(Path(folder), orders)["steady"]["p99_ms"])
+        set_recording(True)
+    p99 = {mode: round(float(np.median(values)), 3) for mode, values in steady.items()}
+    return {"rounds": rounds, "steady_p99_ms_off": p99["off"], "steady_p99_ms_on": p99["on"],
+            "p99_difference_us": round((p99["on"] - p99["off"]) * 1000, 1), "goal_difference_us": 50,
+            "runs_p99_ms": steady}
 
 
 if __name__ == "__main__":

@@ -6,10 +6,16 @@ of them per home. Each exporter's start-up cleans the directory of what processe
 gone left behind before it (their counters reset, which `rate()` and `increase()` expect
 across restarts); while it runs, a process that exits keeps its counters in the sum and
 loses its live gauges (at its exit, or at the next scrape when it was killed).
+
+Every CLI command leaves a file or two; merged at each scrape, hundreds of them would make the
+scrape slow. So a scrape that finds more than COMPACT_AFTER exited processes' counter and
+histogram files sums them into one `<type>_archive.db` per type and removes them (under a
+lock: several exporters may share the directory).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import threading
@@ -21,11 +27,14 @@ from typing import Any
 from .contract import CONTRACT, CONTRACT_VERSION
 from .registry import desk_metrics, multiprocess_directory
 
-__all__ = ["LedgerReading", "MetricsServer", "clean_directory", "render", "scrape_registry", "serve_metrics"]
+__all__ = ["LedgerReading", "MetricsServer", "clean_directory", "compact_directory", "render", "scrape_registry",
+           "serve_metrics"]
 
 _PID = re.compile(r"_(\d+)\.db$")
 _LIVE = re.compile(r"^gauge_live\w+_(\d+)\.db$")
 _HELP = {spec.name: spec.help for spec in CONTRACT}
+COMPACT_AFTER = 8  # exited processes' files merged at each scrape before they are folded into the archive
+_ARCHIVED = ("counter", "histogram")  # summable: a dead process's values add up (gauges of the dead go)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,16 +55,67 @@ def _alive(pid: int) -> bool:
     return True
 
 
+class _DirectoryLock:
+    """flock on the directory's lock file: exclusive to remove or fold files, shared to merge them."""
+
+    def __init__(self, directory: Path, *, exclusive: bool) -> None:
+        self.path, self.mode = directory / ".lock", fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        self._file: Any = None
+
+    def __enter__(self) -> None:
+        self._file = open(self.path, "a")  # noqa: SIM115 - held until __exit__
+        fcntl.flock(self._file, self.mode)
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()  # releases the lock
+
+
 def clean_directory(directory: Path) -> int:
     """Remove the files of processes that are no longer running (an exporter's start-up); return how many."""
     directory.mkdir(parents=True, exist_ok=True)
+    with _DirectoryLock(directory, exclusive=True):
+        return _clean(directory)
+
+
+def _clean(directory: Path) -> int:
     removed = 0
     for path in directory.glob("*.db"):
         match = _PID.search(path.name)
-        if match and not _alive(int(match.group(1))):
-            path.unlink(missing_ok=True)
+        if (match and not _alive(int(match.group(1)))) or path.name.endswith("_archive.db"):
+            path.unlink(missing_ok=True)  # the archive holds only exited processes' values: it goes too
             removed += 1
     return removed
+
+
+def compact_directory(directory: Path, *, after: int = COMPACT_AFTER) -> int:
+    """Fold exited processes' counter and histogram files into one archive per type; return files folded."""
+    from prometheus_client.mmap_dict import MmapedDict
+
+    dead = [p for p in directory.glob("*.db") if p.name.split("_", 1)[0] in _ARCHIVED
+            and (m := _PID.search(p.name)) and not _alive(int(m.group(1)))]
+    if len(dead) <= after:
+        return 0
+    with _DirectoryLock(directory, exclusive=True):  # another exporter of this home may be merging them
+        folded = 0
+        for kind in _ARCHIVED:
+            files = [p for p in dead if p.name.startswith(kind + "_") and p.exists()]
+            if not files:
+                continue
+            archive = directory / f"{kind}_archive.db"
+            totals: dict[str, float] = {}
+            for path in ([archive] if archive.exists() else []) + files:
+                for key, value, _ts, _pos in MmapedDict.read_all_values_from_file(str(path)):
+                    totals[key] = totals.get(key, 0.0) + value
+            temporary = directory / f".{kind}_archive.tmp"  # not *.db: the collector never reads half of it
+            new = MmapedDict(str(temporary))
+            for key, value in totals.items():
+                new.write_value(key, value, 0.0)
+            new.close()
+            os.replace(temporary, archive)  # the sums and the files they came from: the files go right after
+            for path in files:
+                path.unlink(missing_ok=True)
+            folded += len(files)
+        return folded
 
 
 def _drop_dead_live_gauges(directory: Path) -> None:
@@ -78,8 +138,6 @@ class _DeskCollector:
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 
-        if self.directory is not None:
-            _drop_dead_live_gauges(self.directory)
         info = InfoMetricFamily("quantdesk_metrics_contract", "The metric contract's version (README, Metrics).")
         info.add_metric([], {"version": CONTRACT_VERSION})
         yield info
@@ -97,17 +155,33 @@ class _DeskCollector:
 def scrape_registry(read_ledger: Callable[[], LedgerReading] | None = None) -> Any:
     """Return a registry whose collection is the merged view (or this process's own, in memory)."""
     from prometheus_client import CollectorRegistry
-    from prometheus_client.multiprocess import MultiProcessCollector
 
     directory = multiprocess_directory()
     registry = CollectorRegistry(auto_describe=False)
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
-        MultiProcessCollector(registry, path=str(directory))
+        registry.register(_Merged(directory))
     else:
         registry.register(_InMemory())
     registry.register(_DeskCollector(read_ledger, directory))
     return registry
+
+
+class _Merged:
+    """prometheus_client's merge of the directory's files, after dropping the dead's live gauges and folding
+    exited processes' files into the archive, under the directory's shared lock (no fold mid-merge)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        _drop_dead_live_gauges(self.directory)
+        compact_directory(self.directory)
+        with _DirectoryLock(self.directory, exclusive=False):
+            metrics = list(MultiProcessCollector.merge([str(p) for p in self.directory.glob("*.db")]))
+        yield from metrics
 
 
 class _InMemory:

@@ -13,6 +13,7 @@ import logging
 import re
 from functools import lru_cache
 
+from . import registry
 from .contract import OrderResult
 from .registry import desk_metrics
 
@@ -43,6 +44,8 @@ def order_result(status: object) -> OrderResult:
 
 def record_order(*, venue: str, side: object, outcome: OrderResult | str) -> None:
     """Count one order intent by venue, side (buy, sell) and outcome."""
+    if not registry._recording:
+        return
     try:
         side_label = str(side).lower()
         desk_metrics()["quantdesk_orders"].labels(
@@ -53,6 +56,8 @@ def record_order(*, venue: str, side: object, outcome: OrderResult | str) -> Non
 
 def record_fills(*, venue: str, count: int) -> None:
     """Count `count` fills recorded on `venue`."""
+    if not registry._recording:
+        return
     if count:
         try:
             desk_metrics()["quantdesk_fills"].labels(_label(venue)).inc(count)
@@ -62,6 +67,8 @@ def record_fills(*, venue: str, count: int) -> None:
 
 def record_order_seconds(*, venue: str, seconds: float) -> None:
     """Observe one intent-written -> answer-written round trip."""
+    if not registry._recording:
+        return
     try:
         desk_metrics()["quantdesk_order_seconds"].labels(_label(venue)).observe(max(seconds, 0.0))
     except Exception:  # noqa: BLE001
@@ -70,6 +77,8 @@ def record_order_seconds(*, venue: str, seconds: float) -> None:
 
 def record_risk_check(*, seconds: float, denied_code: str | None) -> None:
     """Observe one risk check; count a denial under its code."""
+    if not registry._recording:
+        return
     try:
         metrics = desk_metrics()
         metrics["quantdesk_risk_check_seconds"].observe(max(seconds, 0.0))
@@ -81,6 +90,8 @@ def record_risk_check(*, seconds: float, denied_code: str | None) -> None:
 
 def record_decision(*, deployment: str, seconds: float) -> None:
     """Observe one bar close -> order handed to the gate delay."""
+    if not registry._recording:
+        return
     try:
         desk_metrics()["quantdesk_decision_seconds"].labels(_label(deployment)).observe(max(seconds, 0.0))
     except Exception:  # noqa: BLE001
@@ -89,6 +100,8 @@ def record_decision(*, deployment: str, seconds: float) -> None:
 
 def record_candle_age(*, exchange: str, symbol: str, timeframe: str, seconds: float) -> None:
     """Set the age of a series' newest closed candle, as a running deployment sees it."""
+    if not registry._recording:
+        return
     try:
         desk_metrics()["quantdesk_candle_age_seconds"].labels(
             _label(exchange), _label(symbol), _label(timeframe)).set(max(seconds, 0.0))
@@ -98,6 +111,8 @@ def record_candle_age(*, exchange: str, symbol: str, timeframe: str, seconds: fl
 
 def record_position(*, deployment: str, equity: float, notional: dict[str, float]) -> None:
     """Set a running deployment's equity and per-symbol position notional at the last close."""
+    if not registry._recording:
+        return
     try:
         metrics = desk_metrics()
         dep = _label(deployment)
@@ -110,6 +125,8 @@ def record_position(*, deployment: str, equity: float, notional: dict[str, float
 
 def record_notification(*, url_scheme: str, sent: bool) -> None:
     """Count one delivery attempt by the channel URL's scheme (never the URL: it holds secrets)."""
+    if not registry._recording:
+        return
     try:
         scheme = url_scheme.lower()
         desk_metrics()["quantdesk_notifications"].labels(
@@ -120,6 +137,8 @@ def record_notification(*, url_scheme: str, sent: bool) -> None:
 
 def record_flow_run(*, flow: str, state: str) -> None:
     """Count one flow run that ended in `state` (COMPLETED, FAILED, CRASHED, CANCELLED)."""
+    if not registry._recording:
+        return
     try:
         desk_metrics()["quantdesk_flow_runs"].labels(_label(flow), _label(state.lower())).inc()
     except Exception:  # noqa: BLE001
@@ -128,6 +147,8 @@ def record_flow_run(*, flow: str, state: str) -> None:
 
 def record_lake_rows(*, exchange: str, timeframe: str, rows: int) -> None:
     """Count candle rows written to the lake."""
+    if not registry._recording:
+        return
     if rows:
         try:
             desk_metrics()["quantdesk_lake_rows_written"].labels(_label(exchange), _label(timeframe)).inc(rows)
@@ -137,6 +158,8 @@ def record_lake_rows(*, exchange: str, timeframe: str, rows: int) -> None:
 
 def record_login(*, accepted: bool) -> None:
     """Count one dashboard login by outcome (the user name never becomes a label)."""
+    if not registry._recording:
+        return
     try:
         desk_metrics()["quantdesk_logins"].labels("accepted" if accepted else "refused").inc()
     except Exception:  # noqa: BLE001
@@ -145,6 +168,8 @@ def record_login(*, accepted: bool) -> None:
 
 def record_dashboard_sessions(delta: int) -> None:
     """Move the open dashboard sessions gauge by `delta` (+1 opened, -1 closed)."""
+    if not registry._recording:
+        return
     try:
         desk_metrics()["quantdesk_dashboard_sessions"].inc(delta)
     except Exception:  # noqa: BLE001

@@ -23,7 +23,10 @@ from quantdesk.core.errors import ConfigError
 
 from .contract import CONTRACT, Kind, MetricSpec
 
-__all__ = ["DeskMetrics", "desk_metrics", "enable_multiprocess", "multiprocess_directory", "reset_for_tests"]
+__all__ = [
+    "DeskMetrics", "desk_metrics", "enable_multiprocess", "multiprocess_directory", "recording", "reset_for_tests",
+    "set_recording",
+]
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own variable: child processes inherit it
 
@@ -43,6 +46,19 @@ class DeskMetrics:
 _lock = threading.Lock()
 _current: DeskMetrics | None = None
 _directory: Path | None = None
+# QUANTDESK_METRICS=off turns every recording into a no-op (bench/order_path.py measures both ways)
+_recording = os.environ.get("QUANTDESK_METRICS", "on").lower() not in ("off", "0", "false", "no")
+
+
+def recording() -> bool:
+    """Return whether record_* calls record (False: QUANTDESK_METRICS=off, or set_recording(False))."""
+    return _recording
+
+
+def set_recording(on: bool) -> None:
+    """Turn recording on or off for this process."""
+    global _recording
+    _recording = on
 
 
 def enable_multiprocess(directory: Path) -> None:

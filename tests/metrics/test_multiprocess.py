@@ -113,6 +113,7 @@ def test_runners_and_a_cli_order_share_one_merged_scrape(quantdesk_home: Path, t
             found = wait_for(url, lambda f: total(f, "quantdesk_orders_total", venue="sim") == 1, "the CLI's order")
             assert total(found, "quantdesk_orders_total", venue="sim", outcome="filled", side="buy") == 1
             assert has(found, "quantdesk_candle_age_seconds", exchange="paper", symbol="BTC/USDT", timeframe="1m")
+            assert has(found, "quantdesk_position_notional", deployment="flip-a", symbol="BTC/USDT")
 
             # one runner stops: its live gauges go, the other's stay
             runners["flip-a"].send_signal(signal.SIGTERM)

@@ -181,7 +181,9 @@ class _Merged:
         compact_directory(self.directory)
         with _DirectoryLock(self.directory, exclusive=False):
             metrics = list(MultiProcessCollector.merge([str(p) for p in self.directory.glob("*.db")]))
-        yield from metrics
+        # libraries in our processes (Prefect's event clients) record with prometheus_client too, and the
+        # inherited PROMETHEUS_MULTIPROC_DIR sends theirs here: the scrape shows the contract's only
+        yield from (m for m in metrics if m.name.startswith("quantdesk_"))
 
 
 class _InMemory:

@@ -58,7 +58,12 @@ def test_exited_processes_fold_into_an_archive_with_the_same_sums(tmp_path: Path
         assert sorted(p.name for p in directory.glob("*.db")) == ["counter_archive.db", "histogram_archive.db"]
         _record_as(_dead_pid(), orders=100)  # one more exits later: merged beside the archive
         assert _totals(render(registry).decode()) == (expected[0] + 100, processes + 1, processes + 1)
-        assert clean_directory(directory) == 4  # an exporter's start-up: both archives and the exited files go
+        foreign = _dead_pid()
+        values.ValueClass = values.MultiProcessValue(lambda: foreign)  # a library's own counter (Prefect's clients)
+        Counter("prefect_events_total", "Not ours.", registry=None).inc()
+        values.close_all_multiprocess_files()
+        assert "prefect_events" not in render(registry).decode()
+        assert clean_directory(directory) == 5  # an exporter's start-up: both archives and the exited files go
         assert list(directory.glob("*.db")) == []
     finally:
         reset_for_tests()

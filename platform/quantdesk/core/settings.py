@@ -23,8 +23,6 @@ __all__ = ["Settings", "VenueConfig", "config_path", "default_home", "get_settin
 _REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
-
-
 def config_path() -> Path:
     """Return where `quantdesk.toml` is read from (and where `venue add` writes)."""
     explicit = os.environ.get("QUANTDESK_CONFIG")

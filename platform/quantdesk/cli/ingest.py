@@ -168,12 +168,27 @@ def import_command(
             "--drop-fillers", help="Drop synthetic gap fillers (volume 0, flat at previous close)."
         ),
     ] = False,
+    series: Annotated[
+        str | None,
+        typer.Option("--series", help="Import one numeric column as the lake series NAME (not candles): "
+                     "a sentiment score, an on-chain count... Needs --symbol."),
+    ] = None,
+    column: Annotated[
+        str | None, typer.Option("--column", help="With --series: the column holding the values (default: NAME).")
+    ] = None,
+    time_column: Annotated[
+        str, typer.Option("--time-column", help="With --series: the timestamp column (ISO text or epoch ms/s).")
+    ] = "ts",
     json_output: JsonOption = False,
 ) -> None:
-    """Import a candle file into the lake.
+    """Import a candle file into the lake, or with --series one numeric column as a series.
 
     Example: quantdesk import ../shared/data/freqtrade-testdata/ETH_BTC-5m.json --exchange binance
+    Example: quantdesk import fear_greed.csv --series fear_greed --column value --time-column date --symbol BTC/USDT
     """
+    if series is not None:
+        _import_series(path, series, column, time_column, exchange, symbol, timeframe, mapping, json_output)
+        return
     from quantdesk.ingest import import_file
 
     report = import_file(
@@ -195,6 +210,27 @@ def import_command(
     )
     for note in report.notes:
         console.print(f"  note: {note}", highlight=False)
+
+
+def _import_series(path: Path, name: str, column: str | None, time_column: str, exchange: str | None,
+                   symbol: str | None, timeframe: str | None, mapping: list[str] | None, json_output: bool) -> None:
+    from quantdesk.core.errors import ConfigError
+    from quantdesk.ingest.series_import import import_series
+
+    if timeframe is not None or mapping:
+        raise ConfigError("--series imports one column with its timestamps: drop --timeframe and --map, "
+                          "name the columns with --column and --time-column")
+    if symbol is None:
+        raise ConfigError("--series needs --symbol: a series belongs to a market (e.g. --symbol BTC/USDT)")
+    report = import_series(path, name=name, column=column or name, time_column=time_column, symbol=symbol,
+                           exchange=exchange or "imported")
+    if json_output:
+        emit(report)
+        return
+    span = f" from {report.first_ts:%Y-%m-%d %H:%M} to {report.last_ts:%Y-%m-%d %H:%M}" if report.first_ts else ""
+    console.print(f"{report.path} column {report.column} -> series {report.name} of {report.exchange} "
+                  f"{report.symbol}: {report.rows} points{span}, inserted {report.inserted}, "
+                  f"updated {report.updated}, unchanged {report.unchanged}", highlight=False, soft_wrap=True)
 
 
 @app.command("stream")

@@ -42,12 +42,18 @@ def ingest_command(
         typer.Option("--futures-data", help="Perpetuals: also fetch mark-price candles (stored as SYMBOL@mark) "
                      "and the funding-rate history (the lake's funding table)."),
     ] = False,
+    sentiment: Annotated[
+        bool,
+        typer.Option("--sentiment", help="Perpetuals: also fetch open interest, the long/short account ratio and "
+                     "taker buy/sell volume into the lake's series (Binance keeps the statistics 30 days)."),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Fetch candles through ccxt into the lake, resuming after the newest stored candle.
 
     Example: quantdesk ingest --exchange binance --symbol BTC/USDT --symbol ETH/USDT --timeframe 1m --since 2024-01-01
     Perpetuals: quantdesk ingest --exchange binanceusdm --symbol XRP/USDT:USDT --timeframe 1h --since 2024-01-01 --futures-data
+    Sentiment: quantdesk ingest --exchange binanceusdm --symbol XRP/USDT:USDT --timeframe 1h --since 2024-01-01 --sentiment
     """
     from quantdesk.core.clock import SystemClock
     from quantdesk.core.timeframes import parse_time, timeframe_ms
@@ -90,6 +96,12 @@ def ingest_command(
                               retry=RetryPolicy(max_attempts=max_attempts), price="mark")
             funding_reports = ingest_funding(exchange, symbol, since, until, clock=clock,
                                              retry=RetryPolicy(max_attempts=max_attempts))
+        sentiment_reports = []
+        if sentiment:
+            from quantdesk.ingest import ingest_sentiment
+
+            sentiment_reports = ingest_sentiment(exchange, symbol, timeframe, since, until, clock=clock,
+                                                 retry=RetryPolicy(max_attempts=max_attempts))
     from quantdesk.ops.data_events import record_quarantined
 
     if record_quarantined(reports, actor="cli:ingest"):  # people hear about rejected rows (data_quarantined)
@@ -97,7 +109,8 @@ def ingest_command(
 
         deliver_pending()
     if json_output:
-        emit({"reports": reports, **({"funding": funding_reports} if futures_data else {})})
+        emit({"reports": reports, **({"funding": funding_reports} if futures_data else {}),
+              **({"sentiment": sentiment_reports} if sentiment else {})})
         return
     for r in reports:
         resumed = f", resumed after {r.resumed_from:%Y-%m-%d %H:%M}" if r.resumed_from else ""
@@ -110,6 +123,12 @@ def ingest_command(
         resumed = f", resumed after {f.resumed_from:%Y-%m-%d %H:%M}" if f.resumed_from else ""
         console.print(f"{f.exchange} {f.symbol} funding: fetched {f.fetched} settlements in {f.pages} pages{resumed}; "
                       f"inserted {f.inserted}, updated {f.updated}, unchanged {f.unchanged}", highlight=False)
+    for s in sentiment_reports:
+        resumed = f", resumed after {s.resumed_from:%Y-%m-%d %H:%M}" if s.resumed_from else ""
+        note = f" ({s.note})" if s.note else ""
+        console.print(f"{s.exchange} {s.symbol} {s.kind} ({s.period}): fetched {s.fetched} points in {s.pages} pages"
+                      f"{resumed}; inserted {s.inserted}, updated {s.updated}, unchanged {s.unchanged} "
+                      f"-> {', '.join(s.series)}{note}", highlight=False, soft_wrap=True)
 
 
 def _parse_mapping(items: list[str] | None) -> dict[str, str] | None:

@@ -220,7 +220,8 @@ def venue_serve(
         emit(info)
     else:
         console.print(
-            f"simulated venue on [bold]{venue.url}[/] ({', '.join(symbols)}; market time {info['start']}, speed {speed}x)",
+            f"simulated venue on [bold]{venue.url}[/] ({', '.join([*symbols, *perpetuals])}; market time "
+            f"{info['start']}, speed {speed}x)",
             highlight=False,
         )
         console.print(f"WebSocket streams on [bold]{streams.url}[/] (the venue's ws_url)", highlight=False)

@@ -106,3 +106,13 @@ def test_a_series_holds_the_last_value_written_for_each_timestamp(tmp_path_facto
     stored = Lake(root).numeric.read("s", **KEY)
     assert stored["ts"].to_list() == [datetime.fromtimestamp((JAN + h * HOUR) / 1000, UTC) for h in sorted(expected)]
     assert stored["value"].to_list() == [expected[h] for h in sorted(expected)]
+
+
+def test_duckdb_sees_the_series_beside_the_candles(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    assert lake.sql("select count(*) from series").fetchall() == [(0,)]
+    write_series(lake, _points(list(range(48))), name="open_interest", **KEY)
+    write_series(lake, _points([0, 1], [0.5, 0.7]), name="long_short_ratio", **KEY)
+    rows = lake.sql("select name, count(*), max(value) from series where symbol = 'XRP/USDT:USDT' "
+                    "group by name order by name").fetchall()
+    assert rows == [("long_short_ratio", 2, 0.7), ("open_interest", 48, 47.0)]

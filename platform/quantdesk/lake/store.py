@@ -282,7 +282,8 @@ class Lake:
     def sql(self, query: str) -> duckdb.DuckDBPyRelation:
         """Run DuckDB SQL over the `candles` view (exchange, symbol, timeframe, ts, OHLCV) of every file.
 
-        A `quarantine` view holds the quarantined rows with their reason.
+        A `quarantine` view holds the quarantined rows with their reason, and a `series` view the
+        numeric series (exchange, symbol, name, ts, value).
         """
         listing = {key: self._files(*key) for key in self.series()}
         return self._sql.query(query, listing, self.root, self.storage)

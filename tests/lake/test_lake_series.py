@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -116,3 +117,16 @@ def test_duckdb_sees_the_series_beside_the_candles(tmp_path: Path) -> None:
     rows = lake.sql("select name, count(*), max(value) from series where symbol = 'XRP/USDT:USDT' "
                     "group by name order by name").fetchall()
     assert rows == [("long_short_ratio", 2, 0.7), ("open_interest", 48, 47.0)]
+
+
+def test_the_change_marker_moves_when_a_series_gains_points_and_not_on_a_repeat(tmp_path: Path) -> None:
+    store = Lake(tmp_path).numeric
+    write_series(tmp_path, _points([0, 1]), name="s", **KEY)
+    before = store.change_marker()
+    write_series(tmp_path, _points([0, 1]), name="s", **KEY)  # nothing new: no file rewritten
+    assert store.change_marker() == before
+    folder = tmp_path / "_series" / "exchange=binanceusdm" / "symbol=XRP%2FUSDT%3AUSDT" / "name=s"
+    os.utime(folder, ns=(0, 0))  # an old stamp: the next write's rename must move it, however fast it comes
+    before = store.change_marker()
+    write_series(tmp_path, _points([2]), name="s", **KEY)
+    assert store.change_marker() != before and [key for key, _v in before] == [("binanceusdm", "XRP/USDT:USDT", "s")]

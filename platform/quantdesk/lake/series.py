@@ -222,6 +222,10 @@ class NumericSeries:
         newest = self.storage.read_parquet(files[-1].path)["ts"].max()
         return None if newest is None else int(newest.timestamp() * 1000)  # type: ignore[union-attr]
 
+    def change_marker(self) -> tuple[tuple[tuple[str, str, str], object | None], ...]:
+        """Return each stored series with its folder's change marker (None where storage has none, e.g. S3)."""
+        return tuple((key, self.storage.version(self._folder(*key))) for key in self.series())
+
     def series(self, exchange: str | None = None, symbol: str | None = None) -> list[tuple[str, str, str]]:
         """Return every stored (exchange, symbol, name), sorted, optionally for one exchange and symbol."""
         found: list[tuple[str, str, str]] = []

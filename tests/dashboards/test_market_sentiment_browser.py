@@ -14,6 +14,9 @@ import numpy as np
 import polars as pl
 
 from tests.dashboards.test_dashboards_browser import PASSWORDS, _login
+from tests.dashboards.test_dashboards_browser import pytestmark as browser_marks
+
+pytestmark = browser_marks  # integration, slow, skipped without Debian's chromium
 
 KEY = {"exchange": "synthetic", "symbol": "BTC/USDT"}
 

@@ -21,6 +21,7 @@ from quantdesk.lake.layout import SeriesFile, decode_symbol, series_dir
 from quantdesk.lake.quality import find_gaps, summarise
 from quantdesk.lake.quarantine import read_quarantine, write_quarantine
 from quantdesk.lake.resample import resample
+from quantdesk.lake.series import NumericSeries
 from quantdesk.lake.sql import SqlView
 from quantdesk.lake.storage import LakePath, open_storage
 from quantdesk.lake.validation import CANDLE_SCHEMA, VALUE_COLUMNS, normalise, validate
@@ -110,6 +111,11 @@ class Lake:
     def funding(self) -> FundingRates:
         """Perpetual futures' funding rates beside the candles (`lake.funding.read(symbol, exchange=...)`)."""
         return FundingRates(self.root, storage=self.storage)
+
+    @property
+    def numeric(self) -> NumericSeries:
+        """Timestamped numeric series beside the candles (open interest, ratios, imported scores)."""
+        return NumericSeries(self.root, storage=self.storage, fsync=self.fsync)
 
     # -- writing ------------------------------------------------------------------------
 
@@ -278,7 +284,8 @@ class Lake:
     def sql(self, query: str) -> duckdb.DuckDBPyRelation:
         """Run DuckDB SQL over the `candles` view (exchange, symbol, timeframe, ts, OHLCV) of every file.
 
-        A `quarantine` view holds the quarantined rows with their reason.
+        A `quarantine` view holds the quarantined rows with their reason, and a `series` view the
+        numeric series (exchange, symbol, name, ts, value).
         """
         listing = {key: self._files(*key) for key in self.series()}
         return self._sql.query(query, listing, self.root, self.storage)

@@ -99,12 +99,17 @@ def test_runners_and_a_cli_order_share_one_merged_scrape(quantdesk_home: Path, t
             exporter = subprocess.Popen([QUANTDESK, "metrics", "serve", "--port", str(port)], env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             processes.append(exporter)
-            runners = {name: subprocess.Popen([QUANTDESK, "run", name, "--json"], env=env, stdout=subprocess.PIPE,
-                                              stderr=subprocess.PIPE, text=True) for name in ("flip-a", "flip-b")}
+            runner_port = free_port()  # flip-b also serves the merged view itself (`run --metrics-port`)
+            extra = {"flip-a": [], "flip-b": ["--metrics-port", str(runner_port)]}
+            runners = {name: subprocess.Popen([QUANTDESK, "run", name, "--json", *extra[name]], env=env,
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                       for name in ("flip-a", "flip-b")}
             processes += runners.values()
             wait_for(url, lambda f: all(has(f, "quantdesk_equity", deployment=n) for n in runners)
                      and total(f, "quantdesk_decision_seconds_count") >= 2, "both runners' equity and orders")
             assert not stale.exists(), "the exporter's start-up must remove what dead processes left"
+            from_runner = parse(scrape(f"http://127.0.0.1:{runner_port}/metrics"))
+            assert all(has(from_runner, "quantdesk_equity", deployment=n) for n in runners)
             order = cli("order", "--venue", "sim", "--symbol", "BTC/USDT", "--side", "buy", "--qty", "0.01",
                         "--password-stdin", "--json", stdin="ops-pass\n")
             assert order.returncode == 0, order.stderr

@@ -25,6 +25,7 @@ from quantdesk.lake.series import NumericSeries
 from quantdesk.lake.sql import SqlView
 from quantdesk.lake.storage import LakePath, open_storage
 from quantdesk.lake.validation import CANDLE_SCHEMA, VALUE_COLUMNS, normalise, validate
+from quantdesk.metrics import record_lake_rows
 
 if TYPE_CHECKING:
     import duckdb
@@ -149,6 +150,7 @@ class Lake:
         report = WriteReport(quarantined=bad.height)
         for result in results:
             report = report + result
+        record_lake_rows(exchange=exchange, timeframe=timeframe, rows=report.inserted + report.updated)
         return report
 
     def _upsert_file(self, path: LakePath, part: pl.DataFrame) -> WriteReport:

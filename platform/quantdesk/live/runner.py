@@ -37,6 +37,7 @@ from quantdesk.live.perpetual_feed import PerpetualFeed, futures_book, settle_pa
 from quantdesk.live.schedule import BarScheduler
 from quantdesk.live.sizing import Account, size_order, to_intent_qty
 from quantdesk.live.spec import RunSpec
+from quantdesk.metrics import record_candle_age, record_decision, record_position
 from quantdesk.notify import Notification, NotificationLevel
 
 __all__ = ["BarOutcome", "Runner", "SkipCode", "bar_client_order_id"]
@@ -127,6 +128,8 @@ class Runner:
         self.rules = {s: spec.rules.get(s, MarketRules()) for s in spec.symbols}
         self.last_bar_ms: int | None = None
         self.started = False
+        # live bar closes (run()) record metrics; a replay's steps on a simulated clock do not
+        self.record_metrics = False
         self._book_cache: tuple[tuple[datetime, int], int, Account] | None = None
         lake = getattr(market, "lake", None)  # a perpetual's funding and marks come from the market's lake
         self._perpetual_feed = None if lake is None or spec.market != "futures" else PerpetualFeed(
@@ -160,6 +163,7 @@ class Runner:
         """
         if not self.started:
             self.start()
+        self.record_metrics = True
         scheduler = scheduler or BarScheduler(self.clock, self.spec.timeframe, sleep=self._sleep)
         outcomes: list[BarOutcome] = []
         after = resume_after_ms
@@ -215,6 +219,8 @@ class Runner:
             if not stale or attempt == retries:
                 break
             self._sleep(self.stale_retry_s)
+        if self.record_metrics:
+            self._record_candle_ages(frames)
         if stale:
             have = {s: (None if frames[s].is_empty() else _dt(_last_ms(frames[s])).isoformat()) for s in stale}
             return self._fail_closed(SkipCode.STALE_DATA,
@@ -322,6 +328,9 @@ class Runner:
                 side=Side.BUY if order.qty > 0 else Side.SELL, type=OrderType.MARKET,
                 qty=to_intent_qty(order.qty, self.rules[symbol]), ts=self.clock.now(),
             )
+            if self.record_metrics:  # bar close -> order handed to the gate
+                record_decision(deployment=self.spec.name,
+                                seconds=(self.clock.now() - _dt(bar_ms + self.step_ms)).total_seconds())
             outcome = self.gated.submit(intent, view=view)
             view = None  # written since: later orders read afresh
             if follow and outcome.approved and outcome.code != "ALREADY_SUBMITTED":
@@ -446,10 +455,22 @@ class Runner:
         if self.progress is None:
             return
         try:
-            pnl = self.account().value(prices) - float(self.spec.capital) if prices else None
+            book = self.account()
+            if self.record_metrics and prices:
+                record_position(deployment=self.spec.name, equity=book.value(prices),
+                                notional={s: book.position(s) * prices[s] for s in self.spec.symbols if s in prices})
+            pnl = book.value(prices) - float(self.spec.capital) if prices else None
             self.progress(last_bar_ts=bar_ts, pnl=None if pnl is None else round(pnl, 8), state=state, detail=detail)
         except QuantdeskError as e:
             log.warning("recording progress of %s failed: %s", self.spec.name, e)
+
+    def _record_candle_ages(self, frames: dict[str, Any]) -> None:
+        """Set each series' candle age: now minus the newest candle's close (no candle: not set)."""
+        now = self.clock.now()
+        for symbol, frame in frames.items():
+            if not frame.is_empty():
+                record_candle_age(exchange=self.spec.data_exchange, symbol=symbol, timeframe=self.spec.timeframe,
+                                  seconds=(now - _dt(_last_ms(frame) + self.step_ms)).total_seconds())
 
     def _fail_closed(self, code: SkipCode, detail: str, bar_ts: datetime | None) -> BarOutcome:
         """Place nothing; store, audit and notify why."""

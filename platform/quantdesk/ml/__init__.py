@@ -19,9 +19,13 @@ from quantdesk.ml.features import (
     register_feature,
     register_source,
 )
+from quantdesk.ml.importance import permutation_importance
 from quantdesk.ml.labels import forward_return, forward_sign, make_labels, triple_barrier
 from quantdesk.ml.models import MODELS, Model, make_model, register_model
 from quantdesk.ml.strategy import DEFAULT_FEATURES, MLStrategy, Training
+from quantdesk.strategies.base import (
+    param,  # so a file strategy imports everything from quantdesk.ml
+)
 
 __all__ = [
     "DEFAULT_FEATURES",
@@ -43,6 +47,8 @@ __all__ = [
     "make_labels",
     "make_model",
     "model_key",
+    "param",
+    "permutation_importance",
     "purged_kfold",
     "register_feature",
     "register_model",

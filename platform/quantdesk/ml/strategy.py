@@ -176,6 +176,31 @@ class MLStrategy(Strategy):
             points = points[np.linspace(0, len(points) - 1, limit).round().astype(int)]
         return sorted({int(b) for r in points for b in (r, r + self.horizon - 1)})
 
+    def model_record(self, frames: dict[str, pl.DataFrame] | pl.DataFrame) -> dict[str, Any]:
+        """What a stored run and a promotion pin: the models of this history, the last one's artifact
+        hash and training window, and the features' out-of-sample permutation importances."""
+        from quantdesk.ml.importance import permutation_importance
+
+        candles = frames if isinstance(frames, pl.DataFrame) else next(iter(frames.values()))
+        importance = permutation_importance(self, candles, seed=self.seed)
+        trainings = list(self.trainings)
+        ts = candles["ts"] if "ts" in candles.columns else None
+
+        def when(i: int) -> str | None:
+            return None if ts is None else str(ts[int(i)])
+
+        last = trainings[-1] if trainings else None
+        summary = {
+            "model": self.model, "model_params": self.model_params(), "retrains": len(trainings),
+            "artifact": None if last is None else last.artifact,
+            "training_window": None if last is None else {
+                "first_sample_ts": when(last.first_sample), "last_sample_ts": when(last.last_sample),
+                "retrained_at_ts": when(last.bar), "samples": last.samples},
+            "retrain_every": self.retrain_every, "horizon": self.horizon, "embargo": self.embargo,
+            "artifacts": [{"ts": when(t.bar), "artifact": t.artifact} for t in trainings],
+        }
+        return {"summary": summary, "importance": importance}
+
     def target(self, candles: pl.DataFrame) -> pl.Series:
         score = self.scores(candles)
         signal = np.where(np.isnan(score) | (np.abs(score) <= self.threshold), 0.0, np.sign(score))

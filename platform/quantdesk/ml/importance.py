@@ -19,8 +19,13 @@ from quantdesk.ml.labels import forward_return
 __all__ = ["permutation_importance"]
 
 
-def permutation_importance(strategy: Any, candles: pl.DataFrame, *, repeats: int = 3, seed: int = 0) -> pl.DataFrame:
-    """One row per feature: `importance` (mean drop of the OOS score) and its `std` over `repeats` shuffles."""
+def permutation_importance(strategy: Any, candles: pl.DataFrame, *, repeats: int = 2, seed: int = 0,
+                           last_models: int = 8) -> pl.DataFrame:
+    """One row per feature: `importance` (mean drop of the OOS score) and its `std` over `repeats` shuffles.
+
+    Measured over the bars the `last_models` models predicted (the recent regime, and a bounded
+    cost: features x repeats x models predictions).
+    """
     from quantdesk.ml.cache import default_cache
 
     names = feature_names(strategy.features)
@@ -33,7 +38,7 @@ def permutation_importance(strategy: Any, candles: pl.DataFrame, *, repeats: int
     segments = []  # (model, rows)
     bars = [t.bar for t in strategy.trainings] + [n]
     cache = default_cache()
-    for t, end in zip(strategy.trainings, bars[1:], strict=False):
+    for t, end in list(zip(strategy.trainings, bars[1:], strict=False))[-last_models:]:
         rows = np.arange(t.bar, end)
         rows = rows[np.isfinite(x[rows]).all(axis=1) & np.isfinite(fwd[rows])]
         hit = cache.get(t.key)

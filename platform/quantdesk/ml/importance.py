@@ -8,12 +8,16 @@ directional return, sign(prediction) x forward return; importance = baseline - s
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from quantdesk.ml.features import feature_matrix, feature_names
+from quantdesk.ml.features import feature_matrix, feature_names, frame_checksum
 from quantdesk.ml.labels import forward_return
 
 __all__ = ["permutation_importance"]
@@ -47,6 +51,14 @@ def permutation_importance(strategy: Any, candles: pl.DataFrame, *, repeats: int
     if not segments:
         return empty
     rows_all = np.concatenate([r for _, r in segments])
+    # the same models on the same bars give the same importances: stored beside the models, so a
+    # second backtest (or a new process) reads them instead of re-predicting features x repeats times
+    used = [t.key for t in strategy.trainings][-last_models:]
+    memo_key = hashlib.sha256(repr((used, frame_checksum(candles), names, strategy.horizon, repeats, seed,
+                                    last_models)).encode()).hexdigest()
+    memo = cache.directory / f"importance-{memo_key}.parquet"
+    if memo.exists():
+        return pl.read_parquet(memo)
 
     def score(matrix: np.ndarray) -> float:
         pred = np.concatenate([np.asarray(m.predict(matrix[r]), dtype=np.float64) for m, r in segments])
@@ -63,5 +75,19 @@ def permutation_importance(strategy: Any, candles: pl.DataFrame, *, repeats: int
             drops.append(base - score(shuffled))
         out_mean.append(float(np.mean(drops)))
         out_std.append(float(np.std(drops)))
-    return pl.DataFrame({"feature": list(names), "importance": out_mean, "std": out_std}).sort(
+    out = pl.DataFrame({"feature": list(names), "importance": out_mean, "std": out_std}).sort(
         "importance", descending=True)
+    _write_atomically(out, memo)
+    return out
+
+
+def _write_atomically(frame: pl.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        frame.write_parquet(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

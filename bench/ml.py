@@ -109,14 +109,14 @@ def main() -> None:
     home = tempfile.mkdtemp(prefix="qd-bench-ml-")
     os.environ["QUANTDESK_HOME"] = home  # a fresh model cache on disk
 
+    import lightgbm  # noqa: F401 - imported before any timing: both sides pay no import
+    import sklearn.model_selection  # noqa: F401
+
     from quantdesk.backtest import backtest
     from quantdesk.backtest.engine import simulate
     from quantdesk.core.costs import CostModel, MarketRules
     from quantdesk.ml import MLStrategy, default_cache
     from quantdesk.ml import features as feature_mod
-
-    import lightgbm  # noqa: F401 - imported before any timing: both sides pay no import
-    import sklearn.model_selection  # noqa: F401
 
     candles = _candles(args.bars)
     frames = {"BTC/USDT": candles}

@@ -47,7 +47,7 @@ class CacheStats:
 class ModelCache:
     """Memory in front of a directory of pickled models (`<home>/ml/models/<key>.pkl`)."""
 
-    def __init__(self, directory: Path | None = None, *, memory_size: int = 4096) -> None:
+    def __init__(self, directory: Path | None = None, *, memory_size: int = 512) -> None:
         self._directory = directory
         self.memory_size = memory_size
         self._memory: dict[str, tuple[Any, str]] = {}

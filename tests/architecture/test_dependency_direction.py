@@ -24,6 +24,8 @@ ALLOWED: dict[str, set[str]] = {
     # the desk's book (issue 25): ledger positions x lake returns, measured by risk's analytics; below
     # promotion, because the broker's factory gives its gates the book's VaR model
     "book": {"risk", "ledger", "lake"},
+    # an ML strategy is a Strategy (issue 27): beside strategies, over indicators and lake series
+    "ml": {"indicators", "lake", "strategies"},
 }
 # (importer, imported) pairs that must never appear: the lower layer would reach up.
 FORBIDDEN = [("promotion", "parity"), ("live", "parity"), ("backtest", "parity"), ("broker", "promotion"),

@@ -109,6 +109,7 @@ class Runner:
         self.spec = spec
         self.ledger = ledger
         self.gated = gated
+        self._ml_artifact: str | None = None  # an ML strategy's model in use (audited when it changes)
         self.market = market
         self.clock = clock
         self.notifier = notifier
@@ -279,6 +280,7 @@ class Runner:
             if len(symbols) != 1:
                 raise StrategyError(f"{strategy.name} is single-asset; give it one symbol, not {list(symbols)}")
             columns = [strategy.target(frames[symbols[0]])]
+        self._audit_model(strategy, frames[symbols[0]] if not strategy.multi_asset else next(iter(frames.values())))
         last: list[list[float]] = []
         for symbol, column in zip(symbols, columns, strict=True):
             series = column if isinstance(column, pl.Series) else pl.Series(column)
@@ -294,6 +296,20 @@ class Runner:
         current = {s: v[-1] for s, v in zip(symbols, last, strict=True)}
         previous = {s: v[-2] for s, v in zip(symbols, last, strict=True)} if n >= 2 else None
         return current, previous
+
+    def _audit_model(self, strategy: Any, candles: Any) -> None:
+        """An ML strategy (quantdesk.ml) retrains by its backtest's rule inside target(); audit each new
+        model with its artifact hash and training window, so the ledger says which model traded when."""
+        trainings = getattr(strategy, "trainings", None)
+        if not trainings or trainings[-1].artifact == self._ml_artifact:
+            return
+        t = trainings[-1]
+        ts = candles["ts"]
+        self.ledger.audit(self.actor, "ml.retrain", {
+            "deployment": self.spec.name, "artifact": t.artifact, "retrained_at_ts": str(ts[t.bar]),
+            "first_sample_ts": str(ts[t.first_sample]), "last_sample_ts": str(ts[t.last_sample]),
+            "samples": t.samples, "previous": self._ml_artifact})
+        self._ml_artifact = t.artifact
 
     def execute(self, bar_ms: int, targets: dict[str, float], prices: dict[str, float], account: Account,
                 *, tolerance: float = 0.0, follow: bool = False, view: Any = None) -> list[Any]:

@@ -22,6 +22,7 @@ from quantdesk.ml.features import (
 from quantdesk.ml.importance import permutation_importance
 from quantdesk.ml.labels import forward_return, forward_sign, make_labels, triple_barrier
 from quantdesk.ml.models import MODELS, Model, make_model, register_model
+from quantdesk.ml.sources import LakeSeries, use_lake_series
 from quantdesk.ml.strategy import DEFAULT_FEATURES, MLStrategy, Training
 from quantdesk.strategies.base import (
     param,  # so a file strategy imports everything from quantdesk.ml
@@ -31,6 +32,7 @@ __all__ = [
     "DEFAULT_FEATURES",
     "MODELS",
     "FeatureSource",
+    "LakeSeries",
     "MLError",
     "MLStrategy",
     "Model",
@@ -54,4 +56,5 @@ __all__ = [
     "register_model",
     "register_source",
     "triple_barrier",
+    "use_lake_series",
 ]

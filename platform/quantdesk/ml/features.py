@@ -192,7 +192,8 @@ def feature_matrix(candles: pl.DataFrame, names: tuple[str, ...]) -> np.ndarray:
             _MEMO.move_to_end(key)
             return hit.matrix
     out = candles.select(feature_exprs(names)).with_columns(pl.all().cast(pl.Float64).fill_nan(None))
-    matrix = np.ascontiguousarray(out.to_numpy(), dtype=np.float64)
+    # a copy: polars hands a single null-free column over zero-copy, read-only
+    matrix = np.array(out.to_numpy(), dtype=np.float64, order="C")
     matrix[~np.isfinite(matrix)] = np.nan  # an inf (a zero-volume bar's z-score) is as unknown as a null
     matrix.setflags(write=False)
     with _MEMO_LOCK:

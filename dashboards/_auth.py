@@ -18,6 +18,7 @@ from panel.io.state import state
 
 from quantdesk.core.errors import AuthenticationError
 from quantdesk.core.secrets import write_key_file
+from quantdesk.metrics import record_login
 
 __all__ = ["LedgerAuthProvider", "cookie_secret"]
 
@@ -45,9 +46,11 @@ class LedgerLoginHandler(BasicLoginHandler):
         ledger = shared_ledger()  # one handle for the server process (quantdesk.desk.shared)
         try:
             authenticate(ledger, username, password)
+            record_login(accepted=True)
             return True
         except AuthenticationError:
             ledger.audit("dashboard", "auth.failed", {"user": username, "via": "dashboard"})
+            record_login(accepted=False)
         return False
 
     async def post(self) -> None:

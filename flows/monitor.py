@@ -12,10 +12,11 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from quantdesk.ops.flow_hooks import notify_flow_failure
+from quantdesk.ops.flow_hooks import notify_flow_failure, record_flow_completion
 
 
-@flow(name="monitor", on_failure=[notify_flow_failure], on_crashed=[notify_flow_failure])
+@flow(name="monitor", on_failure=[notify_flow_failure], on_crashed=[notify_flow_failure],
+      on_completion=[record_flow_completion])
 def monitor_flow(supervise: bool = True) -> dict[str, Any]:
     """Run the monitor's checks once; fail the run (so Prefect shows it) when the audit chain is broken."""
     from quantdesk.core.jsonable import to_jsonable

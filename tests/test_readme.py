@@ -336,3 +336,19 @@ def test_the_market_sentiment_section_runs_as_written(quantdesk_home: Path, tmp_
     for name in ("fear_greed", "long_short_ratio", "open_interest", "open_interest_value", "taker_buy_share_1h",
                  "taker_buy_volume_1h", "taker_sell_volume_1h"):
         assert name in listing, listing
+
+
+def test_the_optimize_section_runs_as_written(quantdesk_home: Path, tmp_path: Path) -> None:
+    """Issue 27: the search runs, the second command resumes the first study, the statistics count its trials."""
+    import json
+
+    commands = section_commands("Searching a large space: `quantdesk optimize`")
+    assert sum(c.startswith("quantdesk optimize") for c in commands) == 2, commands
+    outputs = _replay(commands, _readme_env(), tmp_path)
+    first, second = (v for k, v in outputs.items() if k.startswith("quantdesk optimize"))
+    text = " ".join(first.split())
+    assert "20 trials (20 run now, 0 resumed" in text and "deflated Sharpe ratio" in text, first
+    payload = json.loads(second)
+    assert payload["trials"] == 30 and payload["ran_now"] == 10  # resumed: only the missing trials ran
+    assert payload["overfitting"]["n_trials"] == payload["evaluated"] <= 30
+    assert payload["run_id"].startswith("optimize-") and payload["best_params"]["period"] in range(5, 31)

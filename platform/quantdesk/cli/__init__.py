@@ -56,6 +56,7 @@ _COMMAND_MODULES = (
     "venue_serve",  # venue serve (simulated venue)
     "research",  # backtest, report, check lookahead (issue 3)
     "sweep",  # sweep, walkforward (issue 3)
+    "optimize",  # optimize: Optuna search stored in the ledger (issue 27)
     "ledger",  # audit verify, db upgrade (issue 4)
     "risk",  # halt, resume, risk status (issue 4)
     "risk_var",  # risk var, risk stress, risk var-backtest (issue 25)

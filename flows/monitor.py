@@ -25,9 +25,12 @@ def monitor_flow(supervise: bool = True) -> dict[str, Any]:
     from quantdesk.ops.reports import scheduled_desk_reports
     from quantdesk.ops.supervise import restart_lost_live_runs
 
+    from prefect.runtime import flow_run
+
     logger = get_run_logger()
     with Ledger(clock=clock_from_env()) as ledger:  # the desk's clock (scaled in rehearsals)
-        restarts = restart_lost_live_runs(ledger) if supervise else []
+        # the audit entry of each restart names this run (scheduled or triggered: the run's page says which)
+        restarts = restart_lost_live_runs(ledger, by=flow_run.get_id()) if supervise else []
         report = run_monitor(ledger)
         written = scheduled_desk_reports(ledger)
     for r in restarts:

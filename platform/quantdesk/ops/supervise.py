@@ -80,7 +80,9 @@ def restart_lost_live_runs(ledger: Any, *, client: Any = None, now: datetime | N
         if state is StateType.CRASHED:
             reason = f"crashed ({(run.state.message or '').strip()[:200] or 'no message'})"
         elif state is StateType.RUNNING:
-            started = run.start_time or run.expected_start_time
+            # since this attempt began RUNNING: a restarted run keeps its first start_time, and must not
+            # be restarted again by the next scheduled monitor while it waits for its concurrency slot
+            started = run.state.timestamp or run.start_time or run.expected_start_time
             lease = lease_of(ledger, name)
             lapsed = lease is None or lease.expires_at <= now
             if started is not None and now - started > timedelta(seconds=lease_s + 5) and lapsed:

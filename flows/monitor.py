@@ -18,14 +18,14 @@ from quantdesk.ops.flow_hooks import notify_flow_failure
 @flow(name="monitor", on_failure=[notify_flow_failure], on_crashed=[notify_flow_failure])
 def monitor_flow(supervise: bool = True) -> dict[str, Any]:
     """Run the monitor's checks once; fail the run (so Prefect shows it) when the audit chain is broken."""
+    from prefect.runtime import flow_run
+
     from quantdesk.core.jsonable import to_jsonable
     from quantdesk.ledger import Ledger
     from quantdesk.live.schedule import clock_from_env
     from quantdesk.ops import run_monitor
     from quantdesk.ops.reports import scheduled_desk_reports
     from quantdesk.ops.supervise import restart_lost_live_runs
-
-    from prefect.runtime import flow_run
 
     logger = get_run_logger()
     with Ledger(clock=clock_from_env()) as ledger:  # the desk's clock (scaled in rehearsals)

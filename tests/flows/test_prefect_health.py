@@ -107,3 +107,20 @@ def test_flows_status_says_when_the_next_run_is_due() -> None:
     assert _when("2026-12-07T19:35:00+00:00", now) == "2026-12-07 19:35:00 UTC (in 5 min)"
     assert _when("2026-12-08T02:00:00+00:00", now) == "2026-12-08 02:00:00 UTC (in 6 h)"
     assert _when("2026-12-07T19:29:00+00:00", now).endswith("(due now)")
+
+
+def test_up_stops_at_the_first_service_error_with_the_fix_in_one_line(tmp_path: Path) -> None:
+    from quantdesk.ops.prefect_ctl import FlowsError, _wait_services
+
+    log = tmp_path / "server.log"
+    log.write_text(SCHEDULER_BROKEN)
+    with pytest.raises(FlowsError) as raised:
+        _wait_services(log, 0, timeout_s=5)
+    message = str(raised.value)
+    assert "\n" not in message and "bulk DML" in message and "make .venv/.installed" in message
+    assert str(log) in message
+    log.write_text(STARTED)
+    _wait_services(log, 0, timeout_s=5)  # started, no error: returns
+    log.write_text("")
+    with pytest.raises(FlowsError, match="services did not start"):
+        _wait_services(log, 0, timeout_s=0)

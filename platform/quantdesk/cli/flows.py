@@ -29,6 +29,9 @@ def flows_up_command(
 ) -> None:
     """Start (or reuse) the Prefect server, work pool, worker and deployments; print the URLs.
 
+    Succeeds only once the server is healthy: its services started, none logged an error, and the
+    scheduler queued runs of every scheduled deployment not paused; otherwise prints the first
+    error of $QUANTDESK_HOME/prefect/server.log with the fix and exits non-zero.
     Idempotent: a second `up` reuses the server and worker that run and redeploys prefect.yaml.
     With PREFECT_API_URL set, uses that server (a desk's shared one) and starts only a worker.
     The first start takes about half a minute (the server creates its database).

@@ -6,6 +6,11 @@ the work pool, one process worker, the global concurrency limits per venue, and 
 deployments of `prefect.yaml` (through `prefect deploy --all`). With `PREFECT_API_URL` set it
 uses that server (a desk's shared one) and starts only a worker. What `up` started is
 recorded in `$QUANTDESK_HOME/prefect/flows.json`; `flows_down` stops exactly that.
+
+`up` returns only once the server is healthy, because `/health` alone says nothing about the
+services that run the desk unattended: the server's log says its services started and holds
+no error (`quantdesk.ops.prefect_health`), and the scheduler has queued runs of every active
+scheduled deployment.
 """
 
 from __future__ import annotations

@@ -149,7 +149,6 @@ def test_flows_up_leaves_every_scheduled_deployment_with_scheduled_runs(desk: tu
     assert _runs_of(d, "live") == [], "live has no schedule: it runs only when asked"
     status = {r["name"]: r for r in d.json("flows", "status")["deployments"]}
     assert all(status[name]["next_run"] for name in SCHEDULED) and status["live"]["next_run"] is None
-    assert status["research-nightly"]["next_run"].startswith(status["research-nightly"]["next_run"][:10])
     assert "T02:00:00" in status["research-nightly"]["next_run"]
     table = d.cli("flows", "status").stdout
     assert "next run" in table and " UTC (in " in table

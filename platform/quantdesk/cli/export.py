@@ -32,13 +32,15 @@ def export_command(
     """
     from quantdesk.cli._auth import authorized_actor
     from quantdesk.core.timeframes import check_window
-    from quantdesk.identity.policy import Action
+    from quantdesk.identity.policy import Action, authorize
     from quantdesk.ledger import Ledger
     from quantdesk.reports import export_frame, write_export
 
     first, last = check_window(since, until, names=("--since", "--until"))
     with Ledger() as ledger:
-        authorized_actor(ledger, actor, Action.EXPORT, password_stdin=password_stdin)
+        who = authorized_actor(ledger, actor, Action.EXPORT, password_stdin=password_stdin)
+        if kind == "audit":  # who did what is for admins, in a file or on the screen
+            authorize(ledger, who, Action.VIEW_AUDIT, via="cli")
         frame = export_frame(kind, ledger=ledger, run_id=run, deployment=deployment, since=first, until=last)
     path = write_export(frame, output, fmt, sheet=kind)
     if json_output:

@@ -159,6 +159,11 @@ def roles_for(action: Action) -> list[str]:
     return sorted(POLICY[action].roles)
 
 
+def _either(names: list[str]) -> str:
+    """'admin', 'admin or trader', 'admin, researcher or trader'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
 def may(role: Role | str, action: Action) -> bool:
     """Return True when `role` may take `action` (for hiding a control; doors call `authorize`)."""
     return Role(role) in POLICY[action].roles
@@ -188,6 +193,6 @@ def authorize(ledger: Ledger, actor: str, action: Action, *, via: str = "cli") -
         {"action": action.name.lower(), "via": via, "reason": code},
     )
     raise PermissionDeniedError(
-        f"{reason}: {action.value} needs the role {' or '.join(roles_for(action))}"
+        f"{reason}: {action.value} needs the role {_either(roles_for(action))}"
         + (" (an admin adds users with `quantdesk user add NAME --role ROLE`)" if user is None else "")
     )

@@ -79,6 +79,10 @@ def user_passwd(
         me = actor or default_identity()
         if me == name and not get_user(ledger, name).has_password:
             who = me  # setting a first password for yourself: nothing to prove it against yet
+        elif me != name:  # someone else's password is user administration: the policy, then your password
+            from quantdesk.identity.policy import Action
+
+            who = authorized_actor(ledger, actor, Action.MANAGE_USERS, password_stdin=password_stdin)
         else:
             who = acting_user(ledger, actor, password_stdin=password_stdin, always=True)
         password = read_secret_line(f"new password for {name}", from_stdin=password_stdin, confirm=True)

@@ -61,12 +61,20 @@ def cards(items: list[tuple[str, str, str]]) -> str:
 
 
 def downloads(labels: list[str]) -> pn.viewable.Viewable:
-    """Return a row of download buttons for exports (`quantdesk.desk.DOWNLOADS` labels), built on click."""
+    """Return a row of download buttons for exports (`quantdesk.desk.DOWNLOADS` labels), built on click.
+
+    Only for a user whose role may export; `download` asks the policy again at the click.
+    """
     from quantdesk.desk import download, shared_ledger
+    from quantdesk.identity import get_user
+    from quantdesk.identity.policy import Action
+
+    if not get_user(shared_ledger(), pn.state.user).may(Action.EXPORT):
+        return pn.pane.Markdown("*Exports need the researcher, trader or admin role.*")
 
     def make(label: str) -> pn.widgets.FileDownload:
         def build() -> str:
-            # any logged-in user may download; the download is audited with the session's user
+            # the policy is asked at the click; the download is audited with the session's user
             return str(download(shared_ledger(), pn.state.user, label))
 
         return pn.widgets.FileDownload(callback=build, filename=label, label=f"Download {label}",

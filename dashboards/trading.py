@@ -1,5 +1,6 @@
-"""Trading: the kill switch, a manual order ticket, orders and risk events. Buttons only for traders and
-admins, and the server checks the role again on every click (`quantdesk.desk.halt`, `place_order`).
+"""Trading: the kill switch, a manual order ticket, orders and risk events. The buttons work only for
+traders and admins (disabled for anyone else), and the server asks the policy again on every click
+(`quantdesk.desk.halt`, `place_order`): a click forged from another session is refused and audited.
 
 The state and the tables are the desk's (the same for every user), read once per ledger change
 and shown in every open session without a reload; the buttons are the session's own user's."""
@@ -69,30 +70,33 @@ def page() -> pn.viewable.Viewable:
         message.object = outcome.message
         state.object = f"## Trading state: **{shared_ledger().get_trading_state(GLOBAL_SCOPE)}**"
 
-    controls: list[pn.viewable.Viewable] = []
-    if data["can_halt"]:
-        stop = pn.widgets.Button(name="Halt trading", button_type="danger")
-        go = pn.widgets.Button(name="Resume trading", button_type="success")
-        stop.on_click(lambda _event: act(halt))
-        go.on_click(lambda _event: act(resume))
-        controls = [pn.Row(stop, go)]
-        if data["venues"]:
-            venue = pn.widgets.Select(name="venue", options=data["venues"], width=140)
-            symbol = pn.widgets.TextInput(name="symbol", value="BTC/USDT", width=120)
-            side = pn.widgets.RadioButtonGroup(name="side", options=["buy", "sell"], value="buy")
-            kind = pn.widgets.RadioButtonGroup(name="type", options=["market", "limit"], value="market")
-            qty = pn.widgets.TextInput(name="quantity", placeholder="e.g. 0.01", width=110)
-            price = pn.widgets.TextInput(name="limit price", placeholder="limit only", width=110)
-            send = pn.widgets.Button(name="Send order", button_type="primary")
+    # shown to everyone so a viewer sees the kill switch exists, usable only with the role; the
+    # server decides again on the click, whatever the browser says about `disabled`
+    locked = not data["can_halt"]
+    stop = pn.widgets.Button(name="Halt trading", button_type="danger", disabled=locked,
+                             description="needs the trader or admin role" if locked else None)
+    go = pn.widgets.Button(name="Resume trading", button_type="success", disabled=locked,
+                           description="needs the trader or admin role" if locked else None)
+    stop.on_click(lambda _event: act(halt))
+    go.on_click(lambda _event: act(resume))
+    controls: list[pn.viewable.Viewable] = [pn.Row(stop, go)]
+    if data["can_order"] and data["venues"]:
+        venue = pn.widgets.Select(name="venue", options=data["venues"], width=140)
+        symbol = pn.widgets.TextInput(name="symbol", value="BTC/USDT", width=120)
+        side = pn.widgets.RadioButtonGroup(name="side", options=["buy", "sell"], value="buy")
+        kind = pn.widgets.RadioButtonGroup(name="type", options=["market", "limit"], value="market")
+        qty = pn.widgets.TextInput(name="quantity", placeholder="e.g. 0.01", width=110)
+        price = pn.widgets.TextInput(name="limit price", placeholder="limit only", width=110)
+        send = pn.widgets.Button(name="Send order", button_type="primary")
 
-            def order(_event: object) -> None:
-                # the gate, the ledger and the venue decide; the audit names the session's user
-                message.object = place_order(shared_ledger(), pn.state.user, venue=venue.value, symbol=symbol.value,
-                                             side=side.value, qty=qty.value, order_type=kind.value,
-                                             price=price.value or None).message
+        def order(_event: object) -> None:
+            # the gate, the ledger and the venue decide; the audit names the session's user
+            message.object = place_order(shared_ledger(), pn.state.user, venue=venue.value, symbol=symbol.value,
+                                         side=side.value, qty=qty.value, order_type=kind.value,
+                                         price=price.value or None).message
 
-            send.on_click(order)
-            controls.append(pn.Column("### Order ticket", pn.FlexBox(venue, symbol, qty, price), pn.FlexBox(side, kind, send)))
+        send.on_click(order)
+        controls.append(pn.Column("### Order ticket", pn.FlexBox(venue, symbol, qty, price), pn.FlexBox(side, kind, send)))
     return pn.Column(
         "# Trading", state, *controls, message, "### Fills on the candles", pick, note, chart,
         downloads(["orders.xlsx", "fills.csv", "positions.csv", "risk-events.xlsx"]), tables,

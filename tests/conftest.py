@@ -28,3 +28,19 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not available: {SHARED_DATA} is absent (clone ../shared beside the repo)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def operator(quantdesk_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Register `ops` as the desk's admin (no password) and make it the acting identity (QUANTDESK_USER).
+
+    Every acting command asks the policy (issue 23): a test that halts, exports or trades from the
+    CLI acts as a registered user, never as whoever runs the tests.
+    """
+    from quantdesk.identity import add_user
+    from quantdesk.ledger import Ledger
+
+    monkeypatch.setenv("QUANTDESK_USER", "ops")
+    with Ledger() as ledger:
+        add_user(ledger, "ops", "admin", actor="ops")
+    return "ops"

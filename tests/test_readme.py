@@ -352,3 +352,16 @@ def test_the_optimize_section_runs_as_written(quantdesk_home: Path, tmp_path: Pa
     assert payload["trials"] == 30 and payload["ran_now"] == 10  # resumed: only the missing trials ran
     assert payload["overfitting"]["n_trials"] == payload["evaluated"] <= 30
     assert payload["run_id"].startswith("optimize-") and payload["best_params"]["period"] in range(5, 31)
+
+
+def test_the_readme_shows_the_policy_table_that_quantdesk_user_roles_prints() -> None:
+    """The README's "Who may do what" table is the command's output, character for character (issue 23)."""
+    from typer.testing import CliRunner
+
+    from quantdesk.cli import app
+
+    printed = CliRunner().invoke(app, ["user", "roles"])
+    assert printed.exit_code == 0, printed.output
+    section = (REPO / "README.md").read_text().split("## Who may do what", 1)[1].split("\n## ", 1)[0]
+    shown = "\n".join(line for line in section.splitlines() if line.startswith("|"))
+    assert shown == printed.stdout.strip(), "README's table is stale: paste the output of `quantdesk user roles`"

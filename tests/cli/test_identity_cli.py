@@ -57,14 +57,15 @@ def test_acting_as_someone_else_needs_their_password(desk: list[float]) -> None:
 def test_user_administration_needs_an_authenticated_admin(desk: list[float]) -> None:
     by_trader = runner.invoke(app, ["user", "add", "eve", "--role", "admin", "--as", "bob", "--password-stdin"],
                               input=f"{PW['bob']}\nnew-passphrase\n")
-    assert by_trader.exit_code != 0 and "may not add users" in by_trader.output
+    assert by_trader.exit_code == 4 and "administer users needs the role admin" in by_trader.output
     unproven = runner.invoke(app, ["user", "disable", "bob", "--password-stdin"], input="guess-guess\n")
     assert unproven.exit_code == 3, "even as yourself, user administration needs your password"
     disabled = runner.invoke(app, ["user", "disable", "bob", "--password-stdin"], input=PW["alice"] + "\n")
     assert disabled.exit_code == 0, disabled.output
     acting = runner.invoke(app, ["deployment", "create", "x", "--strategy", "sma_cross", "--symbols", "BTC/USDT",
                                  "--timeframe", "1h", "--as", "bob", "--password-stdin"], input=PW["bob"] + "\n")
-    assert acting.exit_code == 3, "a disabled user cannot act"
+    assert acting.exit_code == 4, "a disabled user cannot act"  # refused by the policy before any password
+    assert "user 'bob' is disabled" in acting.stderr
     listed = json.loads(runner.invoke(app, ["user", "list", "--json"]).stdout)
     assert {u["name"]: u["disabled"] for u in listed} == {"alice": False, "bob": True, "carol": False}
     assert all("hash" not in json.dumps(u) for u in listed)

@@ -123,16 +123,35 @@ def test_no_page_without_login_and_wrong_passwords_are_refused(server: str, brow
         assert [e.payload["user"] for e in ledger.audit_log(action="auth.failed")] == ["tina"]
 
 
-def test_a_viewer_sees_the_page_but_no_kill_switch_and_cannot_halt(server: str, browser: object) -> None:
+# Forge what the page refuses to offer: enable the viewer's disabled kill switch in the browser's copy of
+# the Bokeh document (a property patch the websocket carries to the server), so the click is a real
+# ButtonClick event from the viewer's own session, exactly what a crafted websocket message would be.
+_FORGE_ENABLE = """(label) => {
+  for (const doc of window.Bokeh.documents) {
+    for (const model of doc.all_models) {
+      if (model.label === label && "disabled" in model) { model.disabled = false; return true; }
+    }
+  }
+  return false;
+}"""
+
+
+def test_a_viewer_cannot_halt_even_with_a_forged_click_from_her_own_session(server: str, browser: object) -> None:
     page = _login(browser, server, "vic", PASSWORDS["vic"])
     page.get_by_text("vic (viewer)").wait_for(timeout=30_000)
     page.get_by_text("Fills on the candles").wait_for(timeout=30_000)
-    assert page.get_by_role("button", name="Halt trading").count() == 0
-    with Ledger() as ledger:  # the same server-side action a forged click would reach
-        outcome = halt(ledger, "vic")
-        assert not outcome.ok and "viewer" in outcome.message
-        assert not any(s.state == "HALTED" for s in ledger.trading_states())
-        assert ledger.audit_log(action="dashboard.refused")[-1].actor == "vic"
+    halt_button = page.get_by_role("button", name="Halt trading")
+    assert halt_button.is_disabled(), "the page offers a viewer no kill switch"
+    assert page.evaluate(_FORGE_ENABLE, "Halt trading"), "the kill switch model is in the viewer's document"
+    halt_button.click(timeout=30_000)  # enabled now in this browser only; the event goes over the websocket
+    # the server answers the click either way: with the policy's refusal, or (were it not asked) a halt by vic
+    page.get_by_text(re.compile(r"refused: user 'vic'|HALTED by vic")).first.wait_for(timeout=30_000)
+    assert page.get_by_text("refused: user 'vic' has role viewer: halt trading needs the role").count() == 1
+    with Ledger() as ledger:
+        assert not any(s.state == "HALTED" for s in ledger.trading_states()), "the server refused the forged click"
+        [denied] = ledger.audit_log(action="auth.denied")
+    assert denied.actor == "vic"
+    assert denied.payload == {"action": "halt", "via": "dashboard", "reason": "role"}
 
 
 def test_a_trader_halts_from_the_browser(server: str, browser: object) -> None:
@@ -288,4 +307,4 @@ def test_open_pages_show_ledger_changes_without_a_reload_and_only_their_own_user
     assert all(page.evaluate("window.qdNotReloaded === true") for page in (vic, trading, alice))
     # the desk-wide part is shared between sessions; what is a user's own is not
     assert vic.get_by_text("alice").count() == 0 and alice.get_by_text("alice (admin)").count() == 1
-    assert trading.get_by_role("button", name="Halt trading").count() == 0, "still no kill switch for a viewer"
+    assert trading.get_by_role("button", name="Halt trading").is_disabled(), "still no kill switch for a viewer"

@@ -111,11 +111,15 @@ test = "2d"
 """)
     env = {**os.environ, "QUANTDESK_HOME": str(home), "QUANTDESK_CONFIG": str(home / "quantdesk.toml"),
            "QD_FLOWS_KEY": KEY, "QD_FLOWS_SECRET": SECRET, "QUANTDESK_CLOCK": scaled.spec(),
-           "QUANTDESK_RUNNER_LEASE_S": "3", "PYTHONUNBUFFERED": "1", "COLUMNS": "200",
+           "QUANTDESK_RUNNER_LEASE_S": "3", "PYTHONUNBUFFERED": "1", "COLUMNS": "200", "QUANTDESK_USER": "ops",
            "QUANTDESK_MONITOR_INTERVAL_S": str(MONITOR_EVERY_S)}
     env.pop("PREFECT_API_URL", None)
     write_sample(Lake(home / "lake"), symbols=1, days=20)
     d = Desk(home, env)
+    from quantdesk.identity import add_user
+
+    with d.ledger() as ledger:  # deploying and running flows is an operator's (the policy)
+        add_user(ledger, "ops", "admin", actor="ops")
     try:
         # as an operator does it: schedules on (`up` returns once the scheduler has queued their runs)
         d.first_up = d.json("flows", "up", "--port", str(_free_port()))
@@ -328,6 +332,10 @@ def test_with_prefect_api_url_set_up_uses_that_server_and_starts_only_a_worker(
     d, _, _ = desk
     other = Desk(tmp_path, {**d.env, "QUANTDESK_HOME": str(tmp_path), "QUANTDESK_CONFIG": str(tmp_path / "none.toml"),
                             "PREFECT_API_URL": d.state["api_url"]})
+    from quantdesk.identity import add_user
+
+    with other.ledger() as ledger:  # another installation: its own ledger and operator
+        add_user(ledger, "ops", "admin", actor="ops")
     up = other.json("flows", "up", "--paused")
     try:
         assert up["external"] is True and up["server_pid"] is None and up["api_url"] == d.state["api_url"]

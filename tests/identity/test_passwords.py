@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from quantdesk.core.errors import AuthenticationError, IdentityError, PromotionError
+from quantdesk.core.errors import AuthenticationError, IdentityError, PermissionDeniedError
 from quantdesk.identity import add_user, authenticate, set_disabled, set_password
 from quantdesk.ledger import Ledger
 from quantdesk.ledger.schema import audit_log, users
@@ -37,7 +37,7 @@ def test_authenticate_accepts_the_right_password_only(ledger: Ledger) -> None:
 
 
 def test_disabled_users_cannot_log_in_and_only_admins_disable(ledger: Ledger) -> None:
-    with pytest.raises(PromotionError, match="may not add users"):
+    with pytest.raises(PermissionDeniedError, match="administer users needs the role admin"):
         set_disabled(ledger, "alice", True, actor="bob")
     set_disabled(ledger, "bob", True, actor="alice")
     with pytest.raises(AuthenticationError):
@@ -49,7 +49,7 @@ def test_disabled_users_cannot_log_in_and_only_admins_disable(ledger: Ledger) ->
 def test_users_change_their_own_password_and_weak_ones_are_refused(ledger: Ledger) -> None:
     set_password(ledger, "bob", "new-bob-password", actor="bob")
     assert authenticate(ledger, "bob", "new-bob-password").name == "bob"
-    with pytest.raises(PromotionError, match="may not add users"):
+    with pytest.raises(PermissionDeniedError, match="administer users needs the role admin"):
         set_password(ledger, "alice", "taken-over-123", actor="bob")
     with pytest.raises(IdentityError, match="at least 8"):
         set_password(ledger, "bob", "short", actor="bob")

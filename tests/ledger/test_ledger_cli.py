@@ -39,16 +39,20 @@ def test_db_status_hides_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "canary-secret-123" not in result.output
 
 
-def test_audit_verify_and_log(quantdesk_home: Path) -> None:
+def test_audit_verify_and_log(quantdesk_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from quantdesk.identity import add_user
+
+    monkeypatch.setenv("QUANTDESK_USER", "ada")
     with Ledger() as ledger:
+        add_user(ledger, "ada", "admin", actor="ada")  # reading the audit log is for admins (the policy)
         for i in range(3):
             ledger.audit("operator", "halt" if i == 1 else "note", {"i": i})
     ok = runner.invoke(app, ["audit", "verify", "--json"])
     assert ok.exit_code == 0, ok.output
-    assert json.loads(ok.stdout)["ok"] is True and json.loads(ok.stdout)["checked"] == 3
+    assert json.loads(ok.stdout)["ok"] is True and json.loads(ok.stdout)["checked"] == 4
     log = runner.invoke(app, ["audit", "log", "--limit", "2", "--json"])
     assert log.exit_code == 0
-    assert [e["seq"] for e in json.loads(log.stdout)] == [2, 3]
+    assert [e["seq"] for e in json.loads(log.stdout)] == [3, 4]
     table = runner.invoke(app, ["audit", "log", "--action", "halt"])
     assert table.exit_code == 0 and "halt" in table.stdout
 

@@ -14,7 +14,7 @@ from tests.live.conftest import candles, make_deployment
 
 
 @pytest.fixture
-def paper(flip_strategy: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+def paper(flip_strategy: str, monkeypatch: pytest.MonkeyPatch, operator: str) -> Any:
     from quantdesk.lake import Lake
     from quantdesk.ledger import Ledger
 
@@ -47,7 +47,7 @@ def test_run_once_trades_the_newest_closed_bar_and_records_progress(paper: Any) 
     assert again.exit_code == 0 and json.loads(again.stdout)["bars"] == []
 
 
-def test_run_refuses_a_research_deployment(flip_strategy: str) -> None:
+def test_run_refuses_a_research_deployment(flip_strategy: str, operator: str) -> None:
     from quantdesk.cli import app
     from quantdesk.ledger import Ledger
 

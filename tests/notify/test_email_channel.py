@@ -36,7 +36,7 @@ def smtp(quantdesk_home: Path) -> Iterator[Mailbox]:
     controller.stop()
 
 
-def test_a_halt_arrives_by_email(smtp: Mailbox) -> None:
+def test_a_halt_arrives_by_email(smtp: Mailbox, operator: str) -> None:
     result = CliRunner().invoke(app, ["halt", "--reason", "venue incident"])
     assert result.exit_code == 0, result.output
     [mail] = smtp.messages

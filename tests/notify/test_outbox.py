@@ -61,7 +61,7 @@ def _history() -> list[object]:
         return LedgerOutbox(ledger).history()
 
 
-def test_a_halt_typed_at_the_terminal_reaches_the_webhook(hook: Hook) -> None:
+def test_a_halt_typed_at_the_terminal_reaches_the_webhook(hook: Hook, operator: str) -> None:
     result = runner.invoke(app, ["halt", "--reason", "exchange incident"])
     assert result.exit_code == 0, result.output
     assert len(hook.posts) == 1
@@ -122,7 +122,7 @@ def test_a_dead_channel_is_retried_with_backoff_then_marked_failed(quantdesk_hom
     assert (message.status, message.attempts) == ("failed", 3) and message.last_error
 
 
-def test_without_a_channel_messages_are_kept_as_skipped(quantdesk_home: Path) -> None:
+def test_without_a_channel_messages_are_kept_as_skipped(quantdesk_home: Path, operator: str) -> None:
     assert runner.invoke(app, ["halt"]).exit_code == 0
     [message] = _history()
     assert message.status == "skipped" and "no notification channel" in (message.last_error or "")
@@ -182,7 +182,8 @@ def test_subscriptions_route_each_event_to_the_channels_that_want_it(quantdesk_h
             hook.server.server_close()
 
 
-def test_a_hanging_channel_never_holds_a_command_and_the_message_is_not_lost(quantdesk_home: Path) -> None:
+def test_a_hanging_channel_never_holds_a_command_and_the_message_is_not_lost(quantdesk_home: Path,
+                                                                            operator: str) -> None:
     """The webhook takes the request and never answers while the test holds it: `halt` still returns."""
     received, release = threading.Event(), threading.Event()
 
@@ -233,4 +234,6 @@ def test_subscriptions_from_the_dashboard_are_for_yourself_unless_you_are_an_adm
         assert "tina now gets" in add_subscription(ledger, "alice", subscriber="tina", channel="desk-hook")
         rows = {(s["user"], s["event_type"], s["min_level"]) for s in subscriptions(ledger)}
         assert rows == {("vic", "halt", "warning"), ("tina", "*", "info")}
-        assert ledger.audit_log(action="dashboard.refused")[-1].actor == "vic"
+        denied = ledger.audit_log(action="auth.denied")[-1]  # the policy's refusal, from the page
+        assert denied.actor == "vic" and denied.payload["action"] == "manage_channels"
+        assert denied.payload["via"] == "dashboard"

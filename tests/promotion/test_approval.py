@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from quantdesk.core.errors import PromotionError
+from quantdesk.core.errors import PermissionDeniedError, PromotionError
 from quantdesk.core.types import Stage
 from quantdesk.ledger import Ledger
 from quantdesk.promotion import (
@@ -51,9 +51,9 @@ def test_a_live_promotion_with_a_second_approver_goes_live_and_is_audited(
 ) -> None:
     _paper(ledger, evidence)
     _request_live(ledger, evidence, fake_drift(days=20, drift_bps=4.0))
-    with pytest.raises(PromotionError, match="role researcher, which may not approve"):
+    with pytest.raises(PermissionDeniedError, match="role researcher: approve or reject a live promotion needs"):
         approve(ledger, "mom", actor="rita")
-    with pytest.raises(PromotionError, match="role viewer"):
+    with pytest.raises(PermissionDeniedError, match="role viewer"):
         approve(ledger, "mom", actor="vic")
     decided = approve(ledger, "mom", actor="tess", reason="paper looks like the backtest")
     assert decided.status is PromotionStatus.APPROVED and decided.decided_by == "tess"
@@ -68,10 +68,11 @@ def test_a_live_promotion_with_a_second_approver_goes_live_and_is_audited(
     assert actions == [
         ("promotion.paper", "rita"),
         ("promotion.request", "bob"),
-        ("approval.refuse", "rita"),
-        ("approval.refuse", "vic"),
         ("promotion.approve", "tess"),
     ]
+    # a role refusal is the policy's: audited once, as auth.denied, naming the action
+    assert [(e.actor, e.payload["action"]) for e in ledger.audit_log(action="auth.denied")] == [
+        ("rita", "decide_live"), ("vic", "decide_live")]
     assert ledger.verify_audit().ok
     with pytest.raises(PromotionError, match="no live promotion of 'mom' is waiting"):
         approve(ledger, "mom", actor="alice")
@@ -95,15 +96,17 @@ def test_live_needs_paper_trading_within_the_drift_threshold(
 
 def test_roles_limit_who_may_promote(ledger: Ledger, evidence: StoredEvidence,
                                      fake_drift: Callable[..., Callable[..., object]]) -> None:
-    with pytest.raises(PromotionError, match="role viewer, which may not promote to paper"):
+    with pytest.raises(PermissionDeniedError, match="role viewer: promote to paper needs the role"):
         promote(ledger, evidence.ref, run_id=evidence.run_id, to="paper", actor="vic", gates=LENIENT)
     _paper(ledger, evidence)
-    with pytest.raises(PromotionError, match="role researcher, which may not promote to live"):
+    with pytest.raises(PermissionDeniedError, match="role researcher: request promotion to live needs"):
         _request_live(ledger, evidence, fake_drift(), actor="rita")
-    with pytest.raises(PromotionError, match="'mallory' is not registered"):
+    with pytest.raises(PermissionDeniedError, match="'mallory' is not a registered user"):
         _request_live(ledger, evidence, fake_drift(), actor="mallory")
-    refusals = ledger.audit_log(action="promotion.refuse")
-    assert [e.actor for e in refusals] == ["vic", "rita", "mallory"]
+    refusals = ledger.audit_log(action="auth.denied")
+    # an unregistered name is whatever somebody typed: the audit says "unknown user"
+    assert [(e.actor, e.payload["action"]) for e in refusals] == [
+        ("vic", "promote_paper"), ("rita", "promote_live"), ("unknown user", "promote_live")]
 
 
 def test_an_approval_is_refused_when_the_code_changed_after_the_request(

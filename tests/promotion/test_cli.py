@@ -52,8 +52,8 @@ def test_user_commands(users: None) -> None:
     listed = _ok("user", "list", "--json")
     assert [(u["name"], u["role"]) for u in listed] == [("alice", "admin"), ("bob", "trader"), ("rita", "researcher")]
     denied = _invoke("user", "add", "eve", "--role", "admin", "--as", "rita")
-    assert denied.exit_code != 0
-    assert "may not add users" in denied.output
+    assert denied.exit_code == 4  # PermissionDeniedError: the policy's refusal, one line naming the role
+    assert "administer users needs the role admin" in denied.output
 
 
 def test_a_refused_promotion_prints_every_failing_gate_as_json(

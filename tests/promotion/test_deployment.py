@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from quantdesk.core.errors import PromotionError
+from quantdesk.core.errors import PermissionDeniedError, PromotionError
 from quantdesk.core.types import Stage
 from quantdesk.ledger import Ledger
 from quantdesk.promotion import (
@@ -97,7 +97,7 @@ def test_users_need_an_admin_first_and_only_admins_add_users(db_url: str) -> Non
             add_user(ledger, "bob", "trader", actor="bob")
         add_user(ledger, "alice", "admin", actor="alice")
         add_user(ledger, "bob", "trader", actor="alice")
-        with pytest.raises(PromotionError, match="may not add users"):
+        with pytest.raises(PermissionDeniedError, match="administer users needs the role admin"):
             add_user(ledger, "eve", "admin", actor="bob")
         with pytest.raises(PromotionError, match="unknown role 'boss'"):
             add_user(ledger, "eve", "boss", actor="alice")

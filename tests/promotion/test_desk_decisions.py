@@ -33,7 +33,9 @@ def test_the_requester_and_a_viewer_are_refused_and_a_second_trader_approves(
     assert not own.ok and "cannot approve" in own.message
     assert not viewer.ok and "viewer" in viewer.message
     assert get_deployment(ledger, "mom").stage is Stage.PAPER
-    assert [e.actor for e in ledger.audit_log(action="dashboard.refused")] == ["bob", "vic"]
+    assert [e.actor for e in ledger.audit_log(action="dashboard.refused")] == ["bob"]  # four eyes: promotion's rule
+    [denied] = ledger.audit_log(action="auth.denied")  # the role: the policy's, with the door it came through
+    assert denied.actor == "vic" and denied.payload == {"action": "decide_live", "via": "dashboard", "reason": "role"}
     done = decide_promotion(ledger, "alice", "mom", approve=True)
     assert done.ok and get_deployment(ledger, "mom").stage is Stage.LIVE
     assert get_deployment(ledger, "mom").approved_by == "alice"

@@ -19,9 +19,13 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def ledger_rows(quantdesk_home: Path) -> list[str]:
+def ledger_rows(quantdesk_home: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    from quantdesk.identity import add_user
+
     ids = []
+    monkeypatch.setenv("QUANTDESK_USER", "ada")  # exports need a registered role (and the audit, an admin)
     with Ledger() as ledger:
+        add_user(ledger, "ada", "admin", actor="ada")
         for i in range(3):
             cid = f"qd-{i:032x}"
             ledger.record_intent(client_order_id=cid, venue="sim", symbol="BTC/USDT", side="buy", order_type="limit",

@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from quantdesk.cli import app
 from quantdesk.core import ManualClock, OrderIntent, OrderType, Side, TradingState
+from quantdesk.identity import add_user
 from quantdesk.ledger import Ledger
 from quantdesk.risk import DenialCode, RiskConfig, RiskContext, RiskGate
 
@@ -22,8 +24,16 @@ def invoke(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_halt_resume_status_are_audited_with_the_actor(monkeypatch) -> None:  # noqa: ANN001
+@pytest.fixture
+def desk(quantdesk_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """alice (admin, the default identity), tina (trader), vic (viewer); no passwords: halt and resume ask none."""
     monkeypatch.setenv("QUANTDESK_USER", "alice")  # the desk identity signs, not a free-text name
+    with Ledger() as ledger:
+        for name, role in (("alice", "admin"), ("tina", "trader"), ("vic", "viewer")):
+            add_user(ledger, name, role, actor="alice")
+
+
+def test_halt_resume_status_are_audited_with_the_actor(desk: None) -> None:
     code, out, _ = invoke("halt", "--reason", "venue incident", "--json")
     assert code == 0, out
     halted = json.loads(out)
@@ -62,7 +72,29 @@ def test_status_rejects_a_bad_risk_config_with_one_line(quantdesk_home: Path) ->
     assert len(err.strip().splitlines()) <= 2
 
 
-def test_a_running_gate_sees_a_cli_halt_through_the_ledger() -> None:
+def test_only_registered_traders_and_admins_halt_and_only_admins_resume_after_a_loss_halt(
+    desk: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for who in ("vic", "nobody"):  # a viewer, and a name nobody registered
+        monkeypatch.setenv("QUANTDESK_USER", who)
+        code, out, err = invoke("halt", "--reason", "prank")
+        assert code == 4 and out == "" and len(err.strip().splitlines()) == 1, err
+        assert "halt trading needs the role admin or trader" in err
+    with Ledger() as ledger:
+        assert ledger.trading_states() == []
+        assert [(e.actor, e.payload["reason"]) for e in ledger.audit_log(action="auth.denied")] == [
+            ("vic", "role"), ("unknown user", "unregistered")]
+        ledger.set_trading_state("global", TradingState.HALTED, "daily loss limit", "risk-gate")  # automatic
+    monkeypatch.setenv("QUANTDESK_USER", "tina")
+    code, _, err = invoke("resume")
+    assert code == 4 and "resume after an automatic loss-limit or drawdown halt needs the role admin" in err
+    monkeypatch.setenv("QUANTDESK_USER", "alice")
+    assert invoke("resume", "--reason", "loss reviewed")[0] == 0
+    monkeypatch.setenv("QUANTDESK_USER", "tina")  # a person's halt, a trader's resume
+    assert invoke("halt")[0] == 0 and invoke("resume")[0] == 0
+
+
+def test_a_running_gate_sees_a_cli_halt_through_the_ledger(desk: None) -> None:
     clock = ManualClock(datetime(2026, 1, 5, tzinfo=UTC))
     with Ledger(clock=clock) as ledger:
         gate = RiskGate(RiskConfig.from_dict({}), clock, ledger, state_refresh_ms=500)

@@ -19,13 +19,19 @@ import typer
 from quantdesk.core.errors import AuthenticationError
 
 if TYPE_CHECKING:  # the ledger (SQLAlchemy) loads when a command runs, not with --help
+    from quantdesk.identity.policy import Action
     from quantdesk.ledger import Ledger
 
-__all__ = ["FAILED_LOGIN_DELAY_S", "PasswordStdinOption", "acting_user", "default_identity", "read_secret_line"]
+__all__ = ["FAILED_LOGIN_DELAY_S", "ActAsOption", "PasswordStdinOption", "acting_user", "authorized_actor", "default_identity",
+           "read_secret_line"]
 
 # Each refused password costs this long: guessing from a script becomes slow. Override only in tests.
 FAILED_LOGIN_DELAY_S = float(os.environ.get("QUANTDESK_FAILED_LOGIN_DELAY_S", "1.0"))
 
+ActAsOption = Annotated[
+    str | None,
+    typer.Option("--as", help="Act as this user (needs their password; default: QUANTDESK_USER, else the OS login)."),
+]
 PasswordStdinOption = Annotated[
     bool,
     typer.Option("--password-stdin", help="Read the acting user's password from the first line of stdin (for scripts)."),
@@ -77,3 +83,17 @@ def acting_user(ledger: Ledger, explicit: str | None, *, password_stdin: bool = 
         time.sleep(FAILED_LOGIN_DELAY_S)
         raise
     return who
+
+
+def authorized_actor(ledger: Ledger, explicit: str | None, action: Action, *, password_stdin: bool = False) -> str:
+    """Return who acts (`--as`, else the default identity) once the policy lets them take `action`.
+
+    The one gate of every acting command: the identity must be a registered, active user whose
+    role the policy names for `action` (else PermissionDeniedError, exit code 4, audited), and it
+    proves itself by password when acting as someone else or when the action's rule asks for proof.
+    The role is asked first, so nobody types a password for an action they could never take.
+    """
+    from quantdesk.identity.policy import POLICY, authorize
+
+    authorize(ledger, explicit or default_identity(), action, via="cli")
+    return acting_user(ledger, explicit, password_stdin=password_stdin, always=POLICY[action].proof)

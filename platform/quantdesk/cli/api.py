@@ -27,14 +27,11 @@ AsOption = Annotated[
 
 
 def _admin(ledger: Any, actor: str | None, password_stdin: bool) -> str:
-    """Return the acting admin once proven (password) and allowed by the policy (audited refusal)."""
-    from quantdesk.cli._auth import acting_user
-    from quantdesk.identity.policy import POLICY, Action, authorize
+    """Return the acting admin once allowed by the policy (audited refusal) and proven (password)."""
+    from quantdesk.cli._auth import authorized_actor
+    from quantdesk.identity.policy import Action
 
-    action = Action.MANAGE_API_TOKENS
-    who = acting_user(ledger, actor, password_stdin=password_stdin, always=POLICY[action].proof)
-    authorize(ledger, who, action, via="cli")
-    return who
+    return authorized_actor(ledger, actor, Action.MANAGE_API_TOKENS, password_stdin=password_stdin)
 
 
 def _view(token: Any, now: Any) -> dict[str, Any]:

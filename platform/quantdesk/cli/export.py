@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from quantdesk.cli import app
+from quantdesk.cli._auth import ActAsOption, PasswordStdinOption
 from quantdesk.cli._common import JsonOption, console, emit, handle_errors
 
 
@@ -21,18 +22,25 @@ def export_command(
     since: Annotated[str | None, typer.Option("--since", help="From this time (ISO date/time, UTC), inclusive.")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Up to this time, exclusive.")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="csv, xlsx or parquet (default: from the file suffix).")] = None,
+    actor: ActAsOption = None,
+    password_stdin: PasswordStdinOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Export a table for stakeholders: Excel with real dates and numbers, CSV, or exact Parquet.
 
     Example: quantdesk export fills --deployment btc-sma --since 2024-01-01 -o fills.xlsx
     """
+    from quantdesk.cli._auth import authorized_actor
     from quantdesk.core.timeframes import check_window
+    from quantdesk.identity.policy import Action, authorize
     from quantdesk.ledger import Ledger
     from quantdesk.reports import export_frame, write_export
 
     first, last = check_window(since, until, names=("--since", "--until"))
     with Ledger() as ledger:
+        who = authorized_actor(ledger, actor, Action.EXPORT, password_stdin=password_stdin)
+        if kind == "audit":  # who did what is for admins, in a file or on the screen
+            authorize(ledger, who, Action.VIEW_AUDIT, via="cli")
         frame = export_frame(kind, ledger=ledger, run_id=run, deployment=deployment, since=first, until=last)
     path = write_export(frame, output, fmt, sheet=kind)
     if json_output:
@@ -46,6 +54,8 @@ def export_command(
 def desk_report_command(
     period: Annotated[str, typer.Option("--period", help="daily (the last 24 h) or weekly (the last 7 days).")] = "daily",
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also print the report to PDF (needs Chromium).")] = True,
+    actor: ActAsOption = None,
+    password_stdin: PasswordStdinOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Write the desk report: PnL by deployment, exposure, risk events, drift and data health.
@@ -55,12 +65,15 @@ def desk_report_command(
     daily one once a day and the weekly one on Mondays.
     Example: quantdesk desk-report --period weekly
     """
+    from quantdesk.cli._auth import authorized_actor
     from quantdesk.cli._notify import deliver_pending
+    from quantdesk.identity.policy import Action
     from quantdesk.ledger import Ledger
     from quantdesk.reports.desk import write_desk_report
 
     with Ledger() as ledger:
-        report = write_desk_report(ledger, period=period, pdf=pdf, actor="cli")
+        who = authorized_actor(ledger, actor, Action.EXPORT, password_stdin=password_stdin)
+        report = write_desk_report(ledger, period=period, pdf=pdf, actor=who)
     deliver_pending()
     if json_output:
         emit({"period": report.period, "start": report.start, "end": report.end, "html": report.html,

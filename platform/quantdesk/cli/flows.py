@@ -12,11 +12,22 @@ from typing import Annotated, Any
 import typer
 
 from quantdesk.cli import app
+from quantdesk.cli._auth import ActAsOption, PasswordStdinOption
 from quantdesk.cli._common import JsonOption, console, emit, err_console, handle_errors
 from quantdesk.cli.tables import Col, WideOption, print_table
 
 flows_app = typer.Typer(help="Scheduled operations on Prefect: up, status, run, down.", no_args_is_help=True)
 app.add_typer(flows_app, name="flows")
+
+
+def _authorize(actor: str | None, password_stdin: bool) -> str:
+    """Return who deploys or runs flows, once the policy lets them (they trade and write the ledger)."""
+    from quantdesk.cli._auth import authorized_actor
+    from quantdesk.identity.policy import Action
+    from quantdesk.ledger import Ledger
+
+    with Ledger() as ledger:
+        return authorized_actor(ledger, actor, Action.RUN_FLOWS, password_stdin=password_stdin)
 
 
 @flows_app.command("up")
@@ -25,6 +36,8 @@ def flows_up_command(
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port of the local Prefect server.")] = 4200,
     host: Annotated[str, typer.Option("--host", help="Interface the local Prefect server listens on.")] = "127.0.0.1",
     paused: Annotated[bool, typer.Option("--paused", help="Deploy with every schedule paused (run them by hand).")] = False,
+    actor: ActAsOption = None,
+    password_stdin: PasswordStdinOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Start (or reuse) the Prefect server, work pool, worker and deployments; print the URLs.
@@ -42,6 +55,7 @@ def flows_up_command(
 
     from quantdesk.ops.prefect_ctl import flows_up
 
+    _authorize(actor, password_stdin)
     began = time.perf_counter()
     if not json_output:
         err_console.print("starting Prefect (server, work pool, worker, deployments)...")
@@ -119,6 +133,8 @@ def flows_run_command(
                                                     "allowed: symbols='[\"BTC/USDT\"]'); repeatable.")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Return when the run ends; exit non-zero unless it completed.")] = False,
     timeout: Annotated[float | None, typer.Option("--timeout", min=1, help="With --wait: give up after this many seconds.")] = None,
+    actor: ActAsOption = None,
+    password_stdin: PasswordStdinOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Trigger a deployment now; with --wait, wait for its final state.
@@ -130,6 +146,7 @@ def flows_run_command(
     """
     from quantdesk.ops.prefect_ctl import parse_param, run_flow
 
+    _authorize(actor, password_stdin)
     params = dict(parse_param(p) for p in param or [])
     result = run_flow(name, params, wait=wait, timeout_s=timeout)
     if json_output:

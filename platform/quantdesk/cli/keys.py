@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from quantdesk.cli import app
-from quantdesk.cli._auth import PasswordStdinOption, acting_user, read_secret_line
+from quantdesk.cli._auth import PasswordStdinOption, authorized_actor, read_secret_line
 from quantdesk.cli._common import JsonOption, console, emit, handle_errors
 from quantdesk.cli.tables import Col, WideOption, print_table
 
@@ -39,10 +39,11 @@ def keys_set(
     Example: quantdesk keys set binance-main --account default
     """
     from quantdesk.identity.keys import set_exchange_key
+    from quantdesk.identity.policy import Action
     from quantdesk.ledger import Ledger
 
     with Ledger() as ledger:
-        who = acting_user(ledger, actor, password_stdin=stdin, always=True)
+        who = authorized_actor(ledger, actor, Action.MANAGE_KEYS, password_stdin=stdin)
         api_key = read_secret_line(f"API key for {venue}/{account}", from_stdin=stdin)
         api_secret = read_secret_line(f"API secret for {venue}/{account}", from_stdin=stdin)
         info = set_exchange_key(ledger, venue, api_key, api_secret, actor=who, account=account)
@@ -89,10 +90,11 @@ def keys_rotate_master(
     Example: quantdesk keys rotate-master
     """
     from quantdesk.identity.keys import rotate_master_key
+    from quantdesk.identity.policy import Action
     from quantdesk.ledger import Ledger
 
     with Ledger() as ledger:
-        who = acting_user(ledger, actor, password_stdin=password_stdin, always=True)
+        who = authorized_actor(ledger, actor, Action.ROTATE_MASTER_KEY, password_stdin=password_stdin)
         new_key = read_secret_line("new master key", from_stdin=True).encode() if new_key_stdin else None
         fingerprint = rotate_master_key(ledger, actor=who, new_key=new_key)
     console.print(f"every stored key is now encrypted under master key {fingerprint}")

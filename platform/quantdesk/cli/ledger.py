@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from quantdesk.cli import app
+from quantdesk.cli._auth import ActAsOption, PasswordStdinOption
 from quantdesk.cli._common import JsonOption, console, emit, handle_errors
 from quantdesk.cli.tables import Col, WideOption, print_table
 from quantdesk.core.errors import LedgerError
@@ -50,10 +51,12 @@ def audit_log(
     action: Annotated[
         str | None, typer.Option("--action", help="Only entries of this action.")
     ] = None,
+    as_user: ActAsOption = None,
+    password_stdin: PasswordStdinOption = False,
     json: JsonOption = False,
     wide: WideOption = False,
 ) -> None:
-    """Show the newest audit entries, oldest of them first.
+    """Show the newest audit entries, oldest of them first (admins: it says who did what).
 
     Example: quantdesk audit log --limit 50 --actor operator
     """
@@ -61,9 +64,12 @@ def audit_log(
 
     from rich.markup import escape
 
+    from quantdesk.cli._auth import authorized_actor
+    from quantdesk.identity.policy import Action
     from quantdesk.ledger import Ledger
 
     with Ledger() as ledger:
+        authorized_actor(ledger, as_user, Action.VIEW_AUDIT, password_stdin=password_stdin)
         entries = ledger.audit_log(limit=limit, actor=actor, action=action)
     if json:
         emit(entries)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from quantdesk.cli import app
+from quantdesk.cli._auth import ActAsOption, PasswordStdinOption
 from quantdesk.cli._common import JsonOption, console, emit, handle_errors, progress
 
 __all__ = ["run_command"]
@@ -40,13 +41,16 @@ def run_command(
     metrics_port: Annotated[int | None, typer.Option(
         "--metrics-port", help="Also serve the desk's Prometheus metrics on 127.0.0.1:PORT/metrics while running "
         "(the same merged view as `quantdesk metrics serve`).")] = None,
+    actor: ActAsOption = None,
+    password_stdin: PasswordStdinOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Run DEPLOYMENT on each bar close (paper or live), or replay it with --replay.
 
     Live and paper runs reconcile with the venue first, fail closed on stale data, a raising
     strategy, a ledger/venue disagreement or a changed strategy source, and stop cleanly on
-    SIGTERM after the current bar. A replay writes to a scratch ledger, never the real one.
+    SIGTERM after the current bar. A replay writes to a scratch ledger, never the real one, so
+    anyone may replay; a paper or live run needs a trader or admin (`quantdesk user roles`).
 
     Against `quantdesk venue serve --speed 60`, `--venue-clock` makes a 1m deployment trade one
     bar a second on the venue's market time.
@@ -83,6 +87,8 @@ def run_command(
     import threading
     from contextlib import ExitStack
 
+    from quantdesk.cli._auth import authorized_actor
+    from quantdesk.identity.policy import Action
     from quantdesk.live.service import run_deployment
 
     stop = threading.Event()
@@ -105,6 +111,7 @@ def run_command(
         if hasattr(clock, "close"):
             stack.callback(clock.close)
         ledger = stack.enter_context(Ledger(clock=clock))
+        authorized_actor(ledger, actor, Action.RUN_DEPLOYMENT, password_stdin=password_stdin)
         if metrics_port is not None:
             from quantdesk.cli.metrics import ledger_reader
             from quantdesk.metrics import serve_metrics

@@ -77,17 +77,23 @@ def notify_drain(json_output: JsonOption = False) -> None:
 
 @notify_app.command("test")
 @handle_errors
-def notify_test() -> None:
-    """Send a test message to every configured channel now; exit 1 if one refused it.
+def notify_test(
+    actor: Annotated[str | None, typer.Option("--as", help="Act as this user (needs their password).")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the acting user's password from stdin.")] = False,
+) -> None:
+    """Send a test message to every configured channel now (a trader or admin); exit 1 if one refused it.
 
     Example: quantdesk notify test
     """
+    from quantdesk.cli._auth import authorized_actor
+    from quantdesk.identity.policy import Action
     from quantdesk.ledger import Ledger
     from quantdesk.live.notifications import desk_notifier
     from quantdesk.notify import Notification, NotificationLevel
     from quantdesk.notify.templates import render
 
     with Ledger() as ledger:
+        authorized_actor(ledger, actor, Action.SEND_TEST_NOTIFICATION, password_stdin=password_stdin)
         notifier = desk_notifier(ledger)
     if not notifier.enabled:
         console.print("no channel configured: `quantdesk notify channel add NAME` or [notify] urls in quantdesk.toml")
@@ -115,12 +121,13 @@ def channel_add(
 
     Example: quantdesk notify channel add desk-telegram   (then paste tgram://BOT_TOKEN/CHAT_ID)
     """
-    from quantdesk.cli._auth import acting_user, read_secret_line
+    from quantdesk.cli._auth import authorized_actor, read_secret_line
     from quantdesk.identity.channels import add_channel
+    from quantdesk.identity.policy import Action
     from quantdesk.ledger import Ledger
 
     with Ledger() as ledger:
-        who = acting_user(ledger, actor, password_stdin=stdin, always=True)
+        who = authorized_actor(ledger, actor, Action.MANAGE_CHANNELS, password_stdin=stdin)
         url = read_secret_line(f"apprise URL for {name}", from_stdin=stdin)
         info = add_channel(ledger, name, url, actor=who)
     console.print(f"channel {info.name} ({info.redacted}, fingerprint {info.url_fingerprint}) stored encrypted")
@@ -158,12 +165,13 @@ def channel_remove(
 
     Example: quantdesk notify channel remove desk-telegram
     """
-    from quantdesk.cli._auth import acting_user
+    from quantdesk.cli._auth import authorized_actor
     from quantdesk.identity.channels import delete_channel
+    from quantdesk.identity.policy import Action
     from quantdesk.ledger import Ledger
 
     with Ledger() as ledger:
-        who = acting_user(ledger, actor, password_stdin=stdin, always=True)
+        who = authorized_actor(ledger, actor, Action.MANAGE_CHANNELS, password_stdin=stdin)
         delete_channel(ledger, name, actor=who)
     console.print(f"channel {name} removed")
 
@@ -183,13 +191,15 @@ def notify_subscribe(
     A channel with no subscriptions receives every event; with subscriptions, only what they ask for.
     Example: quantdesk notify subscribe carol --channel desk-telegram --event halt --min-level warning
     """
-    from quantdesk.cli._auth import acting_user, default_identity
+    from quantdesk.cli._auth import authorized_actor, default_identity
     from quantdesk.identity.channels import subscribe
+    from quantdesk.identity.policy import Action
     from quantdesk.ledger import Ledger
 
     with Ledger() as ledger:
-        # subscribing someone else is user administration: it needs the admin's password
-        who = acting_user(ledger, actor, password_stdin=password_stdin, always=user != (actor or default_identity()))
+        # your own subscription needs an active account; someone else's is channel administration (password)
+        action = Action.VIEW if user == (actor or default_identity()) else Action.MANAGE_CHANNELS
+        who = authorized_actor(ledger, actor, action, password_stdin=password_stdin)
         subscribe(ledger, user, channel, event_type=event, min_level=min_level, actor=who)
     console.print(f"{user} gets {event} events at {min_level} or above on {channel}")
 

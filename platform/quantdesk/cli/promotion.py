@@ -1,7 +1,7 @@
 """`quantdesk promote`, `approve`, `deployments`, `deployment create|show|retire` (users: cli/identity.py).
 
-The acting user is `--as`, else QUANTDESK_USER, else the OS login; roles are checked in
-`quantdesk.promotion` and every action is audited with that user.
+The acting user is `--as`, else QUANTDESK_USER, else the OS login; the policy
+(`quantdesk.identity.policy`) decides who may, and every action is audited with that user.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from quantdesk.cli import app
-from quantdesk.cli._auth import PasswordStdinOption, acting_user
+from quantdesk.cli._auth import PasswordStdinOption, authorized_actor, default_identity
 from quantdesk.cli._common import JsonOption, console, emit, fail, handle_errors
 from quantdesk.cli.tables import Col, WideOption, print_table
 from quantdesk.core.display import money, quote_currency, signed_money
@@ -95,11 +95,13 @@ def promote_command(
     authenticated person.
     Example: quantdesk promote sma_cross --run backtest-20240101T000000-abc123 --to paper --name sma-btc
     """
+    from quantdesk.identity.policy import Action
     from quantdesk.parity import drift_report
     from quantdesk.promotion import PromotionRefused, promote
 
     with _open() as ledger:
-        who = acting_user(ledger, actor, password_stdin=password_stdin, always=to.strip().lower() == "live")
+        action = Action.PROMOTE_LIVE if to.strip().lower() == "live" else Action.PROMOTE_PAPER
+        who = authorized_actor(ledger, actor, action, password_stdin=password_stdin)
         try:
             request = promote(
                 ledger, strategy, run_id=run, to=to, actor=who, name=name, venue=venue, account=account,
@@ -138,10 +140,15 @@ def approve_command(
 
     Example: quantdesk approve sma-btc --as carol
     """
-    from quantdesk.promotion import approve, reject
+    from quantdesk.identity.policy import Action
+    from quantdesk.promotion import approve, list_promotions, reject
 
     with _open() as ledger:
-        who = acting_user(ledger, actor, password_stdin=password_stdin, always=True)
+        # withdrawing your own request is the requester's right; deciding anyone else's is DECIDE_LIVE
+        pending = list_promotions(ledger, deployment=deployment, status="pending_approval")
+        mine = bool(reject_ and pending and pending[-1].requested_by == (actor or default_identity()))
+        who = authorized_actor(ledger, actor, Action.PROMOTE_LIVE if mine else Action.DECIDE_LIVE,
+                               password_stdin=password_stdin)
         if reject_:
             request = reject(ledger, deployment, actor=who, reason=reason)
         else:
@@ -233,12 +240,11 @@ def deployment_create(
 
     Example: quantdesk deployment create sma-btc --strategy sma_cross --symbols BTC/USDT --timeframe 1h --param fast=10
     """
-    from quantdesk.identity.users import get_user
+    from quantdesk.identity.policy import Action
     from quantdesk.promotion import create_deployment
 
     with _open() as ledger:
-        who = acting_user(ledger, actor, password_stdin=password_stdin)
-        get_user(ledger, who)  # only registered users register deployments
+        who = authorized_actor(ledger, actor, Action.CREATE_DEPLOYMENT, password_stdin=password_stdin)
         d = create_deployment(
             ledger, name, strategy=strategy, symbols=[s.strip() for s in symbols.split(",") if s.strip()],
             timeframe=timeframe, params=_parse_params(param or []), venue=venue, account=account,
@@ -289,12 +295,11 @@ def deployment_retire(
 
     Example: quantdesk deployment retire sma-btc --reason "superseded" --as alice
     """
-    from quantdesk.identity.users import Permission, require
+    from quantdesk.identity.policy import Action
     from quantdesk.promotion import retire_deployment
 
     with _open() as ledger:
-        who = acting_user(ledger, actor, password_stdin=password_stdin)
-        require(ledger, who, Permission.RETIRE)
+        who = authorized_actor(ledger, actor, Action.RETIRE_DEPLOYMENT, password_stdin=password_stdin)
         d = retire_deployment(ledger, name, actor=who, reason=reason)
     if json_output:
         emit(_deployment_view(d))

@@ -1,8 +1,9 @@
 """`quantdesk halt`, `quantdesk resume`, `quantdesk risk status`: the trading state, by hand, audited.
 
 The state lives in the ledger (scope `global`, or `deployment:NAME`); running gated brokers
-re-read it within a second. Every change is an audit entry with the actor (the OS user
-unless `--actor` says otherwise).
+re-read it within a second. Every change is an audit entry with the actor. The policy decides
+who may: halting needs no password (a kill switch must be quick) but a registered trader or admin;
+resuming after an automatic loss-limit or drawdown halt needs an admin.
 """
 
 from __future__ import annotations
@@ -41,15 +42,17 @@ def _open_ledger() -> Any:
 
 def _set_state(state: str, reason: str, deployment: str | None, actor: str | None,
                password_stdin: bool = False) -> dict[str, Any]:
-    from quantdesk.cli._auth import acting_user
+    from quantdesk.cli._auth import authorized_actor
     from quantdesk.core.types import TradingState
+    from quantdesk.identity.policy import Action, resume_action
     from quantdesk.risk import GLOBAL_SCOPE, deployment_scope
 
     scope = GLOBAL_SCOPE if deployment is None else deployment_scope(deployment)
     with _open_ledger() as ledger:
         # the record names who did it: your desk identity, or someone else only with their password
-        # (a free-text name would let anyone sign a halt or a resume as anyone)
-        who = acting_user(ledger, actor, password_stdin=password_stdin)
+        # (a free-text name would let anyone sign a halt or a resume as anyone); the policy says who may
+        action = Action.HALT if TradingState(state) is TradingState.HALTED else resume_action(ledger, scope)
+        who = authorized_actor(ledger, actor, action, password_stdin=password_stdin)
         previous = ledger.trading_state(scope)
         record = ledger.set_trading_state(scope, TradingState(state), reason, who)
     return {

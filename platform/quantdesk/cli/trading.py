@@ -1,39 +1,45 @@
 """`quantdesk order`, `orders`, `positions`, `cancel`, `reconcile`: manual trading through the one gate.
 
 Orders and cancels go through the same `GatedBroker` as deployments (risk gate, ledger,
-notifications, audit); `orders` and `positions` read the ledger only.
+notifications, audit); `orders` and `positions` read the ledger only. The policy decides who
+may act (`quantdesk user roles`): a registered, active trader or admin, and an order needs
+their password too.
 """
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated, Any
 
 import typer
 
 from quantdesk.cli import app
-from quantdesk.cli._auth import PasswordStdinOption, acting_user
+from quantdesk.cli._auth import PasswordStdinOption, authorized_actor
 from quantdesk.cli._common import JsonOption, console, emit, fail, handle_errors
 from quantdesk.cli._notify import deliver_pending
 from quantdesk.cli.tables import Col, WideOption, print_table
 from quantdesk.core.display import number, quantity
 
 VenueOption = Annotated[str, typer.Option("--venue", help="A venue name from quantdesk.toml (see `quantdesk venue list`).")]
+AsOption = Annotated[
+    str | None,
+    typer.Option("--as", help="Act as this user (needs their password; default: QUANTDESK_USER, else the OS login)."),
+]
 _MANUAL = "manual"
 
 
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no login name in some containers
-        return "cli:unknown"
+def _authorized(actor: str | None, action: Any, password_stdin: bool) -> str:
+    """Return who acts once the policy lets them, before anything reaches a venue (a refusal costs no request)."""
+    from quantdesk.ledger import Ledger
+
+    with Ledger() as ledger:
+        return authorized_actor(ledger, actor, action, password_stdin=password_stdin)
 
 
-def _open_gated(venue_name: str) -> Any:
-    """Build the gated broker for a configured venue: ccxt client, ledger, risk gate (no direct notifier)."""
+def _open_gated(venue_name: str, who: str) -> Any:
+    """Build the gated broker for a configured venue as `who`: ccxt client, ledger, risk gate (no direct notifier)."""
     from quantdesk.broker.factory import open_gated
 
-    return open_gated(venue_name, actor=_actor())
+    return open_gated(venue_name, actor=who)
 
 
 def _order_view(row: Any) -> dict[str, Any]:
@@ -93,6 +99,7 @@ def order_command(
     from quantdesk.core.errors import ConfigError
     from quantdesk.core.orders import OrderIntent
     from quantdesk.core.types import OrderType, Side
+    from quantdesk.identity.policy import Action
 
     try:
         side_value, type_value = Side(side.lower()), OrderType(order_type.lower())
@@ -105,9 +112,8 @@ def order_command(
         ) from None
     if type_value is OrderType.LIMIT and price_value is None:
         raise ConfigError("a limit order needs --price")
-    gated = _open_gated(venue)
+    gated = _open_gated(venue, _authorized(actor, Action.ORDER, password_stdin))
     with gated.ledger:
-        gated.actor = acting_user(gated.ledger, actor, password_stdin=password_stdin, always=True)
         gated.start()
         intent = OrderIntent(
             client_order_id=derive_client_order_id(_MANUAL, uuid.uuid4().hex), deployment=_MANUAL, venue=venue,
@@ -123,13 +129,17 @@ def order_command(
 def cancel_command(
     client_order_id: Annotated[str, typer.Argument(help="The client order id (see `quantdesk orders`).")],
     venue: VenueOption,
+    actor: AsOption = None,
+    password_stdin: PasswordStdinOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Cancel an order by client order id through the gate (allowed even when trading is halted).
 
     Example: quantdesk cancel qd-0123456789abcdef0123456789abcdef --venue binance-test
     """
-    gated = _open_gated(venue)
+    from quantdesk.identity.policy import Action
+
+    gated = _open_gated(venue, _authorized(actor, Action.CANCEL, password_stdin))
     with gated.ledger:
         gated.start()
         outcome = gated.cancel(client_order_id)
@@ -197,14 +207,16 @@ def positions_command(
 
 @app.command("reconcile")
 @handle_errors
-def reconcile_command(venue: VenueOption, json_output: JsonOption = False) -> None:
+def reconcile_command(venue: VenueOption, actor: AsOption = None, password_stdin: PasswordStdinOption = False,
+                      json_output: JsonOption = False) -> None:
     """Compare the ledger with the venue, adopt and correct what differs; fail if they still disagree.
 
     Example: quantdesk reconcile --venue binance-test --json
     """
     from quantdesk.core.errors import ReconciliationError
+    from quantdesk.identity.policy import Action
 
-    gated = _open_gated(venue)
+    gated = _open_gated(venue, _authorized(actor, Action.RECONCILE, password_stdin))
     with gated.ledger:
         report = gated.reconcile()
     if json_output:

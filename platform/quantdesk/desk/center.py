@@ -6,8 +6,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from quantdesk.core.errors import PromotionError
-from quantdesk.identity import Permission, get_user, require
+from quantdesk.core.errors import PermissionDeniedError
+from quantdesk.identity import get_user
+from quantdesk.identity.policy import Action, authorize
 from quantdesk.ledger import Ledger
 
 __all__ = ["DOWNLOADS", "add_subscription", "download", "latest_desk_report", "notifications", "send_test"]
@@ -38,8 +39,8 @@ def notifications(ledger: Ledger, user: str, *, limit: int = 200) -> dict[str, A
                      for c in list_channels(ledger)],
         "subscriptions": [{k: v for k, v in s.items() if k != "created_at"} for s in subscriptions(ledger)],
         "templates": templates,
-        "can_test": me.may(Permission.OPERATE),
-        "can_subscribe_others": me.may(Permission.MANAGE_USERS),
+        "can_test": me.may(Action.SEND_TEST_NOTIFICATION),
+        "can_subscribe_others": me.may(Action.MANAGE_CHANNELS),
         "user": me.name,
     }
 
@@ -51,9 +52,8 @@ def send_test(ledger: Ledger, user: str) -> str:
     from quantdesk.notify.templates import render
 
     try:
-        require(ledger, user, Permission.OPERATE)
-    except PromotionError as e:
-        ledger.audit(user, "dashboard.refused", {"action": "notify test", "reason": str(e)})
+        authorize(ledger, user, Action.SEND_TEST_NOTIFICATION, via="dashboard")  # audits a refusal
+    except PermissionDeniedError as e:
         return f"refused: {e}"
     notifier = desk_notifier(ledger)
     if not notifier.enabled:
@@ -71,7 +71,10 @@ def add_subscription(ledger: Ledger, user: str, *, subscriber: str, channel: str
     from quantdesk.identity.channels import subscribe
 
     try:
-        subscribe(ledger, subscriber, channel, event_type=event_type or "*", min_level=min_level, actor=user)
+        subscribe(ledger, subscriber, channel, event_type=event_type or "*", min_level=min_level, actor=user,
+                  via="dashboard")
+    except PermissionDeniedError as e:  # audited by the policy
+        return f"refused: {e}"
     except QuantdeskError as e:
         ledger.audit(user, "dashboard.refused", {"action": "subscribe", "subscriber": subscriber, "reason": str(e)})
         return f"refused: {e}"
@@ -79,10 +82,13 @@ def add_subscription(ledger: Ledger, user: str, *, subscriber: str, channel: str
 
 
 def download(ledger: Ledger, user: str, label: str) -> Path:
-    """Write the export `label` (a key of DOWNLOADS) to a temporary file for any logged-in user; return it."""
+    """Write the export `label` (a key of DOWNLOADS) to a temporary file for a user who may export; return it.
+
+    PermissionDeniedError (audited) for anyone else, checked at the click, not when the page was drawn.
+    """
     from quantdesk.reports import export_frame, write_export
 
-    get_user(ledger, user)
+    authorize(ledger, user, Action.EXPORT, via="dashboard")
     kind, fmt = DOWNLOADS[label]
     frame = export_frame(kind, ledger=ledger)
     ledger.audit(user, "dashboard.download", {"export": label, "rows": frame.height})

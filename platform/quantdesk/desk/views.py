@@ -1,8 +1,9 @@
 """Data and actions behind the dashboards; every action checks the role on the server and is audited.
 
-A page hides buttons a role may not use, but that is a courtesy: the action functions here
-check the logged-in user's role themselves, so an event forged from a viewer's session is
-refused (and audited) all the same.
+A page disables buttons a role may not use, but that is a courtesy: the action functions here
+ask the policy (`quantdesk.identity.policy.authorize`, via "dashboard") at the moment of the
+click, so an event forged from a viewer's session, or sent by a user disabled since the page
+opened, is refused and audited all the same.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 from quantdesk.core import display
-from quantdesk.core.errors import PromotionError, QuantdeskError
+from quantdesk.core.errors import PermissionDeniedError, PromotionError, QuantdeskError
 from quantdesk.core.types import TradingState
-from quantdesk.identity import Permission, get_user, require
+from quantdesk.identity import get_user
+from quantdesk.identity.policy import Action, authorize, resume_action
 from quantdesk.ledger import Ledger
 from quantdesk.risk import GLOBAL_SCOPE
 
@@ -176,7 +178,8 @@ def trading_controls(ledger: Ledger, user: str) -> dict[str, Any]:
     """Return the trading page's part that is the user's own: may they halt and trade, and on which venues."""
     from quantdesk.core.settings import get_settings
 
-    return {"can_halt": get_user(ledger, user).may(Permission.OPERATE), "venues": sorted(get_settings().venues)}
+    me = get_user(ledger, user)
+    return {"can_halt": me.may(Action.HALT), "can_order": me.may(Action.ORDER), "venues": sorted(get_settings().venues)}
 
 
 def desk_trading(ledger: Ledger) -> dict[str, Any]:
@@ -205,23 +208,31 @@ def desk_trading(ledger: Ledger) -> dict[str, Any]:
     }
 
 
-def _set(ledger: Ledger, user: str, state: TradingState, reason: str) -> DeskAction:
+def _refused(ledger: Ledger, user: str, action: Action) -> DeskAction | None:
+    """Ask the policy now, for the session's user: a refusal (audited by the policy) for the page, else None."""
     try:
-        require(ledger, user, Permission.OPERATE)
-    except PromotionError as e:
-        ledger.audit(user, "dashboard.refused", {"action": f"set {state}", "reason": str(e)})
+        authorize(ledger, user, action, via="dashboard")
+    except PermissionDeniedError as e:
         return DeskAction(ok=False, message=f"refused: {e}")
+    return None
+
+
+def _set(ledger: Ledger, user: str, state: TradingState, reason: str) -> DeskAction:
+    # resuming what a loss limit stopped is an admin's call: the policy says which action this is
+    action = Action.HALT if state is TradingState.HALTED else resume_action(ledger, GLOBAL_SCOPE)
+    if (refusal := _refused(ledger, user, action)) is not None:
+        return refusal
     ledger.set_trading_state(GLOBAL_SCOPE, state, reason, user)  # the audit names the logged-in person
     return DeskAction(ok=True, message=f"{state} by {user}")
 
 
 def halt(ledger: Ledger, user: str, reason: str = "halted from the dashboard") -> DeskAction:
-    """Halt trading everywhere (traders and admins); refused and audited for anyone else."""
+    """Halt trading everywhere (as the policy says: traders and admins); refused and audited for anyone else."""
     return _set(ledger, user, TradingState.HALTED, reason)
 
 
 def resume(ledger: Ledger, user: str, reason: str = "resumed from the dashboard") -> DeskAction:
-    """Resume trading (traders and admins); refused and audited for anyone else."""
+    """Resume trading (traders and admins; after an automatic loss halt, admins); refused and audited otherwise."""
     return _set(ledger, user, TradingState.ACTIVE, reason)
 
 
@@ -240,7 +251,7 @@ def deployments(ledger: Ledger, user: str) -> list[dict[str, Any]]:
              if d.name in latest else None,
              "pending": None if d.name not in pending else f"-> {pending[d.name].to_stage.value} by {pending[d.name].requested_by}",
              # a courtesy for the page: the approval rules are checked again when the button is used
-             "may_decide": d.name in pending and me.may(Permission.APPROVE) and pending[d.name].requested_by != user}
+             "may_decide": d.name in pending and me.may(Action.DECIDE_LIVE) and pending[d.name].requested_by != user}
             for d in list_deployments(ledger)]
 
 
@@ -259,12 +270,8 @@ def place_order(ledger: Ledger, user: str, *, venue: str, symbol: str, side: str
     from quantdesk.core.orders import OrderIntent
     from quantdesk.core.types import OrderType, Side
 
-    try:
-        require(ledger, user, Permission.OPERATE)
-    except PromotionError as e:
-        ledger.audit(user, "dashboard.refused", {"action": "order", "venue": venue, "symbol": symbol,
-                                                 "reason": str(e)})
-        return DeskAction(ok=False, message=f"refused: {e}")
+    if (refusal := _refused(ledger, user, Action.ORDER)) is not None:
+        return refusal
     try:
         side_value, type_value = Side(side.lower()), OrderType(order_type.lower())
         qty_value = Decimal(qty)
@@ -303,7 +310,10 @@ def request_promotion(ledger: Ledger, user: str, *, strategy: str, run_id: str, 
     from quantdesk.promotion import PromotionRefused, promote
 
     try:
-        request = promote(ledger, strategy, run_id=run_id, to=to, actor=user, name=name or None, drift=drift_report)
+        request = promote(ledger, strategy, run_id=run_id, to=to, actor=user, name=name or None, drift=drift_report,
+                          via="dashboard")
+    except PermissionDeniedError as e:  # audited by the policy
+        return DeskAction(ok=False, message=f"refused: {e}")
     except PromotionRefused as e:
         return DeskAction(ok=False, message="refused by the gates: " + "; ".join(
             g.line() for g in e.request.failing_gates[:5]))
@@ -328,9 +338,13 @@ def decide_promotion(ledger: Ledger, user: str, deployment: str, *, approve: boo
 
     try:
         if approve:
-            approve_promotion(ledger, deployment, actor=user, reason=reason or "approved from the dashboard")
+            approve_promotion(ledger, deployment, actor=user, reason=reason or "approved from the dashboard",
+                              via="dashboard")
         else:
-            reject_promotion(ledger, deployment, actor=user, reason=reason or "rejected from the dashboard")
+            reject_promotion(ledger, deployment, actor=user, reason=reason or "rejected from the dashboard",
+                             via="dashboard")
+    except PermissionDeniedError as e:  # audited by the policy
+        return DeskAction(ok=False, message=f"refused: {e}")
     except PromotionError as e:
         ledger.audit(user, "dashboard.refused", {"action": "approve" if approve else "reject",
                                                  "deployment": deployment, "reason": str(e)})
@@ -354,7 +368,7 @@ def admin(ledger: Ledger, user: str) -> dict[str, Any] | None:
     from quantdesk.identity import list_exchange_keys, list_users
     from quantdesk.identity.channels import list_channels
 
-    if not get_user(ledger, user).may(Permission.MANAGE_USERS):
+    if not get_user(ledger, user).may(Action.MANAGE_USERS):
         return None
     verification = ledger.verify_audit()
     return {"users": [{"name": u.name, "role": u.role.value, "password": u.has_password, "disabled": u.disabled}

@@ -1,8 +1,8 @@
 """Identity: users, roles, passwords (argon2id) and authentication, on the ledger's `users` table.
 
-    from quantdesk.identity import authenticate, Permission
+    from quantdesk.identity import Action, authenticate, authorize
     user = authenticate(ledger, "carol", password)      # AuthenticationError if refused
-    user.may(Permission.APPROVE)
+    authorize(ledger, "carol", Action.DECIDE_LIVE)       # PermissionDeniedError (audited) if her role may not
 """
 
 from quantdesk.identity.keys import (
@@ -15,7 +15,6 @@ from quantdesk.identity.keys import (
 from quantdesk.identity.passwords import check_password_policy, hash_password, verify_password
 from quantdesk.identity.policy import POLICY, Action, Rule, Scope, authorize, may, roles_for
 from quantdesk.identity.users import (
-    Permission,
     Role,
     User,
     add_user,
@@ -23,7 +22,6 @@ from quantdesk.identity.users import (
     get_user,
     list_users,
     lookup_user,
-    require,
     resolve_actor,
     set_disabled,
     set_password,
@@ -33,7 +31,6 @@ __all__ = [
     "Action",
     "ExchangeKeyInfo",
     "POLICY",
-    "Permission",
     "Role",
     "Rule",
     "Scope",
@@ -49,7 +46,6 @@ __all__ = [
     "list_users",
     "lookup_user",
     "may",
-    "require",
     "resolve_actor",
     "roles_for",
     "rotate_master_key",

@@ -9,7 +9,8 @@ from datetime import datetime
 from quantdesk.core.errors import IdentityError
 from quantdesk.core.secrets import SecretBox, fingerprint
 from quantdesk.identity.keys import _home
-from quantdesk.identity.users import Permission, get_user, require
+from quantdesk.identity.policy import Action, authorize
+from quantdesk.identity.users import get_user
 from quantdesk.ledger import Ledger
 from quantdesk.ledger.channels import (
     channel_rows,
@@ -44,7 +45,7 @@ class ChannelInfo:
 
 def add_channel(ledger: Ledger, name: str, url: str, *, actor: str, box: SecretBox | None = None) -> ChannelInfo:
     """Store channel `name` (an admin); the URL is encrypted, only its scheme is ever shown."""
-    require(ledger, actor, Permission.MANAGE_USERS)
+    authorize(ledger, actor, Action.MANAGE_CHANNELS)
     url = url.strip()
     scheme, sep, _ = url.partition("://")
     if not sep or not scheme:
@@ -63,7 +64,7 @@ def list_channels(ledger: Ledger) -> list[ChannelInfo]:
 
 def delete_channel(ledger: Ledger, name: str, *, actor: str) -> None:
     """Remove channel `name` (an admin)."""
-    require(ledger, actor, Permission.MANAGE_USERS)
+    authorize(ledger, actor, Action.MANAGE_CHANNELS)
     remove_channel(ledger, name, audit=(actor, "notify.channel_remove", {"channel": name}))
 
 
@@ -80,12 +81,12 @@ _RANK = {"info": 0, "success": 0, "warning": 1, "error": 2}
 
 
 def subscribe(ledger: Ledger, user: str, channel: str, *, event_type: str = "*", min_level: str = "info",
-              actor: str) -> None:
+              actor: str, via: str = "cli") -> None:
     """Subscribe `user` to `event_type` ("*": all) at `min_level` or above on stored `channel` (themselves or an admin)."""
     if min_level not in _RANK:
         raise IdentityError(f"unknown level {min_level!r}: use info, warning or error")
-    if actor != user:
-        require(ledger, actor, Permission.MANAGE_USERS)
+    # your own subscription needs only an active account; someone else's is channel administration
+    authorize(ledger, actor, Action.VIEW if actor == user else Action.MANAGE_CHANNELS, via=via)
     get_user(ledger, user)
     put_subscription(ledger, user=user, channel=channel, event_type=event_type, min_level=min_level,
                      audit=(actor, "notify.subscribe", {"user": user, "channel": channel, "event_type": event_type,

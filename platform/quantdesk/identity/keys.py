@@ -25,7 +25,7 @@ from quantdesk.core.secrets import (
     master_key_path,
     write_key_file,
 )
-from quantdesk.identity.users import Permission, require
+from quantdesk.identity.policy import Action, authorize
 from quantdesk.ledger import Ledger
 from quantdesk.ledger.keys import (
     exchange_key_row,
@@ -59,7 +59,7 @@ def set_exchange_key(
     box: SecretBox | None = None,
 ) -> ExchangeKeyInfo:
     """Store `venue`/`account`'s API key and secret encrypted (an admin or trader); return what may be shown."""
-    require(ledger, actor, Permission.OPERATE)
+    authorize(ledger, actor, Action.MANAGE_KEYS)
     if not api_key.strip() or not api_secret.strip():
         raise IdentityError("an exchange key and secret must both be non-empty; paste them again")
     box = box or SecretBox.from_home(_home())
@@ -96,7 +96,7 @@ def rotate_master_key(ledger: Ledger, *, actor: str, home: Path | None = None, n
     at any point leaves every token readable (both files decrypt until the rename). With
     QUANTDESK_MASTER_KEY set, pass `new_key` (the key your secrets manager will hold next).
     """
-    require(ledger, actor, Permission.MANAGE_USERS)
+    authorize(ledger, actor, Action.ROTATE_MASTER_KEY)
     home = home or _home()
     old = SecretBox.from_home(home)
     from_env = bool(os.environ.get(MASTER_KEY_ENV))

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from quantdesk.core.errors import PermissionDeniedError
+from quantdesk.core.types import TradingState
 
 if TYPE_CHECKING:
     from quantdesk.identity.users import User
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "POLICY",
+    "AUTOMATIC_ACTORS",
     "Action",
     "PermissionDeniedError",
     "Role",
@@ -32,6 +34,8 @@ __all__ = [
     "Scope",
     "authorize",
     "may",
+    "policy_rows",
+    "resume_action",
     "roles_for",
 ]
 
@@ -124,9 +128,40 @@ _TABLE: dict[Action, Rule] = {
 POLICY: Mapping[Action, Rule] = MappingProxyType(_TABLE)
 
 
+# Who halts without a person: the risk gate's daily-loss and drawdown limits. Resuming what
+# they stopped is an admin's decision (the loss is real), not any trader's.
+AUTOMATIC_ACTORS = frozenset({"risk-gate"})
+
+
+def resume_action(ledger: Ledger, scope: str = "global") -> Action:
+    """Return the action a resume of `scope` is: RESUME_AFTER_LOSS_HALT when an automatic rule stopped it.
+
+    The one place this is decided; the CLI, the pages and the API all ask it.
+    """
+    previous = ledger.trading_state(scope)
+    if TradingState(previous.state) is not TradingState.ACTIVE and previous.actor in AUTOMATIC_ACTORS:
+        return Action.RESUME_AFTER_LOSS_HALT
+    return Action.RESUME
+
+
+def policy_rows() -> list[dict[str, object]]:
+    """Return the table as rows (`quantdesk user roles`, the README): action, what it is, roles, scope, proof."""
+    return [
+        {"action": action.name.lower(), "description": action.value,
+         "roles": [role.value for role in Role if role in rule.roles],  # admin first, as people read roles
+         "token_scope": rule.scope.value, "password": rule.proof}
+        for action, rule in POLICY.items()
+    ]
+
+
 def roles_for(action: Action) -> list[str]:
     """Return the roles that may take `action`, sorted."""
     return sorted(POLICY[action].roles)
+
+
+def _either(names: list[str]) -> str:
+    """'admin', 'admin or trader', 'admin, researcher or trader'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def may(role: Role | str, action: Action) -> bool:
@@ -158,6 +193,6 @@ def authorize(ledger: Ledger, actor: str, action: Action, *, via: str = "cli") -
         {"action": action.name.lower(), "via": via, "reason": code},
     )
     raise PermissionDeniedError(
-        f"{reason}: {action.value} needs the role {' or '.join(roles_for(action))}"
+        f"{reason}: {action.value} needs the role {_either(roles_for(action))}"
         + (" (an admin adds users with `quantdesk user add NAME --role ROLE`)" if user is None else "")
     )

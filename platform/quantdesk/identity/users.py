@@ -1,11 +1,6 @@
 """Users, roles and passwords: admin, trader, researcher, viewer.
 
-| role       | may                                                                 |
-|------------|---------------------------------------------------------------------|
-| admin      | everything, including adding users                                  |
-| trader     | promote to paper and live, approve live promotions, retire          |
-| researcher | promote to paper (research -> paper), retire their own research     |
-| viewer     | read only                                                           |
+What each role may do is `quantdesk.identity.policy` (the one table; `quantdesk user roles`).
 
 The acting user comes from `--as`, else `QUANTDESK_USER`, else the OS login name. While
 the ledger has no users yet, anyone may add the first one, and it must be an admin.
@@ -19,16 +14,14 @@ import getpass
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from quantdesk.core.errors import AuthenticationError, PromotionError
 from quantdesk.identity.passwords import hash_password, needs_rehash, verify_password
-from quantdesk.identity.policy import Role
+from quantdesk.identity.policy import Action, Role, authorize, may
 from quantdesk.ledger import Ledger
 from quantdesk.ledger.registry import update_user, upsert_user, user_row, user_rows
 
 __all__ = [
-    "Permission",
     "Role",
     "User",
     "add_user",
@@ -36,30 +29,10 @@ __all__ = [
     "get_user",
     "list_users",
     "lookup_user",
-    "require",
     "resolve_actor",
     "set_disabled",
     "set_password",
 ]
-
-
-class Permission(StrEnum):
-    PROMOTE_PAPER = "promote to paper"
-    PROMOTE_LIVE = "promote to live"
-    APPROVE = "approve a live promotion"
-    RETIRE = "retire a deployment"
-    OPERATE = "start or stop a deployment"
-    MANAGE_USERS = "add users"
-
-
-_GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.ADMIN: frozenset(Permission),
-    Role.TRADER: frozenset(
-        {Permission.PROMOTE_PAPER, Permission.PROMOTE_LIVE, Permission.APPROVE, Permission.RETIRE, Permission.OPERATE}
-    ),
-    Role.RESEARCHER: frozenset({Permission.PROMOTE_PAPER, Permission.RETIRE}),
-    Role.VIEWER: frozenset(),
-}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,9 +46,9 @@ class User:
     disabled: bool = False
     has_password: bool = False
 
-    def may(self, permission: Permission) -> bool:
-        """Return True when the user's role grants `permission`."""
-        return permission in _GRANTS[self.role]
+    def may(self, action: Action) -> bool:
+        """Return True when this user is active and the policy lets their role take `action` (to hide a control)."""
+        return not self.disabled and may(self.role, action)
 
 
 def resolve_actor(explicit: str | None = None) -> str:
@@ -124,18 +97,6 @@ def list_users(ledger: Ledger) -> list[User]:
     return [_user(r) for r in user_rows(ledger)]
 
 
-def require(ledger: Ledger, actor: str, permission: Permission) -> User:
-    """Return the user `actor` if their role grants `permission`, else raise PromotionError."""
-    user = get_user(ledger, actor)
-    if not user.may(permission):
-        allowed = sorted(r.value for r, grants in _GRANTS.items() if permission in grants)
-        raise PromotionError(
-            f"user {actor!r} has role {user.role.value}, which may not {permission.value}; "
-            f"that needs one of: {', '.join(allowed)}"
-        )
-    return user
-
-
 def add_user(
     ledger: Ledger, name: str, role: Role | str, *, actor: str, password: str | None = None
 ) -> User:
@@ -152,7 +113,7 @@ def add_user(
     if not name or len(name) > 128:
         raise PromotionError(f"user name must be 1-128 characters, got {name!r}")
     if user_rows(ledger):
-        require(ledger, actor, Permission.MANAGE_USERS)
+        authorize(ledger, actor, Action.MANAGE_USERS)
     elif role_ is not Role.ADMIN:
         raise PromotionError(
             f"the ledger has no users yet: add an admin first (`quantdesk user add {actor} --role admin`)"
@@ -171,7 +132,7 @@ def add_user(
 def set_password(ledger: Ledger, name: str, password: str, *, actor: str) -> User:
     """Set `name`'s password (stored as an argon2id hash); the user themselves or an admin may."""
     if actor != name:
-        require(ledger, actor, Permission.MANAGE_USERS)
+        authorize(ledger, actor, Action.MANAGE_USERS)
     get_user(ledger, name)
     row = update_user(
         ledger, name, {"password_hash": hash_password(password)}, audit=(actor, "user.password", {"user": name})
@@ -181,7 +142,7 @@ def set_password(ledger: Ledger, name: str, password: str, *, actor: str) -> Use
 
 def set_disabled(ledger: Ledger, name: str, disabled: bool, *, actor: str) -> User:
     """Disable (or re-enable) `name`: a disabled user can neither log in nor act. Admins only."""
-    require(ledger, actor, Permission.MANAGE_USERS)
+    authorize(ledger, actor, Action.MANAGE_USERS)
     get_user(ledger, name)
     action = "user.disable" if disabled else "user.enable"
     row = update_user(ledger, name, {"disabled": disabled}, audit=(actor, action, {"user": name}))

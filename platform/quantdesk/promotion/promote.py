@@ -20,7 +20,7 @@ from quantdesk.core.clock import ensure_utc
 from quantdesk.core.costs import CostModel, MarketRules
 from quantdesk.core.errors import PromotionError, QuantdeskError
 from quantdesk.core.types import Stage
-from quantdesk.identity.users import Permission, require
+from quantdesk.identity.policy import Action, authorize
 from quantdesk.ledger import Ledger
 from quantdesk.ledger._types import canonical_json, jsonable
 from quantdesk.ledger.registry import insert_promotion, update_promotion
@@ -62,14 +62,6 @@ def _same_strategy(given: str, evidence: Evidence) -> bool:
         ref_path, ref_cls = evidence.strategy_ref.rsplit(":", 1)
         return cls == ref_cls and Path(path).expanduser().resolve() == Path(ref_path).resolve()
     return False
-
-
-def _refuse_unauthorised(ledger: Ledger, actor: str, permission: Permission, payload: dict[str, Any]) -> None:
-    try:
-        require(ledger, actor, permission)
-    except PromotionError as e:
-        ledger.audit(actor, "promotion.refuse", {**payload, "reason": str(e)})
-        raise
 
 
 def _deployment_for(evidence: Evidence, existing: Deployment | None, *, name: str, stage: Stage, actor: str,
@@ -119,20 +111,21 @@ def promote(
     risk_overrides: Mapping[str, Any] | None = None,
     gates: PromotionGates | None = None,
     drift: DriftFunction | None = None,
+    via: str = "cli",
 ) -> PromotionRequest:
     """Promote `strategy` on the evidence of backtest `run_id` to `to` (paper or live) as `actor`.
 
     Return the stored request: APPROVED for paper (the deployment is now at paper),
     PENDING for live (it waits for `approve` by someone else). Raise PromotionRefused
     listing EVERY failing gate with its figure and threshold (the refusal is stored and
-    audited), PromotionError for a bad request or a role that may not promote to `to`.
+    audited), PromotionError for a bad request, PermissionDeniedError (audited by the policy, with
+    the door `via` it came through) for an identity that may not promote to `to`.
     """
     stage = Stage(to)
     if stage not in (Stage.PAPER, Stage.LIVE):
         raise PromotionError(f"promote to paper or live, not {stage.value} (retire with `quantdesk deployment retire`)")
+    authorize(ledger, actor, Action.PROMOTE_LIVE if stage is Stage.LIVE else Action.PROMOTE_PAPER, via=via)
     base_payload = {"strategy": strategy, "run_id": run_id, "to_stage": stage.value}
-    permission = Permission.PROMOTE_LIVE if stage is Stage.LIVE else Permission.PROMOTE_PAPER
-    _refuse_unauthorised(ledger, actor, permission, base_payload)
     evidence = collect_evidence(run_id, walkforward_run_id=walkforward_run_id)
     if not _same_strategy(strategy, evidence):
         raise PromotionError(
@@ -221,7 +214,7 @@ def _live_evidence(ledger: Ledger, evidence: Evidence, existing: Deployment | No
     return with_drift(evidence, report), [pinned]
 
 
-def approve(ledger: Ledger, deployment: str, *, actor: str, reason: str = "") -> PromotionRequest:
+def approve(ledger: Ledger, deployment: str, *, actor: str, reason: str = "", via: str = "cli") -> PromotionRequest:
     """Approve the pending live promotion of `deployment` as `actor`; the deployment becomes live.
 
     Refused (and audited) when `actor` requested it, when their role may not approve, or
@@ -236,8 +229,8 @@ def approve(ledger: Ledger, deployment: str, *, actor: str, reason: str = "") ->
     request = pending[-1]
     payload = {"deployment": deployment, "promotion_id": request.id, "requested_by": request.requested_by,
                "run_id": request.run_id, "code_hash": request.code_hash}
+    authorize(ledger, actor, Action.DECIDE_LIVE, via=via)  # the policy audits its own refusals
     try:
-        require(ledger, actor, Permission.APPROVE)
         if actor == request.requested_by:
             raise PromotionError(
                 f"{actor} requested the live promotion of {deployment!r} and cannot approve it: "
@@ -267,14 +260,14 @@ def approve(ledger: Ledger, deployment: str, *, actor: str, reason: str = "") ->
     return to_request(row)
 
 
-def reject(ledger: Ledger, deployment: str, *, actor: str, reason: str) -> PromotionRequest:
+def reject(ledger: Ledger, deployment: str, *, actor: str, reason: str, via: str = "cli") -> PromotionRequest:
     """Refuse the pending live promotion of `deployment` as `actor` (a trader or admin; the requester may withdraw)."""
     pending = list_promotions(ledger, deployment=deployment, status=PromotionStatus.PENDING)
     if not pending:
         raise PromotionError(f"no live promotion of {deployment!r} is waiting for a decision")
     request = pending[-1]
-    if actor != request.requested_by:
-        require(ledger, actor, Permission.APPROVE)
+    # the requester may withdraw their own request (they may request live); anyone else decides
+    authorize(ledger, actor, Action.PROMOTE_LIVE if actor == request.requested_by else Action.DECIDE_LIVE, via=via)
     if not reason:
         raise PromotionError("say why the promotion is rejected (--reason), so the requester knows what to fix")
     row = update_promotion(

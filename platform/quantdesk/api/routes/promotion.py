@@ -58,7 +58,7 @@ def promote(request: Request, body: PromoteIn, token: Token, ctx: Ctx, idempoten
             made = promote_strategy(
                 ctx.ledger, body.strategy, run_id=body.run_id, to=body.to, actor=caller.user, name=body.name,
                 venue=body.venue, account=body.account, capital=body.capital,
-                walkforward_run_id=body.walkforward_run_id, risk_profile=body.risk_profile, drift=drift_report)
+                walkforward_run_id=body.walkforward_run_id, risk_profile=body.risk_profile, drift=drift_report, via="api")
         except PromotionRefused as e:
             ctx.drain.kick()
             return 409, error_json("promotion_refused", str(e), promotion=promotion_view(e.request))
@@ -77,9 +77,10 @@ def _decide(ctx: Any, request: Request, caller: Caller, name: str, body: Decisio
 
     def act() -> tuple[int, dict[str, Any]]:
         if approving:
-            decided = approve(ctx.ledger, name, actor=caller.user, reason=body.reason or "approved through the API")
+            decided = approve(ctx.ledger, name, actor=caller.user, reason=body.reason or "approved through the API",
+                              via="api")
         else:
-            decided = reject(ctx.ledger, name, actor=caller.user, reason=body.reason)
+            decided = reject(ctx.ledger, name, actor=caller.user, reason=body.reason, via="api")
         ctx.drain.kick()
         return 200, promotion_view(decided)
 

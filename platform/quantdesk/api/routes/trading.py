@@ -14,22 +14,14 @@ from quantdesk.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, error_jso
 from quantdesk.api.idempotency import IdempotencyKey, RequiredIdempotencyKey, request_digest, run_once
 from quantdesk.api.models import OrderIn, OrderOut, OrderOutcomeOut, StateIn, StateOut
 from quantdesk.core.types import TradingState
-from quantdesk.identity.policy import Action
+from quantdesk.identity.policy import Action, resume_action
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["trading"], responses=ERROR_RESPONSES)
 Ctx = Annotated[Any, Depends(context)]
-AUTOMATIC_ACTORS = frozenset({"risk-gate"})  # who halts without a person: the gate's loss and drawdown limits
 _DENIED = {409: {"model": ErrorBody, "description": "Denied by the risk gate (code `order_denied`, `risk_code`)"},
            502: {"model": ErrorBody, "description": "The venue could not be reached or reconciled"}}
-
-
-def _resume_action(previous: Any) -> Action:
-    """Resuming what a loss limit or the drawdown limit stopped needs an admin; any other resume, a trader."""
-    if previous.state is not TradingState.ACTIVE and previous.actor in AUTOMATIC_ACTORS:
-        return Action.RESUME_AFTER_LOSS_HALT
-    return Action.RESUME
 
 
 def _set_state(ctx: Any, request: Request, token: Any, body: StateIn | None, state: TradingState,
@@ -41,8 +33,8 @@ def _set_state(ctx: Any, request: Request, token: Any, body: StateIn | None, sta
     if body.deployment is not None and find_deployment(ctx.ledger, body.deployment) is None:
         raise ApiError(404, "not_found", f"no deployment {body.deployment!r}: list them at /v1/deployments")
     scope = GLOBAL_SCOPE if body.deployment is None else deployment_scope(body.deployment)
-    previous = ctx.ledger.trading_state(scope)
-    action = Action.HALT if state is TradingState.HALTED else _resume_action(previous)
+    # resuming what a loss limit stopped needs an admin: the policy decides which action this is
+    action = Action.HALT if state is TradingState.HALTED else resume_action(ctx.ledger, scope)
     caller = permit(ctx, request, token, action)
     verb = "halted" if state is TradingState.HALTED else "resumed"
 

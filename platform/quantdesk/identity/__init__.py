@@ -12,12 +12,14 @@ from quantdesk.identity.keys import (
     rotate_master_key,
     set_exchange_key,
 )
+from quantdesk.identity.logins import AuthConfig, LockedOutError, login, validate_username
 from quantdesk.identity.passwords import check_password_policy, hash_password, verify_password
 from quantdesk.identity.policy import POLICY, Action, Rule, Scope, authorize, may, roles_for
 from quantdesk.identity.users import (
     Permission,
     Role,
     User,
+    active_user,
     add_user,
     authenticate,
     get_user,
@@ -26,11 +28,14 @@ from quantdesk.identity.users import (
     require,
     resolve_actor,
     set_disabled,
+    session_user,
     set_password,
 )
 
 __all__ = [
     "Action",
+    "AuthConfig",
+    "LockedOutError",
     "ExchangeKeyInfo",
     "POLICY",
     "Permission",
@@ -38,6 +43,7 @@ __all__ = [
     "Rule",
     "Scope",
     "User",
+    "active_user",
     "add_user",
     "authenticate",
     "authorize",
@@ -47,6 +53,7 @@ __all__ = [
     "hash_password",
     "list_exchange_keys",
     "list_users",
+    "login",
     "lookup_user",
     "may",
     "require",
@@ -55,6 +62,8 @@ __all__ = [
     "rotate_master_key",
     "set_disabled",
     "set_exchange_key",
+    "session_user",
     "set_password",
+    "validate_username",
     "verify_password",
 ]

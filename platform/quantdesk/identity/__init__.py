@@ -27,8 +27,8 @@ from quantdesk.identity.users import (
     lookup_user,
     require,
     resolve_actor,
-    set_disabled,
     session_user,
+    set_disabled,
     set_password,
 )
 

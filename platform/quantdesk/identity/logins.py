@@ -31,7 +31,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from quantdesk.core.errors import AuthenticationError, ConfigError, IdentityError
 from quantdesk.identity.users import User, authenticate, lookup_user
 from quantdesk.ledger import Ledger
-from quantdesk.ledger.logins import Lockout, LoginKey, active_lockouts, clear_failures, record_refusal
+from quantdesk.ledger.logins import (
+    Lockout,
+    LoginKey,
+    active_lockouts,
+    clear_failures,
+    record_refusal,
+)
 
 __all__ = [
     "MAX_USERNAME_LENGTH",

@@ -21,7 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from quantdesk.core.errors import AuthenticationError, IdentityError, PermissionDeniedError, PromotionError
+from quantdesk.core.errors import (
+    AuthenticationError,
+    IdentityError,
+    PermissionDeniedError,
+    PromotionError,
+)
 from quantdesk.identity.passwords import hash_password, needs_rehash, verify_password
 from quantdesk.identity.policy import Role
 from quantdesk.ledger import Ledger

@@ -19,7 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import secrets
+import sys
+import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,9 +46,20 @@ __all__ = ["LedgerAuthProvider", "SessionId", "cookie_secret", "ended_sessions",
 
 FAILED_LOGIN_DELAY_S = 1.0
 SESSION_COOKIE = "qd_session"
-# Logins (argon2, ledger writes) and refusal audits run here, never on the event loop. Two
-# threads: argon2 releases the GIL, and a flood queues here instead of taking every core.
-_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="qd-login")
+LOGIN_THREAD_NICE = 10
+
+
+def _lower_priority() -> None:
+    """Run this pool thread below the event loop's priority (Linux sets niceness per thread)."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOGIN_THREAD_NICE)
+
+
+# Logins (argon2, ledger writes) and refusal audits run here, never on the event loop. One thread,
+# niced: argon2 releases the GIL but takes a core for ~0.1-0.3 s, so a flood of guesses queues
+# here and leaves the other core, and the first claim on CPU, to the loop that keeps pages current.
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qd-login", initializer=_lower_priority)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

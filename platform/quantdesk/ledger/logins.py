@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from quantdesk.ledger.audit import append_entry
 from quantdesk.ledger.base import LedgerBase
@@ -61,7 +62,28 @@ def record_refusal(
     """Audit a refused login, count it against `keys`, and lock each key that reached `max_failures`.
 
     Return the lockouts this refusal started (each audited with `lock_audit(lockout, count)`).
+    Two processes locking the same key at once (PostgreSQL): the loser's transaction is retried
+    once, and then finds the lockout already running.
     """
+    try:
+        return _record_refusal(ledger, keys, now=now, window=window, max_failures=max_failures, lockout=lockout,
+                               audit=audit, lock_audit=lock_audit)
+    except IntegrityError:
+        return _record_refusal(ledger, keys, now=now, window=window, max_failures=max_failures, lockout=lockout,
+                               audit=audit, lock_audit=lock_audit)
+
+
+def _record_refusal(
+    ledger: LedgerBase,
+    keys: Sequence[LoginKey],
+    *,
+    now: datetime,
+    window: timedelta,
+    max_failures: int,
+    lockout: timedelta,
+    audit: AuditSpec,
+    lock_audit: Callable[[Lockout, int], AuditSpec],
+) -> list[Lockout]:
     started: list[Lockout] = []
     with ledger._write() as c:
         append_entry(c, ts=now, actor=audit[0], action=audit[1], payload=audit[2])

@@ -110,7 +110,7 @@ def audit_name(ledger: Ledger, typed: str) -> str:
 def _lock_message(lockouts: list[Lockout]) -> str:
     until = max(lock.until for lock in lockouts)
     return (f"too many refused logins: try again after {until:%H:%M} UTC "
-            "(an admin can see the attempts with `quantdesk audit --action auth.lockout`)")
+            "(an admin can see the attempts with `quantdesk audit log --action auth.lockout`)")
 
 
 def login(

@@ -145,7 +145,7 @@ def active_user(ledger: Ledger, name: str) -> User:
             f"{name!r} is not a registered user: an admin adds them with `quantdesk user add NAME --role ROLE`"
         )
     if user.disabled:
-        raise PermissionDeniedError(f"user {name!r} is disabled: an admin re-enables them with `quantdesk user enable`")
+        raise PermissionDeniedError(f"user {name!r} is disabled: an admin re-enables them with `quantdesk user enable {name}`")
     return user
 
 

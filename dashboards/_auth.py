@@ -41,6 +41,7 @@ from tornado.websocket import WebSocketHandler
 
 from quantdesk.core.errors import AuthenticationError
 from quantdesk.core.secrets import write_key_file
+from quantdesk.metrics import record_login
 
 __all__ = ["LedgerAuthProvider", "SessionId", "cookie_secret", "ended_sessions", "watch_session"]
 
@@ -147,9 +148,11 @@ class LedgerLoginHandler(BasicLoginHandler):
             user = await asyncio.get_running_loop().run_in_executor(_POOL, attempt)
         except AuthenticationError as e:
             await asyncio.sleep(FAILED_LOGIN_DELAY_S)  # the server's event loop keeps serving others
+            record_login(accepted=False)
             message = str(e) if isinstance(e, LockedOutError) else "Invalid username or password!"
             self.redirect(self.request.uri.split("?")[0] + "?error=" + tornado.escape.url_escape(message))
             return
+        record_login(accepted=True)
         self.set_current_user(user.name)
         session = json.dumps({"user": user.name, "role": user.role.value, "epoch": user.auth_epoch})
         self.set_secure_cookie(SESSION_COOKIE, session, expires_days=config.oauth_expiry, httponly=True,

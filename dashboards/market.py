@@ -1,5 +1,9 @@
 """Market: candles from the lake with SMA/EMA, Bollinger, RSI and MACD, for any series in the lake.
 
+Under the candles, money flow and sentiment (`quantdesk.desk.sentiment`): MFI, and where the lake
+holds them (`quantdesk ingest ... --sentiment`, `--futures-data`) the funding rate, open
+interest, the long/short account ratio and the taker buy share, each as of the bar's open.
+
 The server downsamples (`quantdesk.desk.market`): a year of 1m candles arrives as ~2,200 4h
 bars. The frame is read once per lake change and shared by every session (`desk_feed`), and
 drawn with plain Bokeh figures: HoloViews took ~0.5 s of the server per chart. When the lake
@@ -14,14 +18,19 @@ from typing import Any
 import panel as pn
 from _live import keep_current
 from bokeh.layouts import column
-from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
 from bokeh.plotting import figure
 
 import quantdesk.indicators  # noqa: F401 - imported when the server starts, not on the first chart
 from quantdesk.desk import Snapshot, desk_feed
 from quantdesk.desk.pages import DISPLAY_TIMEFRAMES
 
-INDICATORS = ["SMA 20", "EMA 50", "Bollinger", "RSI", "MACD"]
+INDICATORS = ["SMA 20", "EMA 50", "Bollinger", "RSI", "MACD", "MFI", "Sentiment"]
+# the sentiment panels: column, title, colour, how the axis reads
+SENTIMENT_PANELS = [("funding_rate", "funding rate", "#d62728", "0.0000%"),
+                    ("open_interest", "open interest", "#2ca02c", "0.[00]a"),
+                    ("long_short_ratio", "long/short account ratio", "#17becf", "0.00"),
+                    ("taker_buy_share", "taker buy share", "#bcbd22", "0%")]
 LINES = {"SMA 20": [("sma20", "#1f77b4")], "EMA 50": [("ema50", "#ff7f0e")],
          "Bollinger": [("bb_upper", "#7f7f7f"), ("bb_lower", "#7f7f7f")]}
 
@@ -47,14 +56,17 @@ def page() -> pn.viewable.Viewable:
     def fill(data: dict[str, Any]) -> None:
         """Show a market snapshot: new bars only swap the data of the figures already drawn."""
         exchange, symbol = pick.value.split(" · ", 1)
-        note.object = f"**{symbol}** on {exchange}: {data['note']}"
+        missing = [title for col, title, _c, _f in SENTIMENT_PANELS if col in data.get("sentiment_missing", [])]
+        lacking = f"; no {', '.join(missing)} in the lake" if missing and "Sentiment" in shown.value else ""
+        note.object = f"**{symbol}** on {exchange}: {data['note']}{lacking}"
         if data["frame"].is_empty():
             chart.object, drawn["figures_for"] = None, None
             return
         source.data = _columns(data["frame"])
-        choice = (pick.value, data["timeframe"], tuple(shown.value))
+        choice = (pick.value, data["timeframe"], tuple(shown.value), tuple(data.get("sentiment_missing", [])))
         if drawn["figures_for"] != choice:  # another series, timeframe or set of indicators: new figures
-            chart.object = _figures(source, f"{symbol} {data['timeframe']}", data["timeframe"], shown.value)
+            chart.object = _figures(source, f"{symbol} {data['timeframe']}", data["timeframe"], shown.value,
+                                    data.get("sentiment_missing", []))
             drawn["figures_for"] = choice
 
     for widget in (pick, timeframe, days, shown):
@@ -71,7 +83,7 @@ def _columns(frame: Any) -> dict[str, Any]:
     return data
 
 
-def _figures(source: ColumnDataSource, title: str, timeframe: str, shown: list[str]) -> Any:
+def _figures(source: ColumnDataSource, title: str, timeframe: str, shown: list[str], missing: list[str]) -> Any:
     from quantdesk.core.timeframes import timeframe_ms
 
     width_ms = timeframe_ms(timeframe) * 0.7
@@ -99,6 +111,20 @@ def _figures(source: ColumnDataSource, title: str, timeframe: str, shown: list[s
                       x_range=price.x_range, tools=tools)
         macd.vbar("ts", width_ms, 0, "macd_hist", source=source, color="#8c564b")
         panels.append(macd)
+    if "MFI" in shown:
+        money = figure(title="MFI 14 (money flow)", x_axis_type="datetime", height=160, sizing_mode="stretch_width",
+                       x_range=price.x_range, tools=tools, name="panel-mfi")
+        money.line("ts", "mfi14", source=source, color="#e377c2")
+        panels.append(money)
+    if "Sentiment" in shown:
+        for col, label, colour, axis in SENTIMENT_PANELS:
+            if col in missing:
+                continue
+            panel = figure(title=label, x_axis_type="datetime", height=150, sizing_mode="stretch_width",
+                           x_range=price.x_range, tools=tools, name=f"panel-{col}")
+            panel.line("ts", col, source=source, color=colour)
+            panel.yaxis.formatter = NumeralTickFormatter(format=axis)
+            panels.append(panel)
     return column(*panels, sizing_mode="stretch_width")
 
 

@@ -16,7 +16,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 
-from quantdesk.ops.flow_hooks import notify_flow_failure
+from quantdesk.ops.flow_hooks import notify_flow_failure, record_flow_completion
 
 
 @task(name="ingest-symbol", retries=0, cache_policy=NO_CACHE)
@@ -29,7 +29,8 @@ def ingest_symbol(venue: str, symbol: str, timeframe: str, since: str, until: st
     return to_jsonable(report)
 
 
-@flow(name="ingest", on_failure=[notify_flow_failure], on_crashed=[notify_flow_failure])
+@flow(name="ingest", on_failure=[notify_flow_failure], on_crashed=[notify_flow_failure],
+      on_completion=[record_flow_completion])
 def ingest_flow(
     venue: str = "binance",
     timeframe: str = "1m",

@@ -16,7 +16,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from quantdesk.ops.flow_hooks import notify_flow_failure
+from quantdesk.ops.flow_hooks import notify_flow_failure, record_flow_completion
 
 
 def _limit(name: str) -> None:
@@ -71,7 +71,8 @@ def run_runner(deployment: str) -> dict[str, Any]:
             "orders": sum(len(o.orders) for o in outcomes)}
 
 
-@flow(name="live", on_failure=[notify_flow_failure], on_crashed=[notify_flow_failure], persist_result=False)
+@flow(name="live", on_failure=[notify_flow_failure], on_crashed=[notify_flow_failure],
+      on_completion=[record_flow_completion], persist_result=False)
 def live_flow(deployment: str) -> dict[str, Any]:
     """Run `deployment` (a paper or live one) until it is stopped; see the module doc."""
     from quantdesk.core.errors import PromotionError

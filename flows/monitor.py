@@ -12,12 +12,15 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from quantdesk.ops.flow_hooks import notify_flow_failure
+from quantdesk.ops.flow_hooks import notify_flow_failure, record_flow_completion
 
 
-@flow(name="monitor", on_failure=[notify_flow_failure], on_crashed=[notify_flow_failure])
+@flow(name="monitor", on_failure=[notify_flow_failure], on_crashed=[notify_flow_failure],
+      on_completion=[record_flow_completion])
 def monitor_flow(supervise: bool = True) -> dict[str, Any]:
     """Run the monitor's checks once; fail the run (so Prefect shows it) when the audit chain is broken."""
+    from prefect.runtime import flow_run
+
     from quantdesk.core.jsonable import to_jsonable
     from quantdesk.ledger import Ledger
     from quantdesk.live.schedule import clock_from_env
@@ -27,7 +30,8 @@ def monitor_flow(supervise: bool = True) -> dict[str, Any]:
 
     logger = get_run_logger()
     with Ledger(clock=clock_from_env()) as ledger:  # the desk's clock (scaled in rehearsals)
-        restarts = restart_lost_live_runs(ledger) if supervise else []
+        # the audit entry of each restart names this run (scheduled or triggered: the run's page says which)
+        restarts = restart_lost_live_runs(ledger, by=flow_run.get_id()) if supervise else []
         report = run_monitor(ledger)
         written = scheduled_desk_reports(ledger)
     for r in restarts:

@@ -16,13 +16,14 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from quantdesk.ops.flow_hooks import notify_flow_failure
+from quantdesk.ops.flow_hooks import notify_flow_failure, record_flow_completion
 from quantdesk.ops.research import check_job, research_jobs
 from quantdesk.ops.research_task import research_job, research_task_runner
 
 
 @flow(name="research", task_runner=research_task_runner(), on_failure=[notify_flow_failure],
-      on_crashed=[notify_flow_failure])
+      on_crashed=[notify_flow_failure],
+      on_completion=[record_flow_completion])
 def research_flow(job: str | None = None) -> list[dict[str, Any]]:
     """Run every research job in quantdesk.toml (or only `job`); see the module doc."""
     from quantdesk.core.settings import get_settings

@@ -28,8 +28,10 @@ from rich.table import Table
 
 from quantdesk.lake import SAMPLE_EXCHANGE, Lake, WriteReport, write_sample
 
-# Wide enough for the tables when the output is not a terminal (make, CI logs).
-console = Console(width=None if sys.stdout.isatty() else 120)
+# Wide enough for the tables when the output is not a terminal (make, CI logs). Text lines are
+# never broken by rich (soft_wrap): a path or a command folded into two lines cannot be copied,
+# and where a long temporary path ended the line, the reopen command came out split in two.
+console = Console(width=None if sys.stdout.isatty() else 120, soft_wrap=True)
 
 
 def step_lake() -> None:

@@ -312,3 +312,43 @@ def test_the_api_section_runs_as_written(quantdesk_home: Path, tmp_path: Path) -
     everything = "\n".join(v for _, v in outputs) + logs
     assert token[13:] not in everything, "the token's secret was printed or logged"
     assert "ops-passphrase" not in everything
+
+
+def test_the_market_sentiment_section_runs_as_written(quantdesk_home: Path, tmp_path: Path) -> None:
+    """ingest --sentiment against `quantdesk venue serve --perpetual`, its resume, and an imported series."""
+    commands = section_commands("Market sentiment and money flow")
+    assert any("--sentiment" in c for c in commands) and any("--series fear_greed" in c for c in commands)
+    env = _readme_env()
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 8905)) == 0:
+            pytest.fail("port 8905 (the README's perpetual venue port) is in use by another program; free it and rerun")
+    setup = _run("quantdesk sample", env, tmp_path)
+    assert setup.returncode == 0, setup.stderr
+    outputs = list(_replay(commands, env, tmp_path).values())
+    first, again, imported, listing = outputs[1], outputs[2], outputs[4], outputs[5]
+    flat = " ".join(first.split())
+    assert "open_interest (1h): fetched 696 points" in flat and "taker_volume (1h): fetched 696 points" in flat, first
+    import json
+
+    resumed = json.loads(again)["sentiment"]
+    assert [r["fetched"] for r in resumed] == [0, 0, 0] and all(r["resumed_from"] for r in resumed), again
+    assert "series fear_greed of usdm-sim BTC/USDT:USDT: 3 points" in " ".join(imported.split()), imported
+    for name in ("fear_greed", "long_short_ratio", "open_interest", "open_interest_value", "taker_buy_share_1h",
+                 "taker_buy_volume_1h", "taker_sell_volume_1h"):
+        assert name in listing, listing
+
+
+def test_the_optimize_section_runs_as_written(quantdesk_home: Path, tmp_path: Path) -> None:
+    """Issue 27: the search runs, the second command resumes the first study, the statistics count its trials."""
+    import json
+
+    commands = section_commands("Searching a large space: `quantdesk optimize`")
+    assert sum(c.startswith("quantdesk optimize") for c in commands) == 2, commands
+    outputs = _replay(commands, _readme_env(), tmp_path)
+    first, second = (v for k, v in outputs.items() if k.startswith("quantdesk optimize"))
+    text = " ".join(first.split())
+    assert "20 trials (20 run now, 0 resumed" in text and "deflated Sharpe ratio" in text, first
+    payload = json.loads(second)
+    assert payload["trials"] == 30 and payload["ran_now"] == 10  # resumed: only the missing trials ran
+    assert payload["overfitting"]["n_trials"] == payload["evaluated"] <= 30
+    assert payload["run_id"].startswith("optimize-") and payload["best_params"]["period"] in range(5, 31)

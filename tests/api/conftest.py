@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import polars as pl
 import pytest
-import httpx
 
 from quantdesk.api import ApiConfig, create_app
 from quantdesk.core import ManualClock

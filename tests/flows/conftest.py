@@ -22,12 +22,12 @@ def load_flow(name: str) -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def prefect_harness() -> Iterator[None]:
-    """A temporary Prefect server and database for the module's tests (Prefect's own test harness)."""
-    import os
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A temporary Prefect server and database for the module's tests (Prefect's own test harness).
 
-    from prefect.testing.utilities import prefect_test_harness
+    Its log is checked when it stops: an ERROR or a traceback there fails the module's last test.
+    """
+    from tests.prefect_servers import logged_test_harness
 
-    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"  # offline: nothing phones home
-    with prefect_test_harness(server_startup_timeout=120):
+    with logged_test_harness(tmp_path_factory.mktemp("prefect") / "server.log"):
         yield

@@ -48,15 +48,15 @@ def test_stale_candles_of_a_running_deployment_are_a_stored_notified_breach(quan
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_the_monitor_flow_runs_under_prefect(quantdesk_home: Path) -> None:
-    from prefect.testing.utilities import prefect_test_harness
+def test_the_monitor_flow_runs_under_prefect(quantdesk_home: Path, tmp_path: Path) -> None:
+    from tests.prefect_servers import logged_test_harness
 
     path = Path(__file__).resolve().parents[2] / "flows" / "monitor.py"
     spec = importlib.util.spec_from_file_location("flows_monitor", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    with prefect_test_harness(server_startup_timeout=120):
+    with logged_test_harness(tmp_path / "server.log"):
         result = module.monitor_flow()
     assert result["audit_ok"] is True and result["breaches"] == []
 

@@ -1,10 +1,14 @@
 """End to end: `quantdesk flows up` starts a real Prefect server and process worker (free ports).
 
-One server per module (it takes ~20 s to start). The research deployment runs on the small
-sample lake and leaves its report and artifacts; bad input fails with a one-line reason; and
-the live deployment survives a SIGKILL of its worker: the monitor puts the dead run back to
+One server per module (it takes ~20 s to start). `flows up` schedules every scheduled
+deployment of the project's prefect.yaml, and a run nobody triggered completes (the monitor,
+every few seconds here); this is also the check that a lock bump has not broken Prefect's
+scheduler again (issue 22). The research deployment runs on the small sample lake and leaves
+its report and artifacts; bad input fails with a one-line reason; and the live deployment
+survives a SIGKILL of its worker: a *scheduled* monitor run puts the dead run back to
 AwaitingRetry, a new worker runs it, the runner takes the lapsed lease, reconciles, and in the
-end the ledger equals the venue with exactly one venue order per client order id.
+end the ledger equals the venue with exactly one venue order per client order id. When the
+server stops, its log must hold no ERROR and no traceback.
 """
 
 from __future__ import annotations
@@ -24,12 +28,15 @@ from typing import Any
 import pytest
 
 from tests.live.conftest import FLIP_SOURCE, VenueTicker, candles, make_deployment
+from tests.prefect_servers import assert_server_log_clean
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("prefect-e2e")]
 
 QUANTDESK = str(Path(sys.executable).with_name("quantdesk"))
 KEY, SECRET = "flows-key", "flows-secret"
 SPEED = 30.0  # market time runs 30x the wall clock: a 1m bar every 2 s
+MONITOR_EVERY_S = 5  # the monitor's schedule here (prefect.yaml: 300 s), through QUANTDESK_MONITOR_INTERVAL_S
+SCHEDULED = ("ingest-binance-1m", "ingest-binance-1h", "research-nightly", "monitor")  # prefect.yaml's schedules
 
 
 def _free_port() -> int:
@@ -104,17 +111,20 @@ test = "2d"
 """)
     env = {**os.environ, "QUANTDESK_HOME": str(home), "QUANTDESK_CONFIG": str(home / "quantdesk.toml"),
            "QD_FLOWS_KEY": KEY, "QD_FLOWS_SECRET": SECRET, "QUANTDESK_CLOCK": scaled.spec(),
-           "QUANTDESK_RUNNER_LEASE_S": "3", "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+           "QUANTDESK_RUNNER_LEASE_S": "3", "PYTHONUNBUFFERED": "1", "COLUMNS": "200",
+           "QUANTDESK_MONITOR_INTERVAL_S": str(MONITOR_EVERY_S)}
     env.pop("PREFECT_API_URL", None)
     write_sample(Lake(home / "lake"), symbols=1, days=20)
     d = Desk(home, env)
     try:
-        d.first_up = d.json("flows", "up", "--port", str(_free_port()), "--paused")
+        # as an operator does it: schedules on (`up` returns once the scheduler has queued their runs)
+        d.first_up = d.json("flows", "up", "--port", str(_free_port()))
         yield d, venue, scaled
     finally:
         d.cli("flows", "down", check=False)
         ticker.stop()
         venue.stop()
+    assert_server_log_clean(home / "prefect" / "server.log")
 
 
 def _alive(pid: int | None) -> bool:
@@ -123,21 +133,51 @@ def _alive(pid: int | None) -> bool:
     return bool(pid) and psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
 
 
+def _runs_of(d: Desk, deployment: str) -> list[Any]:
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+    with d.client() as client:
+        return client.read_flow_runs(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment])),
+                                     limit=200)
+
+
+def test_flows_up_leaves_every_scheduled_deployment_with_scheduled_runs(desk: tuple[Desk, Any, Any]) -> None:
+    d, _, _ = desk
+    for name in SCHEDULED:  # `up` has returned: the scheduler has queued runs of each, nobody triggered any
+        queued = [r for r in _runs_of(d, name) if r.state.type.value == "SCHEDULED"]
+        assert queued and all(r.auto_scheduled for r in queued), name
+    assert _runs_of(d, "live") == [], "live has no schedule: it runs only when asked"
+    status = {r["name"]: r for r in d.json("flows", "status")["deployments"]}
+    assert all(status[name]["next_run"] for name in SCHEDULED) and status["live"]["next_run"] is None
+    assert "T02:00:00" in status["research-nightly"]["next_run"]
+    table = d.cli("flows", "status").stdout
+    assert "next run" in table and " UTC (in " in table
+
+
+def test_a_scheduled_run_nobody_triggered_completes(desk: tuple[Desk, Any, Any]) -> None:
+    d, _, _ = desk
+    _wait(lambda: any(r.auto_scheduled and r.state.type.value == "COMPLETED" for r in _runs_of(d, "monitor")),
+          300, f"a scheduled monitor run (every {MONITOR_EVERY_S} s) to complete")
+    assert all(r.auto_scheduled for r in _runs_of(d, "monitor")), "no monitor run was triggered by hand"
+
+
 def test_flows_up_deploys_everything_and_a_second_up_reuses_what_runs(desk: tuple[Desk, Any, Any]) -> None:
     d, _, _ = desk
     first = d.first_up
     port = first["api_url"].rsplit(":", 1)[1].split("/")[0]
     assert first["api_url"] == f"http://127.0.0.1:{port}/api" and first["ui_url"] == f"http://127.0.0.1:{port}"
     assert {"ingest-binance-1m", "ingest-binance-1h", "research-nightly", "monitor", "live"} <= set(first["deployments"])
+    # from here on the module runs its deployments by hand: every schedule paused
     again = d.json("flows", "up", "--port", port, "--paused")
     assert (again["server_pid"], again["worker_pid"]) == (first["server_pid"], first["worker_pid"])
     status = d.json("flows", "status")
     assert status["api_url"] == first["api_url"]
     rows = {r["name"]: r for r in status["deployments"]}
-    assert rows["monitor"]["flow"] == "monitor" and rows["monitor"]["schedule"] == "every 300 s"
+    assert rows["monitor"]["flow"] == "monitor" and rows["monitor"]["schedule"] == f"every {MONITOR_EVERY_S} s"
     assert rows["research-nightly"]["schedule"] == "cron 0 2 * * * UTC" and rows["research-nightly"]["paused"]
     assert rows["ingest-binance-1m"]["schedule"] == "every 60 s" and rows["live"]["schedule"] is None
-    assert set(rows["live"]) == {"name", "flow", "schedule", "paused", "last_run"}
+    assert set(rows["live"]) == {"name", "flow", "schedule", "paused", "last_run", "next_run"}
+    assert all(r["next_run"] is None for r in rows.values()), "a paused deployment has no run queued"
     # the Prefect UI is served locally
     import urllib.request
 
@@ -224,10 +264,23 @@ def test_the_live_deployment_survives_a_sigkilled_worker_without_duplicating_an_
             lease_of(ledger, "flip-flows")), 30, "the dead runner's lease to lapse")
     again = d.json("flows", "up", "--paused")  # the operator brings a worker back; the server kept running
     assert again["worker_pid"] != worker.pid and _alive(again["worker_pid"])
-    monitor = d.json("flows", "run", "monitor", "--wait", "--timeout", "300")
-    assert monitor["state"] == "COMPLETED", monitor
+    # nobody triggers the monitor: its schedule (every few seconds here) is what restarts the dead run
+    with d.client() as client:
+        monitor_id = client.read_deployment_by_name("monitor/monitor").id
+        client.resume_deployment(monitor_id)
+    try:
+        with d.ledger() as ledger:
+            _wait(lambda: bool(ledger.audit_log(action="flow.restarted")), 300, "a scheduled monitor run to restart it")
+            restart = ledger.audit_log(action="flow.restarted")[0]
+    finally:
+        with d.client() as client:
+            client.pause_deployment(monitor_id)
+    assert restart.payload["flow_run_id"] == run["flow_run_id"]
     with d.client() as client:
         restarted = client.read_flow_run(run["flow_run_id"])
+        by = client.read_flow_run(restart.payload["by_flow_run_id"])
+    assert by.deployment_id == monitor_id and by.auto_scheduled, "the restart came from a scheduled monitor run"
+    assert all(r.auto_scheduled for r in _runs_of(d, "monitor")), "no monitor run was triggered by hand"
     assert restarted.state.type.value in ("SCHEDULED", "PENDING", "RUNNING"), restarted.state
     # the same flow run runs again: it waits for the dead run's concurrency slot (a 60 s lease), then trades
     _wait(lambda: len(_orders(d)) >= traded_before + 2, 300, "the restarted run to trade again")

@@ -68,6 +68,9 @@ def _write_both(s3_lake: Lake, local: Lake) -> None:
         lake.write(bad, exchange="okx", symbol="BTC/USDT", timeframe="1m")
         lake.funding.write({"ts": [1_700_000_000_000, 1_700_028_800_000], "rate": [0.0001, -0.0002]},
                            exchange="binanceusdm", symbol="XRP/USDT:USDT")
+        lake.numeric.write({"ts": [1_704_067_200_000 + h * 3_600_000 for h in range(0, 24 * 40, 4)],
+                            "value": [float(h) for h in range(0, 24 * 40, 4)]},
+                           exchange="binanceusdm", symbol="XRP/USDT:USDT", name="open_interest")
 
 
 def test_an_s3_lake_reads_back_what_a_local_lake_reads(s3: str, tmp_path: Path) -> None:
@@ -92,6 +95,12 @@ def test_an_s3_lake_reads_back_what_a_local_lake_reads(s3: str, tmp_path: Path) 
     assert s3_lake.funding.series() == [("binanceusdm", "XRP/USDT:USDT")]
     assert s3_lake.funding.read("XRP/USDT:USDT", exchange="binanceusdm").equals(
         local.funding.read("XRP/USDT:USDT", exchange="binanceusdm"))
+    # numeric series (issue 27): the same months, points and SQL on object storage
+    key = {"exchange": "binanceusdm", "symbol": "XRP/USDT:USDT"}
+    assert s3_lake.numeric.series() == local.numeric.series() == [("binanceusdm", "XRP/USDT:USDT", "open_interest")]
+    got = s3_lake.numeric.read("open_interest", start="2024-01-20", **key)
+    assert got.equals(local.numeric.read("open_interest", start="2024-01-20", **key)) and got.height == 6 * 21  # Jan 20 .. Feb 9, every 4 h
+    assert s3_lake.sql("select count(*) from series").fetchall() == [(240,)]
 
 
 def test_upserts_replace_whole_objects_and_repeat_writes_change_nothing(s3: str) -> None:

@@ -25,6 +25,8 @@ KEY, SECRET = "kill-test-key", "kill-test-secret"
 SPEED = 60.0
 KILLS = 20
 QUANTDESK = str(Path(sys.executable).with_name("quantdesk"))
+# What `quantdesk run` prints once per bar ("2024-01-01 05:41 UTC  target BTC/USDT +0.00  no order").
+BAR_LINE = " UTC  target "
 
 
 def _config(home: Path, url: str) -> None:
@@ -45,10 +47,10 @@ def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 def _wait_for_bar(log: Path, proc: subprocess.Popen[bytes], timeout_s: float = 40.0) -> None:
     """Wait until the runner process reports one more bar in its log."""
-    seen = log.read_text().count("targets")
+    seen = log.read_text().count(BAR_LINE)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and proc.poll() is None:
-        if log.read_text().count("targets") > seen:
+        if log.read_text().count(BAR_LINE) > seen:
             return
         time.sleep(0.05)
     raise AssertionError(f"the runner reported no bar within {timeout_s}s: {log.read_text()[-2000:]}")
@@ -99,6 +101,7 @@ def test_sigkilled_runner_leaves_ledger_equal_to_venue(flip_strategy: str, quant
             ticker.stop()
             if proc.poll() is None:
                 proc.kill()
+                proc.wait(timeout=30)
 
         with Ledger() as ledger:
             from quantdesk.promotion import get_deployment

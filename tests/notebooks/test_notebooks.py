@@ -33,6 +33,8 @@ NOTEBOOK_PARAMETERS: dict[str, dict[str, Any]] = {
     "04_nwe_repainting.ipynb": {"symbol": "BTC/USDT", "timeframe": "1h", "window": 30},
     "05_cross_venue_spread.ipynb": {"symbol": "BTC/USDT", "timeframe": "1h", "basis_bps": 8.0},
     "06_risk.ipynb": {"timeframe": "1h", "window": 120},
+    "07_ml_signal.ipynb": {"symbol": "BTC/USDT", "timeframe": "15m", "horizon": 4, "train_window": 200,
+                           "retrain_every": 96, "folds": 4},
 }
 SAMPLE = {"symbols": 3, "days": 10}
 CELL_TIMEOUT_S = 600

@@ -30,8 +30,8 @@ def run_chunk(strategy_ref: str, frames: dict[str, pl.DataFrame], combos: list[d
 
     With `bars` the chunk is a walk-forward window's training slice (no block stats).
     """
+    from quantdesk.backtest.combo_runs import backtest_rows, window_metrics
     from quantdesk.backtest.data import resolve_data
-    from quantdesk.backtest.sweep import _backtest_rows
     from quantdesk.backtest.sweep_fast import fast_path_for
     from quantdesk.backtest.sweep_targets import target_path_for
     from quantdesk.strategies import load_strategy
@@ -44,17 +44,15 @@ def run_chunk(strategy_ref: str, frames: dict[str, pl.DataFrame], combos: list[d
         where = "local"
     cls = load_strategy(strategy_ref)
     if bars is not None:
-        from quantdesk.backtest.walkforward import _metrics
-
         cash = engine_kw.pop("initial_cash")
-        out = _metrics(cls, frames, fast_path_for(cls, frames), combos, slice(*bars), timeframe_ms, cash, engine_kw)
+        out = window_metrics(cls, frames, fast_path_for(cls, frames), combos, slice(*bars), timeframe_ms, cash, engine_kw)
         return {k: out[k] for k in (metric_columns or out)}, None, where
     path = None if engine == "vectorbt" else (fast_path_for(cls, frames) or target_path_for(cls, frames))
     if path is not None:
         metrics, blocks = path.run(combos, timeframe_ms=timeframe_ms, n_blocks=n_blocks, **engine_kw)
         return {k: metrics[k] for k in (metric_columns or metrics)}, blocks, where
     _, snapshot = resolve_data(frames, timeframe=timeframe)
-    rows, blocks = _backtest_rows(cls, frames, combos, snapshot=snapshot, n_blocks=n_blocks, on_progress=None,
+    rows, blocks = backtest_rows(cls, frames, combos, snapshot=snapshot, n_blocks=n_blocks, on_progress=None,
                                   **engine_kw)
     return {k: np.array([row[k] for row in rows]) for k in (metric_columns or rows[0])}, blocks, where
 

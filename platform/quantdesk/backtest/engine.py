@@ -234,6 +234,10 @@ def backtest(
     verdict = None
     if lookahead_samples != 0:
         verdict = check_lookahead(instance, frames, samples=lookahead_samples)
+    extra: dict[str, Any] = {}
+    if callable(getattr(instance, "model_record", None)):  # an ML strategy: pin its models, keep importances
+        record = instance.model_record(frames)
+        extra = {"ml": record["summary"], "ml_importance": record["importance"]}
     pf = simulate(frames, targets, cost=cost, rules=rules, initial_cash=initial_cash,
                   allow_short=allow_short, timeframe=snapshot.timeframe, rebalance=rebalance)
     parts = _extract(pf, frames, targets)
@@ -266,6 +270,7 @@ def backtest(
         rebalance=rebalance,
         snapshot=snapshot,
         lookahead=verdict,
+        extra=extra,
     )
     if store:
         from quantdesk.backtest.store import save_backtest

@@ -136,7 +136,8 @@ def check_lookahead(
     """Compare targets on the full history with targets on history truncated at sampled bars.
 
     `samples=None` checks every bar (slow: quadratic). `full` reuses an already computed
-    `target_matrix` of the full history. The verdict names the earliest offending bar.
+    `target_matrix` of the full history. A strategy with a `lookahead_bars(frames)` method has
+    those bars checked too. The verdict names the earliest offending bar.
     """
     if isinstance(frames, pl.DataFrame):
         frames = {"asset": frames}
@@ -144,6 +145,11 @@ def check_lookahead(
     n = len(next(iter(frames.values())))
     full = target_matrix(strategy, frames) if full is None else full
     bars = _sample_bars(n, samples, strategy.warmup, seed)
+    # a strategy may name the bars where lookahead would hide (an ML strategy: its retrain bars,
+    # where a window whose labels cross the prediction bar differs from a truncated history's)
+    critical = getattr(strategy, "lookahead_bars", None)
+    if callable(critical):
+        bars = sorted(set(bars) | {int(b) for b in critical(frames) if 0 <= int(b) < n - 1})
     worst: tuple[int, int, int] | None = None  # (bar, symbol index, truncated at)
     for t in bars:
         truncated = target_matrix(strategy, {s: f.head(t + 1) for s, f in frames.items()})

@@ -122,7 +122,20 @@ lookahead check: {html.escape(verdict)}.</p>
 <h2>Equity and drawdown</h2>{_plots(equity)}
 <h2>Monthly returns</h2><table>{month_head}{month_rows}</table>
 <h2>Trades ({len(trades)})</h2>{_table(trades)}
+{_ml_section(run)}
 </body></html>"""
+
+
+def _ml_section(run: StoredRun) -> str:
+    """An ML run's pinned model and its features' out-of-sample permutation importances."""
+    ml = (run.record.get("extra") or {}).get("ml")
+    if not ml or "ml_importance" not in run.tables():
+        return ""
+    window = ml.get("training_window") or {}
+    return (f"<h2>Model</h2><p>{html.escape(str(ml.get('model')))}: {ml.get('retrains')} retrains every "
+            f"{ml.get('retrain_every')} bars; last artifact {html.escape(str(ml.get('artifact'))[:12])} trained on "
+            f"{html.escape(str(window.get('first_sample_ts')))} to {html.escape(str(window.get('last_sample_ts')))}.</p>"
+            "<h2>Feature importance (permutation, out of sample)</h2>" + _table(run.table("ml_importance")))
 
 
 def write_report(run_id: str, *, out_dir: Path | None = None) -> Path:

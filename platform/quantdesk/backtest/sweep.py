@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from quantdesk.backtest.combo_runs import backtest_rows
 from quantdesk.backtest.data import DataSnapshot, LakeQuery, resolve_data
 from quantdesk.backtest.grid import expand_grid, parse_grid
 from quantdesk.backtest.metrics import annualization, bar_returns
 from quantdesk.backtest.overfitting import (
     OverfittingReport,
-    block_stats_from_returns,
     overfitting_report,
 )
 from quantdesk.backtest.sweep_fast import FastPath, fast_path_for
@@ -97,31 +97,6 @@ def _rank(frame: pl.DataFrame, metric: str) -> pl.DataFrame:
     frame = frame.with_columns(key.fill_nan(None).alias("_key"))
     frame = frame.sort("_key", descending=descending, nulls_last=True, maintain_order=True).drop("_key")
     return frame.with_row_index("rank", offset=1)
-
-
-def _backtest_rows(
-    strategy_cls: type[Strategy], frames: dict[str, pl.DataFrame], combos: list[dict[str, Any]], *,
-    snapshot: DataSnapshot, n_blocks: int, on_progress: Callable[[int], None] | None,
-    futures: dict[str, Any] | None = None, **engine_kw: Any,
-) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """Run a full backtest per combination: vectorbt (strategies without a kernel) or, with
-    `futures` (leverage, funding, marks and tiers resolved once), the futures engine."""
-    from quantdesk.backtest.engine import backtest
-
-    if futures is not None:
-        from quantdesk.backtest.futures import futures_backtest
-
-    rows, blocks = [], []
-    for combo in combos:
-        common = dict(params=combo, timeframe=snapshot.timeframe, lookahead_samples=0, store=False, **engine_kw)
-        result = (futures_backtest(strategy_cls, frames, **futures, **common) if futures is not None
-                  else backtest(strategy_cls, frames, **common))
-        rows.append(result.metrics.as_dict())
-        r = bar_returns(result.equity["equity"].to_numpy(), engine_kw["initial_cash"])
-        blocks.append(block_stats_from_returns(r[:, None], n_blocks)[0])
-        if on_progress is not None:
-            on_progress(1)
-    return rows, np.asarray(blocks)
 
 
 def sweep(
@@ -216,7 +191,7 @@ def sweep(
             *[pl.Series(k, metrics[k]) for k in _METRIC_COLUMNS]
         )
     else:
-        rows, blocks = _backtest_rows(strategy_cls, frames, combos, snapshot=snapshot, n_blocks=n_blocks,
+        rows, blocks = backtest_rows(strategy_cls, frames, combos, snapshot=snapshot, n_blocks=n_blocks,
                                       on_progress=on_progress, **engine_kw)
         rows_frame = pl.DataFrame(combos).with_columns(
             *[pl.Series(k, [row[k] for row in rows]) for k in _METRIC_COLUMNS]
@@ -247,7 +222,7 @@ def _futures_sweep(strategy_cls: type[Strategy], data: Any, frames: dict[str, pl
                      if isinstance(data, LakeQuery) else (None, None))
     futures = {"leverage": leverage, "funding": funding, "mark": mark, "tiers": tiers_for(next(iter(frames)))}
     engine_kw["allow_short"] = True
-    rows, blocks = _backtest_rows(strategy_cls, frames, combos, snapshot=snapshot, n_blocks=n_blocks,
+    rows, blocks = backtest_rows(strategy_cls, frames, combos, snapshot=snapshot, n_blocks=n_blocks,
                                  on_progress=on_progress, futures=futures, **engine_kw)
     rows_frame = pl.DataFrame(combos).with_columns(*[pl.Series(k, [row[k] for row in rows]) for k in _METRIC_COLUMNS])
     ranked = _rank(rows_frame.with_row_index("combo"), metric)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from quantdesk.backtest.combo_runs import window_equity, window_metrics
 from quantdesk.backtest.data import DataSnapshot, LakeQuery, resolve_data
 from quantdesk.backtest.grid import expand_grid, parse_grid
 from quantdesk.backtest.metrics import (
@@ -168,13 +169,13 @@ def walk_forward(
                 train_metrics, _ = cluster.run(combos, timeframe=snapshot.timeframe, timeframe_ms=tf_ms, n_blocks=2,
                                                metric_columns=None, bars=(a, b), initial_cash=initial_cash, **kw)
             else:
-                train_metrics = _metrics(strategy_cls, frames, fast, combos, slice(a, b), tf_ms, initial_cash, kw)
+                train_metrics = window_metrics(strategy_cls, frames, fast, combos, slice(a, b), tf_ms, initial_cash, kw)
             key = np.asarray(train_metrics[metric], dtype=np.float64)
             key = np.where(np.isnan(key), np.inf if metric in LOWER_IS_BETTER else -np.inf, key)
             best = int(np.argmin(key) if metric in LOWER_IS_BETTER else np.argmax(key))
             params = combos[best]
-            test_metrics = _metrics(strategy_cls, frames, fast, [params], slice(b, c), tf_ms, capital, kw)
-            equity = _equity(strategy_cls, frames, fast, params, slice(b, c), capital, kw)
+            test_metrics = window_metrics(strategy_cls, frames, fast, [params], slice(b, c), tf_ms, capital, kw)
+            equity = window_equity(strategy_cls, frames, fast, params, slice(b, c), capital, kw)
             pieces.append(equity)
             rows.append({
                 "window": i, "train_start": ts[a], "train_end": ts[b - 1], "test_start": ts[b], "test_end": ts[c - 1],
@@ -223,39 +224,6 @@ def _futures_inputs(data: Any, frames: dict[str, pl.DataFrame], snapshot: Any, l
                      if isinstance(data, LakeQuery) else (None, None))
     return {"leverage": leverage, "funding": funding, "mark": mark, "tiers": tiers_for(next(iter(frames))),
             "timeframe": snapshot.timeframe}
-
-
-def _run_one(strategy_cls: type[Strategy], sliced: dict[str, pl.DataFrame], params: dict[str, Any], cash: float,
-             kw: dict[str, Any]) -> Any:
-    """One window's backtest: the futures engine when `kw` carries futures inputs, else the spot one."""
-    kw = dict(kw)
-    futures = kw.pop("futures", None)
-    if futures is not None:
-        from quantdesk.backtest.futures import futures_backtest
-
-        return futures_backtest(strategy_cls, sliced, params=params, initial_cash=cash, lookahead_samples=0,
-                                store=False, **futures, **kw)
-    from quantdesk.backtest.engine import backtest
-
-    return backtest(strategy_cls, sliced, params=params, initial_cash=cash, lookahead_samples=0, store=False, **kw)
-
-
-def _metrics(strategy_cls: type[Strategy], frames: dict[str, pl.DataFrame], fast: Any,
-             combos: list[dict[str, Any]], bars: slice, tf_ms: int, cash: float, kw: dict[str, Any]) -> dict[str, Any]:
-    if fast is not None:
-        out, _ = fast.run(combos, initial_cash=cash, timeframe_ms=tf_ms, bars=bars, n_blocks=2, **kw)
-        return out
-    sliced = {s: f[bars] for s, f in frames.items()}
-    rows = [_run_one(strategy_cls, sliced, p, cash, kw).metrics.as_dict() for p in combos]
-    return {k: np.array([r[k] for r in rows]) for k in rows[0]}
-
-
-def _equity(strategy_cls: type[Strategy], frames: dict[str, pl.DataFrame], fast: Any, params: dict[str, Any],
-            bars: slice, cash: float, kw: dict[str, Any]) -> np.ndarray:
-    if fast is not None:
-        return fast.equity(params, initial_cash=cash, bars=bars, **kw)
-    sliced = {s: f[bars] for s, f in frames.items()}
-    return _run_one(strategy_cls, sliced, params, cash, kw).equity["equity"].to_numpy()
 
 
 def _stitched_metrics(equity: np.ndarray, initial_cash: float, tf_ms: int, windows: pl.DataFrame) -> dict[str, Any]:

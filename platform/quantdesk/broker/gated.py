@@ -9,6 +9,7 @@ runs on start, and nothing is sent until ledger and venue agree.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -29,6 +30,14 @@ from quantdesk.core.orders import OrderIntent
 from quantdesk.core.types import OrderStatus
 from quantdesk.ledger import FillRecord, IntentRow, Ledger, OrderRecord, PositionRecord
 from quantdesk.ledger.records import PretradeView
+from quantdesk.metrics import (
+    OrderResult,
+    order_result,
+    record_fills,
+    record_order,
+    record_order_seconds,
+    record_risk_check,
+)
 from quantdesk.notify import Notification, NotificationLevel, Notifier
 from quantdesk.risk import RiskContext, RiskDecision, RiskGate, StateChange
 
@@ -102,6 +111,7 @@ class GatedBroker:
         """Run reconciliation now (audited; changes are notified)."""
         report = reconcile(self.ledger, self.broker, venue=self.venue, account=self.account)
         self.last_report = report
+        record_fills(venue=self.venue, count=len(report.recorded_fills))
         self.ledger.audit(
             self.actor, "broker.reconcile",
             {"venue": self.venue, "agreed": report.agreed, "adopted": list(report.adopted_orders),
@@ -145,13 +155,13 @@ class GatedBroker:
                 existing = self.ledger.order(cid) or existing
             return OrderOutcome(client_order_id=cid, approved=True, code="ALREADY_SUBMITTED",
                                 detail="this intent was submitted before", status=existing.status, order=existing)
-        decision: RiskDecision = self.gate.check(intent, self._context(intent, equity, view=view))
+        decision: RiskDecision = self._check(intent, self._context(intent, equity, view=view))
         self._record_state_changes()
         if not decision.approved:
             return self._deny(intent, cid, decision)
         # the intent and its SENT mark in one transaction (one commit): durable before the send
         self.ledger.record_intents([self._intent_row(intent, cid)], sent_source="gated-broker")
-        return self._send(intent, cid, decision)
+        return self._send(intent, cid, decision, written_at=time.perf_counter())
 
     def submit_many(self, intents: Sequence[OrderIntent], *, equity: Decimal | None = None) -> list[OrderOutcome]:
         """Submit several intents (one bar's orders); return one outcome per intent, in order.
@@ -172,7 +182,7 @@ class GatedBroker:
                 continue  # resolved below, after the new ones are written
             seen.add(cid)
             context = self._context(intent, equity, pending=[a[1] for a in approved])
-            decision: RiskDecision = self.gate.check(intent, context)
+            decision: RiskDecision = self._check(intent, context)
             self._record_state_changes()
             if not decision.approved:
                 outcomes[i] = self._deny(intent, cid, decision)
@@ -181,8 +191,9 @@ class GatedBroker:
         if approved:
             self.ledger.record_intents([self._intent_row(intent, cid) for _, intent, cid, _ in approved],
                                        sent_source="gated-broker")
+        written_at = time.perf_counter()
         for i, intent, cid, decision in approved:
-            outcomes[i] = self._send(intent, cid, decision)
+            outcomes[i] = self._send(intent, cid, decision, written_at=written_at)
         for i, intent in enumerate(intents):
             if outcomes[i] is None:
                 outcomes[i] = self.submit(intent, equity=equity)  # a known intent: ALREADY_SUBMITTED
@@ -196,8 +207,25 @@ class GatedBroker:
             payload={"reduce_only": bool(getattr(intent, "reduce_only", False)), "actor": self.actor},
         )
 
-    def _send(self, intent: OrderIntent, cid: str, decision: RiskDecision) -> OrderOutcome:
-        """Hand a recorded (SENT) intent to the broker and record the answer."""
+    def _check(self, intent: OrderIntent, context: RiskContext) -> RiskDecision:
+        """Ask the gate, timing the decision for quantdesk_risk_check_seconds."""
+        started = time.perf_counter()
+        decision: RiskDecision = self.gate.check(intent, context)
+        record_risk_check(seconds=time.perf_counter() - started,
+                          denied_code=None if decision.approved else str(decision.code))
+        return decision
+
+    def _send(self, intent: OrderIntent, cid: str, decision: RiskDecision, *, written_at: float) -> OrderOutcome:
+        """Hand a recorded (SENT) intent to the broker and record the answer (`written_at`: perf_counter then)."""
+        outcome = self._send_and_record(intent, cid, decision)
+        # intent written -> answer written (an unanswered order has no answer: counted, not timed)
+        if outcome.status is not OrderStatus.SENT:
+            record_order_seconds(venue=self.venue, seconds=time.perf_counter() - written_at)
+        record_order(venue=self.venue, side=intent.side,
+                     outcome=OrderResult.FAILED if outcome.status is OrderStatus.SENT else order_result(outcome.status))
+        return outcome
+
+    def _send_and_record(self, intent: OrderIntent, cid: str, decision: RiskDecision) -> OrderOutcome:
         try:
             answer = self.broker.create_order(intent)
         except OrderStateUnknownError as e:
@@ -345,6 +373,7 @@ class GatedBroker:
             on_fill = getattr(self.gate, "on_fill", None)
             if on_fill is not None:
                 on_fill(deployment=order.deployment or "manual", symbol=fill.symbol)
+        record_fills(venue=self.venue, count=len(recorded))
         return tuple(recorded)
 
     def _context(self, intent: OrderIntent, equity: Decimal | None = None, pending: Sequence[OrderIntent] = (),
@@ -391,6 +420,7 @@ class GatedBroker:
             approved=False, deployment=intent.deployment, venue=self.venue, symbol=intent.symbol,
         )
         self._audit("order.denied", intent, cid, code=str(decision.code), detail=decision.detail)
+        record_order(venue=self.venue, side=intent.side, outcome=OrderResult.DENIED)
         self._notify(NotificationLevel.WARNING, f"order denied: {decision.code}",
                      f"{intent.side} {intent.qty} {intent.symbol} on {self.venue}: {decision.detail}")
         return OrderOutcome(client_order_id=cid, approved=False, code=str(decision.code), detail=decision.detail)

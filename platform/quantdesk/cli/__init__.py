@@ -31,7 +31,20 @@ def version() -> None:
 
 def main() -> None:
     """Run the CLI."""
+    _record_metrics_under_home()
     app()
+
+
+def _record_metrics_under_home() -> None:
+    """Record this command's metrics (and its children's: the variable is inherited) under $QUANTDESK_HOME/metrics.
+
+    CLI commands, runners, flow runs and the dashboard come and go; prometheus_client's
+    multiprocess mode keeps what each recorded in one directory for `quantdesk metrics serve`.
+    """
+    from quantdesk.core.home import home
+    from quantdesk.metrics import enable_multiprocess
+
+    enable_multiprocess(home() / "metrics")
 
 
 # Command modules register themselves on `app` when imported. A module that does not
@@ -43,6 +56,7 @@ _COMMAND_MODULES = (
     "venue_serve",  # venue serve (simulated venue)
     "research",  # backtest, report, check lookahead (issue 3)
     "sweep",  # sweep, walkforward (issue 3)
+    "optimize",  # optimize: Optuna search stored in the ledger (issue 27)
     "ledger",  # audit verify, db upgrade (issue 4)
     "risk",  # halt, resume, risk status (issue 4)
     "risk_var",  # risk var, risk stress, risk var-backtest (issue 25)
@@ -59,6 +73,7 @@ _COMMAND_MODULES = (
     "markets",  # stream, futures data (issue 13)
     "arb",  # arb scan/watch/triangles (issue 28)
     "api",  # api serve, api token create/list/revoke (issue 29)
+    "metrics",  # metrics serve (issue 26)
 )
 
 for _name in _COMMAND_MODULES:

@@ -78,6 +78,11 @@ def dashboard_command(
     from _auth import LedgerAuthProvider, cookie_secret
 
     pn.config.oauth_expiry = 0.5  # sessions expire after 12 h
+    from quantdesk.cli.metrics import count_dashboard_sessions, ledger_reader, metrics_route
+    from quantdesk.desk import shared_ledger
+
+    count_dashboard_sessions()
+    metrics = metrics_route(host, ledger_reader(shared_ledger()))  # /metrics: the desk's Prometheus view
     pages = _pages()
     console.print(f"dashboards on http://{host}:{port}/ ({', '.join(pages)}); log in with a `quantdesk user`",
                   highlight=False)
@@ -87,5 +92,5 @@ def dashboard_command(
     pn.serve(pages, port=port, address=host, show=show, title="quantdesk",
              websocket_origin=[f"{host}:{port}", f"localhost:{port}"],
              auth_provider=provider, cookie_secret=cookie_secret(get_settings().home),
-             extra_patterns=extra_routes(),
+             extra_patterns=[*extra_routes(), metrics],
              ico_path=str(ASSETS / "favicon.ico"), admin=False, threaded=False)

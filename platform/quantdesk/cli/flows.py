@@ -7,7 +7,7 @@ nightly research, the monitor, and `live` (one promoted deployment per run).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,6 +29,9 @@ def flows_up_command(
 ) -> None:
     """Start (or reuse) the Prefect server, work pool, worker and deployments; print the URLs.
 
+    Succeeds only once the server is healthy: its services started, none logged an error, and the
+    scheduler queued runs of every scheduled deployment not paused; otherwise prints the first
+    error of $QUANTDESK_HOME/prefect/server.log with the fix and exits non-zero.
     Idempotent: a second `up` reuses the server and worker that run and redeploys prefect.yaml.
     With PREFECT_API_URL set, uses that server (a desk's shared one) and starts only a worker.
     The first start takes about half a minute (the server creates its database).
@@ -56,10 +59,15 @@ def flows_up_command(
 @flows_app.command("status")
 @handle_errors
 def flows_status_command(json_output: JsonOption = False, wide: WideOption = False) -> None:
-    """Show every deployment: its flow, schedule, whether it is paused, and its last run.
+    """Show every deployment: its flow, schedule, whether it is paused, its last run and its next scheduled run.
+
+    The next run is the earliest run the scheduler has queued (UTC, and how far off); "-" when
+    there is none: no schedule, or paused.
 
     Example: quantdesk flows status --json
     """
+    from datetime import UTC, datetime
+
     from quantdesk.ops.prefect_ctl import flows_status
 
     status = flows_status()
@@ -71,13 +79,36 @@ def flows_status_command(json_output: JsonOption = False, wide: WideOption = Fal
         return
     console.print(f"Prefect UI {status['ui_url']}", highlight=False)
     columns = [Col("deployment", 0), Col("flow", 1), Col("schedule", 1), Col("paused", 2),
-               Col("last run", 0), Col("ended", 1), Col("message", 3)]
+               Col("next run", 0), Col("last run", 0), Col("ended", 1), Col("message", 3)]
+    now = datetime.now(UTC)
     rows = []
     for d in status["deployments"]:
         last = d["last_run"] or {}
         rows.append([d["name"], d["flow"], d["schedule"] or "-", "yes" if d["paused"] else "no",
-                     last.get("state") or "never", (last.get("end") or "")[:19], (last.get("message") or "")[:80]])
+                     _when(d["next_run"], now), last.get("state") or "never", (last.get("end") or "")[:19],
+                     (last.get("message") or "")[:80]])
     print_table(console, columns, rows, wide=wide)
+
+
+def _when(iso: str | None, now: Any) -> str:
+    """`2026-12-07 19:31 UTC (in 4 min)`: when a scheduled run is due, readable at a glance."""
+    from datetime import UTC, datetime
+
+    if not iso:
+        return "-"
+    at = datetime.fromisoformat(iso).astimezone(UTC)
+    seconds = int((at - now).total_seconds())
+    if seconds < 0:
+        due = "due now"
+    elif seconds < 90:
+        due = f"in {seconds} s"
+    elif seconds < 90 * 60:
+        due = f"in {round(seconds / 60)} min"
+    elif seconds < 36 * 3600:
+        due = f"in {round(seconds / 3600)} h"
+    else:
+        due = f"in {round(seconds / 86400)} d"
+    return f"{at:%Y-%m-%d %H:%M:%S} UTC ({due})"
 
 
 @flows_app.command("run")

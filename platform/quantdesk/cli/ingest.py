@@ -42,12 +42,18 @@ def ingest_command(
         typer.Option("--futures-data", help="Perpetuals: also fetch mark-price candles (stored as SYMBOL@mark) "
                      "and the funding-rate history (the lake's funding table)."),
     ] = False,
+    sentiment: Annotated[
+        bool,
+        typer.Option("--sentiment", help="Perpetuals: also fetch open interest, the long/short account ratio and "
+                     "taker buy/sell volume into the lake's series (Binance keeps the statistics 30 days)."),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Fetch candles through ccxt into the lake, resuming after the newest stored candle.
 
     Example: quantdesk ingest --exchange binance --symbol BTC/USDT --symbol ETH/USDT --timeframe 1m --since 2024-01-01
     Perpetuals: quantdesk ingest --exchange binanceusdm --symbol XRP/USDT:USDT --timeframe 1h --since 2024-01-01 --futures-data
+    Sentiment: quantdesk ingest --exchange binanceusdm --symbol XRP/USDT:USDT --timeframe 1h --since 2024-01-01 --sentiment
     """
     from quantdesk.core.clock import SystemClock
     from quantdesk.core.timeframes import parse_time, timeframe_ms
@@ -90,6 +96,12 @@ def ingest_command(
                               retry=RetryPolicy(max_attempts=max_attempts), price="mark")
             funding_reports = ingest_funding(exchange, symbol, since, until, clock=clock,
                                              retry=RetryPolicy(max_attempts=max_attempts))
+        sentiment_reports = []
+        if sentiment:
+            from quantdesk.ingest import ingest_sentiment
+
+            sentiment_reports = ingest_sentiment(exchange, symbol, timeframe, since, until, clock=clock,
+                                                 retry=RetryPolicy(max_attempts=max_attempts))
     from quantdesk.ops.data_events import record_quarantined
 
     if record_quarantined(reports, actor="cli:ingest"):  # people hear about rejected rows (data_quarantined)
@@ -97,7 +109,8 @@ def ingest_command(
 
         deliver_pending()
     if json_output:
-        emit({"reports": reports, **({"funding": funding_reports} if futures_data else {})})
+        emit({"reports": reports, **({"funding": funding_reports} if futures_data else {}),
+              **({"sentiment": sentiment_reports} if sentiment else {})})
         return
     for r in reports:
         resumed = f", resumed after {r.resumed_from:%Y-%m-%d %H:%M}" if r.resumed_from else ""
@@ -110,6 +123,12 @@ def ingest_command(
         resumed = f", resumed after {f.resumed_from:%Y-%m-%d %H:%M}" if f.resumed_from else ""
         console.print(f"{f.exchange} {f.symbol} funding: fetched {f.fetched} settlements in {f.pages} pages{resumed}; "
                       f"inserted {f.inserted}, updated {f.updated}, unchanged {f.unchanged}", highlight=False)
+    for s in sentiment_reports:
+        resumed = f", resumed after {s.resumed_from:%Y-%m-%d %H:%M}" if s.resumed_from else ""
+        note = f" ({s.note})" if s.note else ""
+        console.print(f"{s.exchange} {s.symbol} {s.kind} ({s.period}): fetched {s.fetched} points in {s.pages} pages"
+                      f"{resumed}; inserted {s.inserted}, updated {s.updated}, unchanged {s.unchanged} "
+                      f"-> {', '.join(s.series)}{note}", highlight=False, soft_wrap=True)
 
 
 def _parse_mapping(items: list[str] | None) -> dict[str, str] | None:
@@ -168,12 +187,27 @@ def import_command(
             "--drop-fillers", help="Drop synthetic gap fillers (volume 0, flat at previous close)."
         ),
     ] = False,
+    series: Annotated[
+        str | None,
+        typer.Option("--series", help="Import one numeric column as the lake series NAME (not candles): "
+                     "a sentiment score, an on-chain count... Needs --symbol."),
+    ] = None,
+    column: Annotated[
+        str | None, typer.Option("--column", help="With --series: the column holding the values (default: NAME).")
+    ] = None,
+    time_column: Annotated[
+        str, typer.Option("--time-column", help="With --series: the timestamp column (ISO text or epoch ms/s).")
+    ] = "ts",
     json_output: JsonOption = False,
 ) -> None:
-    """Import a candle file into the lake.
+    """Import a candle file into the lake, or with --series one numeric column as a series.
 
     Example: quantdesk import ../shared/data/freqtrade-testdata/ETH_BTC-5m.json --exchange binance
+    Example: quantdesk import fear_greed.csv --series fear_greed --column value --time-column date --symbol BTC/USDT
     """
+    if series is not None:
+        _import_series(path, series, column, time_column, exchange, symbol, timeframe, mapping, json_output)
+        return
     from quantdesk.ingest import import_file
 
     report = import_file(
@@ -195,6 +229,27 @@ def import_command(
     )
     for note in report.notes:
         console.print(f"  note: {note}", highlight=False)
+
+
+def _import_series(path: Path, name: str, column: str | None, time_column: str, exchange: str | None,
+                   symbol: str | None, timeframe: str | None, mapping: list[str] | None, json_output: bool) -> None:
+    from quantdesk.core.errors import ConfigError
+    from quantdesk.ingest.series_import import import_series
+
+    if timeframe is not None or mapping:
+        raise ConfigError("--series imports one column with its timestamps: drop --timeframe and --map, "
+                          "name the columns with --column and --time-column")
+    if symbol is None:
+        raise ConfigError("--series needs --symbol: a series belongs to a market (e.g. --symbol BTC/USDT)")
+    report = import_series(path, name=name, column=column or name, time_column=time_column, symbol=symbol,
+                           exchange=exchange or "imported")
+    if json_output:
+        emit(report)
+        return
+    span = f" from {report.first_ts:%Y-%m-%d %H:%M} to {report.last_ts:%Y-%m-%d %H:%M}" if report.first_ts else ""
+    console.print(f"{report.path} column {report.column} -> series {report.name} of {report.exchange} "
+                  f"{report.symbol}: {report.rows} points{span}, inserted {report.inserted}, "
+                  f"updated {report.updated}, unchanged {report.unchanged}", highlight=False, soft_wrap=True)
 
 
 @app.command("stream")

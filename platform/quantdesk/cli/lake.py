@@ -121,3 +121,37 @@ def quarantine(
     print_table(console, columns, body, wide=wide, title=f"quarantine: {rows.height} rows")
     for reason, count in rows.group_by("reason").len().sort("reason").iter_rows():
         console.print(f"{reason}: {count}")
+
+
+@lake_app.command("series")
+@handle_errors
+def series_command(
+    exchange: Annotated[str | None, typer.Option("--exchange", help="Only this lake exchange.")] = None,
+    symbol: Annotated[str | None, typer.Option("--symbol", help="Only this symbol.")] = None,
+    json: JsonOption = False,
+    wide: WideOption = False,
+) -> None:
+    """List the numeric series beside the candles (open interest, ratios, taker volume, imported scores).
+
+    Example: quantdesk lake series --exchange binanceusdm --symbol XRP/USDT:USDT
+    """
+    from quantdesk.lake import Lake
+
+    lake = Lake()
+    records = []
+    for ex, sym, name in lake.numeric.series(exchange, symbol):
+        frame = lake.numeric.read(name, exchange=ex, symbol=sym)
+        records.append({"exchange": ex, "symbol": sym, "name": name, "first": frame["ts"].min(),
+                        "last": frame["ts"].max(), "points": frame.height})
+    if json:
+        emit({"lake": lake.location, "series": records})
+        return
+    if not records:
+        console.print(f"no numeric series in the lake at {lake.location}: `quantdesk ingest ... --sentiment` "
+                      "or `quantdesk import FILE --series NAME` stores some")
+        return
+    columns = [Col("exchange", 0), Col("symbol", 0), Col("series", 0), Col("first", 1), Col("last", 0),
+               Col("points", 0, "right")]
+    rows = [[r["exchange"], r["symbol"], r["name"], f"{r['first']:%Y-%m-%d %H:%M}", f"{r['last']:%Y-%m-%d %H:%M}",
+             f"{r['points']:,}"] for r in records]
+    print_table(console, columns, rows, wide=wide, title=f"numeric series {lake.location}")

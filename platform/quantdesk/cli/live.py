@@ -37,6 +37,9 @@ def run_command(
                                               "venue's server time, not this machine's clock (a simulated venue's "
                                               "market clock; an exchange's own time).")] = False,
     bars: Annotated[int | None, typer.Option("--bars", min=1, help="Stop after this many bar closes.")] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        "--metrics-port", help="Also serve the desk's Prometheus metrics on 127.0.0.1:PORT/metrics while running "
+        "(the same merged view as `quantdesk metrics serve`).")] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Run DEPLOYMENT on each bar close (paper or live), or replay it with --replay.
@@ -102,6 +105,11 @@ def run_command(
         if hasattr(clock, "close"):
             stack.callback(clock.close)
         ledger = stack.enter_context(Ledger(clock=clock))
+        if metrics_port is not None:
+            from quantdesk.cli.metrics import ledger_reader
+            from quantdesk.metrics import serve_metrics
+
+            stack.enter_context(serve_metrics(port=metrics_port, read_ledger=ledger_reader(ledger)))
         outcomes = run_deployment(ledger, deployment, once=once, stop=stop, on_bar=show, clock=clock, stream=stream)
     if json_output:
         emit({"deployment": deployment, "bars": [_outcome_view(o) for o in outcomes]})

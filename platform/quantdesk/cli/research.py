@@ -110,7 +110,11 @@ def backtest_command(
         "metrics": result.metrics.to_json(),
         "lookahead": {"passed": look.passed, "detail": look.detail, "checked_bars": len(look.checked_bars)} if look else None,
         "trades": result.trades.to_dicts(),
-        **({"futures": {k: v for k, v in result.extra.items() if k != "futures_inputs"}} if result.extra else {}),
+        **({"futures": {k: v for k, v in result.extra.items() if k != "futures_inputs"}}
+           if result.extra and "ml" not in result.extra else {}),
+        # an ML strategy's models (artifact hashes, training window) and OOS feature importances
+        **({"ml": {**result.extra["ml"], "importance": result.extra["ml_importance"].to_dicts()}}
+           if "ml" in result.extra else {}),
     }
     if json_out:
         emit(payload)

@@ -107,6 +107,11 @@ def venue_serve(
         list[str] | None,
         typer.Option("--withdraw-fee", help="ASSET=FEE the venue reports to fetch_deposit_withdraw_fees (repeatable)."),
     ] = None,
+    perpetual: Annotated[
+        list[str] | None,
+        typer.Option("--perpetual", help="Also serve this USDⓈ-M perpetual (XRP/USDT:USDT, repeatable) for ccxt's "
+                     "binanceusdm: its lake candles, SYMBOL@mark, funding, and sentiment derived from the candles."),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Serve a local Binance-compatible venue on lake candles: REST (market data, orders, faults)
@@ -134,7 +139,10 @@ def venue_serve(
             f"--speed {speed} is negative: use 0 (frozen) or a positive factor like 1 or 60"
         )
     lake = Lake()
-    symbols = symbol or lake.symbols(lake_exchange)
+    perpetuals = _perpetuals(lake, lake_exchange, timeframe, perpetual or [])
+    # perpetuals and mark series are not spot markets; a perpetual's pair trades spot on its candles
+    symbols = symbol or [s for s in lake.symbols(lake_exchange) if ":" not in s and "@" not in s] or [
+        p.split(":")[0] for p in perpetuals]
     if not symbols:
         raise DataError(
             f"no candles for exchange {lake_exchange!r} in the lake at {lake.location}: run `quantdesk sample` "
@@ -143,6 +151,10 @@ def venue_serve(
     candles = {}
     with progress("loading candles", len(symbols), enabled=not json_output) as advance:
         for name in symbols:
+            if name not in lake.symbols(lake_exchange) and (perp := perpetuals.get(f"{name}:{name.split('/')[-1]}")):
+                candles[name] = perp["candles"]
+                advance(1)
+                continue
             frame = closed_candles(lake.candles(name, timeframe, exchange=lake_exchange))
             if frame.height == 0:
                 raise DataError(
@@ -173,6 +185,7 @@ def venue_serve(
         book_shape=book,
         withdraw_fees=withdraw_fees,
         specs=specs,
+        perpetuals=perpetuals or None,
     )
     venue.start()
     # a free port unless asked: venues served on neighbouring ports (8901, 8902, ...) must not collide
@@ -192,6 +205,7 @@ def venue_serve(
         "url": venue.url,
         "ws_url": streams.url,
         "symbols": symbols,
+        "perpetuals": list(perpetuals),
         "start": clock.now().isoformat(),
         "speed": speed,
         "admin": f"{venue.url}/_admin/",
@@ -206,7 +220,8 @@ def venue_serve(
         emit(info)
     else:
         console.print(
-            f"simulated venue on [bold]{venue.url}[/] ({', '.join(symbols)}; market time {info['start']}, speed {speed}x)",
+            f"simulated venue on [bold]{venue.url}[/] ({', '.join([*symbols, *perpetuals])}; market time "
+            f"{info['start']}, speed {speed}x)",
             highlight=False,
         )
         console.print(f"WebSocket streams on [bold]{streams.url}[/] (the venue's ws_url)", highlight=False)
@@ -234,6 +249,32 @@ def venue_serve(
     finally:
         streams.stop()
         venue.stop()
+
+
+def _perpetuals(lake: Any, exchange: str, timeframe: str, names: list[str]) -> dict[str, dict[str, Any]]:
+    """The data of each --perpetual: trade candles, mark candles (SYMBOL@mark) and funding from the lake."""
+    from quantdesk.core.errors import DataError
+    from quantdesk.lake import closed_candles, mark_symbol
+
+    out: dict[str, dict[str, Any]] = {}
+    stored = set(lake.symbols(exchange))
+    for name in names:
+        if ":" not in name:
+            raise DataError(f"--perpetual {name!r} is not a perpetual: use BASE/QUOTE:SETTLE like XRP/USDT:USDT")
+        source = name if name in stored else name.split(":")[0]
+        if source not in stored:
+            raise DataError(f"no candles for {name} (or {source}) on {exchange} in the lake: import or ingest them "
+                            "first, or pick another --lake-exchange")
+        columns = ["ts", "open", "high", "low", "close", "volume"]
+        data = {"candles": closed_candles(lake.candles(source, timeframe, exchange=exchange)).select(columns)}
+        if mark_symbol(name) in stored:
+            data["mark"] = closed_candles(lake.candles(mark_symbol(name), timeframe, exchange=exchange)).select(
+                columns).with_columns(volume=0.0)
+        funding = lake.funding.read(name, exchange=exchange)
+        if funding.height:
+            data["funding"] = funding
+        out[name] = data
+    return out
 
 
 def _book_options(candles: dict, levels: int, spread_bps: float | None, offsets: list[str] | None,

@@ -16,17 +16,11 @@ from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from quantdesk.core.errors import ConfigError
+from quantdesk.core.home import default_home  # light: the CLI's start-up reads it without pydantic
 
 __all__ = ["Settings", "VenueConfig", "config_path", "default_home", "get_settings"]
 
 _REPO_ROOT = Path(__file__).resolve().parents[3]
-
-
-def default_home() -> Path:
-    """Return the repository's `data/` when running from a checkout, else `./data`."""
-    if (_REPO_ROOT / "pyproject.toml").exists() and (_REPO_ROOT / "platform").is_dir():
-        return _REPO_ROOT / "data"
-    return Path.cwd() / "data"
 
 
 def config_path() -> Path:
@@ -90,6 +84,7 @@ class Settings(BaseSettings):
     dask: str | None = None  # a Dask scheduler (tcp://HOST:8786): sweeps and walk-forward run there
     flows: dict[str, Any] = Field(default_factory=dict)  # [flows]: ingest schedules, venue rate limits
     arb: dict[str, Any] = Field(default_factory=dict)  # [arb]: taker fees, transfer costs, rates (quantdesk.arb.config)
+    metrics: dict[str, Any] = Field(default_factory=dict)  # [metrics]: the /metrics bearer token (quantdesk.metrics.config)
 
     @classmethod
     def settings_customise_sources(

@@ -32,7 +32,8 @@ def _display_timeframe(requested: str, span_ms: int, max_points: int) -> str:
 def market(lake: Any, *, exchange: str, symbol: str, timeframe: str = "1m", days: float = 365.0,
            max_points: int = 2500) -> dict[str, Any]:
     """Return the newest `days` of candles (downsampled to fit `max_points`) with SMA/EMA/Bollinger/RSI/MACD."""
-    from quantdesk.indicators import bbands, ema, macd, rsi, sma
+    from quantdesk.desk.sentiment import sentiment_columns
+    from quantdesk.indicators import bbands, ema, macd, mfi, rsi, sma
 
     first, newest = _span(lake, exchange, symbol)
     if newest is None or first is None:
@@ -48,10 +49,12 @@ def market(lake: Any, *, exchange: str, symbol: str, timeframe: str = "1m", days
     frame = frame.select("ts", "open", "high", "low", "close", "volume").with_columns(
         sma(close, 20).alias("sma20"), ema(close, 50).alias("ema50"), bands.upper.alias("bb_upper"),
         bands.lower.alias("bb_lower"), rsi(close, 14).alias("rsi14"), m.macd.alias("macd"),
-        m.signal.alias("macd_signal"), m.histogram.alias("macd_hist"))
+        m.signal.alias("macd_signal"), m.histogram.alias("macd_hist"),
+        mfi(frame["high"], frame["low"], close, frame["volume"], 14).alias("mfi14"))
+    frame, missing = sentiment_columns(lake, exchange=exchange, symbol=symbol, bars=frame, timeframe=shown)
     note = (f"{frame.height:,} {shown} bars" + (f" (downsampled from {timeframe} on the server)"
                                                if shown != timeframe else ""))
-    return {"frame": frame, "timeframe": shown, "note": note, "last_ts": newest}
+    return {"frame": frame, "timeframe": shown, "note": note, "last_ts": newest, "sentiment_missing": missing}
 
 
 def _span(lake: Any, exchange: str, symbol: str) -> tuple[datetime | None, datetime | None]:

@@ -89,7 +89,10 @@ class DeskFeed:
 
     def _read_lake_version(self) -> Hashable:
         window = int(time.monotonic() // 30)  # storage without a change marker (S3): read again every 30 s
-        return tuple((key, window if version is None else version) for key, version in self.lake.change_marker())
+        candles = tuple((key, window if version is None else version) for key, version in self.lake.change_marker())
+        # the market page's sentiment panels read the numeric series: a new point there is a change too
+        series = tuple((key, window if version is None else version) for key, version in self.lake.numeric.change_marker())
+        return candles + series
 
     @property
     def lake(self) -> Any:

@@ -13,6 +13,7 @@ is turned into null). A null in the input propagates like TA-Lib's NaN does.
 """
 
 from quantdesk.indicators.kernel import gaussian_weights, nadaraya_watson, nadaraya_watson_envelope
+from quantdesk.indicators.money_flow import accumulation_distribution, mfi, obv
 from quantdesk.indicators.oscillators import Kdj, Macd, kdj, macd
 from quantdesk.indicators.talib_wrappers import (
     atr,
@@ -31,6 +32,7 @@ from quantdesk.indicators.window_exact import sma_exact, sma_exact_table, window
 __all__ = [
     "Kdj",
     "Macd",
+    "accumulation_distribution",
     "atr",
     "bbands",
     "donchian",
@@ -38,9 +40,11 @@ __all__ = [
     "gaussian_weights",
     "kdj",
     "macd",
+    "mfi",
     "momentum",
     "nadaraya_watson",
     "nadaraya_watson_envelope",
+    "obv",
     "rolling_max",
     "rolling_min",
     "rsi",

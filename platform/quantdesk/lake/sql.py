@@ -1,4 +1,4 @@
-"""DuckDB views over the lake: `candles` (every series) and `quarantine`."""
+"""DuckDB views over the lake: `candles` (every series), `quarantine` and `series` (numeric series)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ _EMPTY_QUARANTINE = (
     "null::double as close, null::double as volume, null::varchar as reason, "
     "null::timestamptz as quarantined_at where false"
 )
+
+
+_EMPTY_SERIES = (
+    "select null::varchar as exchange, null::varchar as symbol, null::varchar as name, "
+    "null::timestamptz as ts, null::double as value where false"
+)
+_SERIES_DIR = "_series"  # quantdesk.lake.series.SERIES_DIR (not imported: series imports storage, storage nothing)
 
 
 _HIVE = (
@@ -61,6 +68,16 @@ def _quarantine_sql(root: LakePath, storage: Storage) -> str:
     )
 
 
+def _series_sql(root: LakePath, storage: Storage) -> str:
+    files = [p for p in storage.parquet_files_under(root / _SERIES_DIR) if p.parent.name.startswith("name=")]
+    if not files:
+        return _EMPTY_SERIES
+    pattern = "[" + ", ".join(_literal(storage.url(p)) for p in files) + "]"
+    hive = ("hive_partitioning = true, hive_types_autocast = false, "
+            "hive_types = {'exchange': varchar, 'symbol': varchar, 'name': varchar}")
+    return f"select exchange, symbol, name, ts, value from read_parquet({pattern}, {hive})"
+
+
 class SqlView:
     """One in-process DuckDB connection whose views follow the lake's files."""
 
@@ -84,12 +101,14 @@ class SqlView:
             storage.register(self._connection)
         candles = _candles_sql(listing, storage)
         quarantine = _quarantine_sql(root, storage)
-        signature = (candles, quarantine)
+        series = _series_sql(root, storage)
+        signature = (candles, quarantine, series)
         if signature != self._signature:
             self._connection.execute(f"create or replace view candles as {candles}")
             self._connection.execute(f"create or replace view quarantine as {quarantine}")
+            self._connection.execute(f"create or replace view series as {series}")
             self._signature = signature
         try:
             return self._connection.sql(query)
         except duckdb.Error as e:
-            raise LakeError(f"DuckDB refused the query ({e}); the views are `candles` and `quarantine`") from e
+            raise LakeError(f"DuckDB refused the query ({e}); the views are `candles`, `quarantine` and `series`") from e

@@ -21,9 +21,11 @@ from quantdesk.lake.layout import SeriesFile, decode_symbol, series_dir
 from quantdesk.lake.quality import find_gaps, summarise
 from quantdesk.lake.quarantine import read_quarantine, write_quarantine
 from quantdesk.lake.resample import resample
+from quantdesk.lake.series import NumericSeries
 from quantdesk.lake.sql import SqlView
 from quantdesk.lake.storage import LakePath, open_storage
 from quantdesk.lake.validation import CANDLE_SCHEMA, VALUE_COLUMNS, normalise, validate
+from quantdesk.metrics import record_lake_rows
 
 if TYPE_CHECKING:
     import duckdb
@@ -110,6 +112,11 @@ class Lake:
         """Perpetual futures' funding rates beside the candles (`lake.funding.read(symbol, exchange=...)`)."""
         return FundingRates(self.root, storage=self.storage)
 
+    @property
+    def numeric(self) -> NumericSeries:
+        """Timestamped numeric series beside the candles (open interest, ratios, imported scores)."""
+        return NumericSeries(self.root, storage=self.storage, fsync=self.fsync)
+
     # -- writing ------------------------------------------------------------------------
 
     def write(self, frame: Any, *, exchange: str, symbol: str, timeframe: str) -> WriteReport:
@@ -143,6 +150,7 @@ class Lake:
         report = WriteReport(quarantined=bad.height)
         for result in results:
             report = report + result
+        record_lake_rows(exchange=exchange, timeframe=timeframe, rows=report.inserted + report.updated)
         return report
 
     def _upsert_file(self, path: LakePath, part: pl.DataFrame) -> WriteReport:
@@ -276,7 +284,8 @@ class Lake:
     def sql(self, query: str) -> duckdb.DuckDBPyRelation:
         """Run DuckDB SQL over the `candles` view (exchange, symbol, timeframe, ts, OHLCV) of every file.
 
-        A `quarantine` view holds the quarantined rows with their reason.
+        A `quarantine` view holds the quarantined rows with their reason, and a `series` view the
+        numeric series (exchange, symbol, name, ts, value).
         """
         listing = {key: self._files(*key) for key in self.series()}
         return self._sql.query(query, listing, self.root, self.storage)

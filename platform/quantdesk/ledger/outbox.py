@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, func, or_, select
 
 from quantdesk.ledger._types import canonical_json
 from quantdesk.ledger.base import LedgerBase
@@ -116,6 +116,12 @@ class LedgerOutbox:
                  .order_by(notification_outbox.c.id).limit(limit))
         with self.ledger._read() as c:
             return [_record(r) for r in c.execute(query).all()]
+
+    def pending_count(self) -> int:
+        """Return how many messages wait for delivery (quantdesk_outbox_pending)."""
+        query = select(func.count()).select_from(notification_outbox).where(notification_outbox.c.status == "pending")
+        with self.ledger._read() as c:
+            return int(c.execute(query).scalar_one())
 
     def mark(self, ids: Sequence[int], *, status: str, at: datetime, error: str | None = None,
              next_attempt_at: datetime | None = None, digest_id: int | None = None, attempted: bool = True) -> None:

@@ -31,13 +31,13 @@ import polars as pl
 from quantdesk.core.errors import BacktestError, LookaheadError
 from quantdesk.core.timeframes import check_window
 from quantdesk.live.futures_book import FuturesBook
-from quantdesk.live.replay import (
+from quantdesk.live.replay_parts import (
     ReplayResult,
-    _aligned,
-    _denied,
-    _fills_frame,
-    _harness,
-    _load_frames,
+    aligned_frames,
+    denied_frame,
+    fills_frame,
+    harness,
+    load_frames,
 )
 from quantdesk.live.scratch import scratch_url
 from quantdesk.live.spec import RunSpec
@@ -70,8 +70,8 @@ def replay_futures(
     if t0 is None or t1 is None or t0 >= t1:
         raise BacktestError(f"replay needs --start before --end, got {start!r} and {end!r}")
     [symbol] = spec.symbols
-    raw = frames if frames is not None else _load_frames(spec, t0, t1, lake)
-    data = _aligned({symbol: raw[symbol].filter((pl.col("ts") >= t0) & (pl.col("ts") < t1))})
+    raw = frames if frames is not None else load_frames(spec, t0, t1, lake)
+    data = aligned_frames({symbol: raw[symbol].filter((pl.col("ts") >= t0) & (pl.col("ts") < t1))})
     frame = data[symbol]
     if frames is None and (funding is None or mark is None):
         from quantdesk.backtest.data import LakeQuery
@@ -94,7 +94,7 @@ def replay_futures(
     targets = np.clip(target_matrix(instance, data)[:, 0], -1.0 if spec.allow_short else 0.0, 1.0)
 
     ledger_url = ledger_url or scratch_url()
-    clock, ledger, paper, gated, runner = _harness(deployment_or_spec, spec, data, ts_ms, ledger_url, risk)
+    clock, ledger, paper, gated, runner = harness(deployment_or_spec, spec, data, ts_ms, ledger_url, risk)
     book = FuturesBook(cash=float(spec.capital), leverage=float(spec.leverage))
 
     equity, liquidations, sent = np.empty(n), [], 0
@@ -117,8 +117,8 @@ def replay_futures(
         equity[i] = book.value({symbol: float(closes[i])})  # 4. the close
     elapsed = time.perf_counter() - began
 
-    fills = _fills_frame(ledger, spec, ts_ms)
-    denied = _denied(ledger, spec)
+    fills = fills_frame(ledger, spec, ts_ms)
+    denied = denied_frame(ledger, spec)
     ledger.close()
     return ReplayResult(
         deployment=spec.name, mode="fast", start=t0, end=t1, symbols=spec.symbols, timeframe=spec.timeframe,

@@ -37,6 +37,7 @@ from quantdesk.live.perpetual_feed import PerpetualFeed, futures_book, settle_pa
 from quantdesk.live.schedule import BarScheduler
 from quantdesk.live.sizing import Account, size_order, to_intent_qty
 from quantdesk.live.spec import RunSpec
+from quantdesk.metrics import record_candle_age, record_decision, record_position
 from quantdesk.notify import Notification, NotificationLevel
 
 __all__ = ["BarOutcome", "Runner", "SkipCode", "bar_client_order_id"]
@@ -108,6 +109,7 @@ class Runner:
         self.spec = spec
         self.ledger = ledger
         self.gated = gated
+        self._ml_artifact: str | None = None  # an ML strategy's model in use (audited when it changes)
         self.market = market
         self.clock = clock
         self.notifier = notifier
@@ -127,6 +129,8 @@ class Runner:
         self.rules = {s: spec.rules.get(s, MarketRules()) for s in spec.symbols}
         self.last_bar_ms: int | None = None
         self.started = False
+        # live bar closes (run()) record metrics; a replay's steps on a simulated clock do not
+        self.record_metrics = False
         self._book_cache: tuple[tuple[datetime, int], int, Account] | None = None
         lake = getattr(market, "lake", None)  # a perpetual's funding and marks come from the market's lake
         self._perpetual_feed = None if lake is None or spec.market != "futures" else PerpetualFeed(
@@ -160,6 +164,7 @@ class Runner:
         """
         if not self.started:
             self.start()
+        self.record_metrics = True
         scheduler = scheduler or BarScheduler(self.clock, self.spec.timeframe, sleep=self._sleep)
         outcomes: list[BarOutcome] = []
         after = resume_after_ms
@@ -215,6 +220,8 @@ class Runner:
             if not stale or attempt == retries:
                 break
             self._sleep(self.stale_retry_s)
+        if self.record_metrics:
+            self._record_candle_ages(frames)
         if stale:
             have = {s: (None if frames[s].is_empty() else _dt(_last_ms(frames[s])).isoformat()) for s in stale}
             return self._fail_closed(SkipCode.STALE_DATA,
@@ -273,6 +280,7 @@ class Runner:
             if len(symbols) != 1:
                 raise StrategyError(f"{strategy.name} is single-asset; give it one symbol, not {list(symbols)}")
             columns = [strategy.target(frames[symbols[0]])]
+        self._audit_model(strategy, frames[symbols[0]] if not strategy.multi_asset else next(iter(frames.values())))
         last: list[list[float]] = []
         for symbol, column in zip(symbols, columns, strict=True):
             series = column if isinstance(column, pl.Series) else pl.Series(column)
@@ -288,6 +296,20 @@ class Runner:
         current = {s: v[-1] for s, v in zip(symbols, last, strict=True)}
         previous = {s: v[-2] for s, v in zip(symbols, last, strict=True)} if n >= 2 else None
         return current, previous
+
+    def _audit_model(self, strategy: Any, candles: Any) -> None:
+        """An ML strategy (quantdesk.ml) retrains by its backtest's rule inside target(); audit each new
+        model with its artifact hash and training window, so the ledger says which model traded when."""
+        trainings = getattr(strategy, "trainings", None)
+        if not trainings or trainings[-1].artifact == self._ml_artifact:
+            return
+        t = trainings[-1]
+        ts = candles["ts"]
+        self.ledger.audit(self.actor, "ml.retrain", {
+            "deployment": self.spec.name, "artifact": t.artifact, "retrained_at_ts": str(ts[t.bar]),
+            "first_sample_ts": str(ts[t.first_sample]), "last_sample_ts": str(ts[t.last_sample]),
+            "samples": t.samples, "previous": self._ml_artifact})
+        self._ml_artifact = t.artifact
 
     def execute(self, bar_ms: int, targets: dict[str, float], prices: dict[str, float], account: Account,
                 *, tolerance: float = 0.0, follow: bool = False, view: Any = None) -> list[Any]:
@@ -322,6 +344,9 @@ class Runner:
                 side=Side.BUY if order.qty > 0 else Side.SELL, type=OrderType.MARKET,
                 qty=to_intent_qty(order.qty, self.rules[symbol]), ts=self.clock.now(),
             )
+            if self.record_metrics:  # bar close -> order handed to the gate
+                record_decision(deployment=self.spec.name,
+                                seconds=(self.clock.now() - _dt(bar_ms + self.step_ms)).total_seconds())
             outcome = self.gated.submit(intent, view=view)
             view = None  # written since: later orders read afresh
             if follow and outcome.approved and outcome.code != "ALREADY_SUBMITTED":
@@ -446,10 +471,22 @@ class Runner:
         if self.progress is None:
             return
         try:
-            pnl = self.account().value(prices) - float(self.spec.capital) if prices else None
+            book = self.account()
+            if self.record_metrics and prices:
+                record_position(deployment=self.spec.name, equity=book.value(prices),
+                                notional={s: book.position(s) * prices[s] for s in self.spec.symbols if s in prices})
+            pnl = book.value(prices) - float(self.spec.capital) if prices else None
             self.progress(last_bar_ts=bar_ts, pnl=None if pnl is None else round(pnl, 8), state=state, detail=detail)
         except QuantdeskError as e:
             log.warning("recording progress of %s failed: %s", self.spec.name, e)
+
+    def _record_candle_ages(self, frames: dict[str, Any]) -> None:
+        """Set each series' candle age: now minus the newest candle's close (no candle: not set)."""
+        now = self.clock.now()
+        for symbol, frame in frames.items():
+            if not frame.is_empty():
+                record_candle_age(exchange=self.spec.data_exchange, symbol=symbol, timeframe=self.spec.timeframe,
+                                  seconds=(now - _dt(_last_ms(frame) + self.step_ms)).total_seconds())
 
     def _fail_closed(self, code: SkipCode, detail: str, bar_ts: datetime | None) -> BarOutcome:
         """Place nothing; store, audit and notify why."""

@@ -18,6 +18,8 @@ from typing import Any
 
 __all__ = ["Notification", "NotificationLevel", "Notifier", "redact_url"]
 
+from quantdesk.metrics import record_notification
+
 log = logging.getLogger(__name__)
 
 
@@ -154,6 +156,8 @@ class Notifier:
             return False
         if not ok:
             log.warning("notification %r was not delivered to every channel (%s)", event.title, ", ".join(self.channels))
+        for channel in self.channels:  # apprise answers for all channels at once; the scheme only (URLs hold secrets)
+            record_notification(url_scheme=channel.split(":", 1)[0], sent=bool(ok))
         return bool(ok)
 
     def _drain(self) -> None:

@@ -11,13 +11,26 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-__all__ = ["notify_flow_failure"]
+__all__ = ["notify_flow_failure", "record_flow_completion"]
 
 log = logging.getLogger(__name__)
 
 
+def _record_flow_run(flow: Any, state: Any) -> None:
+    from quantdesk.metrics import record_flow_run
+
+    # the flow's code name and Prefect's state type: never a run name (those are generated or typed)
+    record_flow_run(flow=getattr(flow, "name", "other"), state=str(getattr(state, "type", "FAILED")).rsplit(".", 1)[-1])
+
+
+def record_flow_completion(flow: Any, flow_run: Any, state: Any) -> None:
+    """Count a flow run that COMPLETED (a Prefect on_completion hook; quantdesk_flow_runs_total)."""
+    _record_flow_run(flow, state)
+
+
 def notify_flow_failure(flow: Any, flow_run: Any, state: Any) -> None:
     """Audit and notify a flow run that ended FAILED or CRASHED (a Prefect on_failure/on_crashed hook)."""
+    _record_flow_run(flow, state)
     try:
         from quantdesk.cli._notify import deliver_pending
         from quantdesk.ledger import Ledger

@@ -6,6 +6,11 @@ the work pool, one process worker, the global concurrency limits per venue, and 
 deployments of `prefect.yaml` (through `prefect deploy --all`). With `PREFECT_API_URL` set it
 uses that server (a desk's shared one) and starts only a worker. What `up` started is
 recorded in `$QUANTDESK_HOME/prefect/flows.json`; `flows_down` stops exactly that.
+
+`up` returns only once the server is healthy, because `/health` alone says nothing about the
+services that run the desk unattended: the server's log says its services started and holds
+no error (`quantdesk.ops.prefect_health`), and the scheduler has queued runs of every active
+scheduled deployment.
 """
 
 from __future__ import annotations
@@ -25,10 +30,18 @@ from pathlib import Path
 from typing import Any
 
 from quantdesk.core.errors import ConfigError, QuantdeskError
+from quantdesk.ops.prefect_health import (
+    first_error,
+    read_log,
+    server_logging_config,
+    services_started,
+)
 
-__all__ = ["FlowsError", "FlowsState", "ensure_limit", "flows_down", "flows_status", "flows_up", "run_flow"]
+__all__ = ["FlowsError", "FlowsState", "ensure_limit", "flows_down", "flows_status", "flows_up", "monitor_interval_s",
+           "run_flow"]
 
 POOL = "quantdesk"
+MONITOR = "monitor"  # the deployment whose interval `[flows] monitor_interval_s` overrides
 REPO = Path(__file__).resolve().parents[3]
 _STATE = "flows.json"
 _FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
@@ -229,6 +242,8 @@ def flows_up(*, port: int = 4200, host: str = "127.0.0.1", paused: bool = False,
     home.mkdir(parents=True, exist_ok=True)
     previous = _read_state()
     external_url = os.environ.get("PREFECT_API_URL")
+    log = home / "server.log"
+    log_offset = log.stat().st_size if log.exists() else 0  # what this `up` reads of the log starts here
     server_pid: int | None = None
     if external_url:
         api_url = external_url.rstrip("/")
@@ -244,10 +259,11 @@ def flows_up(*, port: int = 4200, host: str = "127.0.0.1", paused: bool = False,
         env = prefect_env(None)
         env.update({"PREFECT_SERVER_API_HOST": host, "PREFECT_SERVER_API_PORT": str(port),
                     "PREFECT_UI_API_URL": api_url})
-        log = home / "server.log"
+        env["PREFECT_LOGGING_SETTINGS_PATH"] = str(server_logging_config(home))
         server_pid = _spawn([_prefect_exe(), "server", "start", "--host", host, "--port", str(port)], env, log)
         _write_state(FlowsState(api_url=api_url, ui_url=_ui_url(api_url), server_pid=server_pid))
         _wait_healthy(api_url, server_pid, log, timeout_s)
+        _wait_services(log, log_offset, timeout_s)
     env = prefect_env(api_url)
     with prefect_client(api_url) as client:
         _ensure_pool(client)
@@ -266,12 +282,110 @@ def flows_up(*, port: int = 4200, host: str = "127.0.0.1", paused: bool = False,
         names = []
         for d in client.read_deployments():
             names.append(d.name)
+            if d.name == MONITOR:
+                _apply_monitor_interval(client, d, monitor_interval_s(settings.flows))
             if paused and not d.paused:
-                client.set_deployment_paused_state(d.id, True)
+                client.pause_deployment(d.id)
+        # the scheduler is what runs the desk unattended: `up` succeeds only once it has scheduled runs
+        _wait_scheduled(client, None if external_url else log, log_offset, timeout_s)
+    if not external_url:
+        _raise_on_log_error(log, log_offset)
     state = FlowsState(api_url=api_url, ui_url=state.ui_url, server_pid=server_pid, worker_pid=worker_pid,
                        external=state.external, deployments=tuple(sorted(names)))
     _write_state(state)
     return state
+
+
+def monitor_interval_s(flows_config: Mapping[str, Any] | None = None) -> int | None:
+    """The monitor's interval: `QUANTDESK_MONITOR_INTERVAL_S`, else `[flows] monitor_interval_s`; None keeps prefect.yaml's."""
+    raw = os.environ.get("QUANTDESK_MONITOR_INTERVAL_S") or (flows_config or {}).get("monitor_interval_s")
+    if raw in (None, ""):
+        return None
+    try:
+        seconds = int(raw)
+    except (TypeError, ValueError):
+        seconds = 0
+    if seconds < 1:
+        raise ConfigError(f"monitor interval {raw!r} is not a whole number of seconds >= 1; set "
+                          "QUANTDESK_MONITOR_INTERVAL_S (or [flows] monitor_interval_s) to e.g. 300")
+    return seconds
+
+
+def _apply_monitor_interval(client: Any, deployment: Any, seconds: int | None) -> None:
+    """Give the monitor's interval schedule `seconds` (prefect.yaml says 300) unless it has it already."""
+    from datetime import timedelta
+
+    from prefect.client.schemas.schedules import IntervalSchedule
+
+    if seconds is None:
+        return
+    for s in deployment.schedules or []:
+        interval = getattr(s.schedule, "interval", None)
+        if interval is not None and int(interval.total_seconds()) != seconds:
+            client.update_deployment_schedule(deployment.id, s.id, schedule=IntervalSchedule(
+                interval=timedelta(seconds=seconds), anchor_date=s.schedule.anchor_date,
+                timezone=s.schedule.timezone))
+
+
+def _scheduled_runs(client: Any, deployment_ids: list[Any]) -> dict[Any, Any]:
+    """The earliest SCHEDULED run of each of `deployment_ids` that has one."""
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    found: dict[Any, Any] = {}
+    for deployment_id in deployment_ids:
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+            flow_run_filter=FlowRunFilter(state={"type": FlowRunFilterStateType(any_=[StateType.SCHEDULED])}),
+            sort=FlowRunSort.EXPECTED_START_TIME_ASC, limit=1)
+        if runs:
+            found[deployment_id] = runs[0]
+    return found
+
+
+def _wait_services(log: Path, offset: int, timeout_s: float) -> None:
+    """Wait until the server's log says its services (the scheduler among them) started; fail on an error."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        _raise_on_log_error(log, offset)
+        if services_started(read_log(log, offset)):
+            return
+        if time.monotonic() > deadline:
+            raise FlowsError(f"the Prefect server answers but its services did not start within {timeout_s:.0f} s "
+                             f"(no 'Perpetual services' line in {log}); `quantdesk flows down`, then "
+                             "`quantdesk flows up`")
+        time.sleep(0.5)
+
+
+def _wait_scheduled(client: Any, log: Path | None, offset: int, timeout_s: float) -> None:
+    """Wait until every active scheduled deployment has a SCHEDULED run; fail on a server error or timeout."""
+    waiting = {d.id: d.name for d in client.read_deployments()
+               if not d.paused and any(s.active for s in d.schedules or [])}
+    deadline = time.monotonic() + timeout_s
+    while waiting:
+        if log is not None:
+            _raise_on_log_error(log, offset)
+        for deployment_id in _scheduled_runs(client, list(waiting)):
+            waiting.pop(deployment_id)
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            where = f"see {log}" if log is not None else "see the server's log"
+            raise FlowsError(f"the Prefect scheduler created no run of {', '.join(sorted(waiting.values()))} "
+                             f"within {timeout_s:.0f} s ({where}); `quantdesk flows down`, then `quantdesk flows up`")
+        time.sleep(1.0)
+
+
+def _raise_on_log_error(log: Path, offset: int) -> None:
+    error = first_error(read_log(log, offset))
+    if error is not None:
+        raise FlowsError(f"the Prefect server logged an error while starting: {error.summary()} (log: {log})")
 
 
 def _api_url() -> str:
@@ -307,7 +421,7 @@ def _state_view(run: Any) -> dict[str, Any]:
 
 
 def flows_status() -> dict[str, Any]:
-    """Return the API and UI URLs and every deployment with its schedule and last run."""
+    """Return the API and UI URLs and every deployment with its schedule, last run and next scheduled run."""
     api_url = _api_url()  # no server known or none answering: say so before importing Prefect
     if not _healthy(api_url):
         raise FlowsError(f"the Prefect server at {api_url} does not answer; start it with `quantdesk flows up`")
@@ -323,15 +437,19 @@ def flows_status() -> dict[str, Any]:
     rows = []
     with prefect_client(api_url) as client:
         flows: dict[Any, str] = {}
-        for d in sorted(client.read_deployments(), key=lambda d: d.name):
+        deployments = sorted(client.read_deployments(), key=lambda d: d.name)
+        upcoming = _scheduled_runs(client, [d.id for d in deployments])
+        for d in deployments:
             if d.flow_id not in flows:
                 flows[d.flow_id] = client.read_flow(d.flow_id).name
             runs = client.read_flow_runs(
                 deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[d.id])),
                 flow_run_filter=FlowRunFilter(state={"type": FlowRunFilterStateType(not_any_=[StateType.SCHEDULED])}),
                 sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=1)
+            following = upcoming.get(d.id)
             rows.append({"name": d.name, "flow": flows[d.flow_id], "schedule": _schedule_text(d),
-                         "paused": bool(d.paused), "last_run": _state_view(runs[0]) if runs else None})
+                         "paused": bool(d.paused), "last_run": _state_view(runs[0]) if runs else None,
+                         "next_run": following.expected_start_time.isoformat() if following else None})
     return {"api_url": api_url, "ui_url": _ui_url(api_url), "deployments": rows}
 
 

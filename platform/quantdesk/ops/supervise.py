@@ -35,13 +35,18 @@ class Restart:
 
 
 def restart_lost_live_runs(ledger: Any, *, client: Any = None, now: datetime | None = None,
-                           lease_s: float | None = None, max_restarts: int = 5) -> list[Restart]:
-    """Put dead `live` flow runs back to AwaitingRetry; return what was found (see the module doc)."""
+                           lease_s: float | None = None, max_restarts: int = 5,
+                           by: str | None = None) -> list[Restart]:
+    """Put dead `live` flow runs back to AwaitingRetry; return what was found (see the module doc).
+
+    `by` is the monitor's own flow run id: the audit entry of a restart names the run that made it.
+    """
     from prefect.client.orchestration import get_client
 
     if client is None:
         with get_client(sync_client=True) as own:
-            return restart_lost_live_runs(ledger, client=own, now=now, lease_s=lease_s, max_restarts=max_restarts)
+            return restart_lost_live_runs(ledger, client=own, now=now, lease_s=lease_s, max_restarts=max_restarts,
+                                          by=by)
     from prefect.client.schemas.filters import (
         FlowFilter,
         FlowFilterName,
@@ -75,7 +80,9 @@ def restart_lost_live_runs(ledger: Any, *, client: Any = None, now: datetime | N
         if state is StateType.CRASHED:
             reason = f"crashed ({(run.state.message or '').strip()[:200] or 'no message'})"
         elif state is StateType.RUNNING:
-            started = run.start_time or run.expected_start_time
+            # since this attempt began RUNNING: a restarted run keeps its first start_time, and must not
+            # be restarted again by the next scheduled monitor while it waits for its concurrency slot
+            started = run.state.timestamp or run.start_time or run.expected_start_time
             lease = lease_of(ledger, name)
             lapsed = lease is None or lease.expires_at <= now
             if started is not None and now - started > timedelta(seconds=lease_s + 5) and lapsed:
@@ -91,7 +98,8 @@ def restart_lost_live_runs(ledger: Any, *, client: Any = None, now: datetime | N
                                   force=True)
         ledger.audit("monitor", "flow.restarted", {"flow": LIVE_FLOW, "flow_run": run.name,
                                                    "flow_run_id": str(run.id), "deployment": name,
-                                                   "reason": reason, "attempt": attempt + 1})
+                                                   "reason": reason, "attempt": attempt + 1,
+                                                   "by_flow_run_id": by})
         found.append(Restart(flow_run_id=str(run.id), deployment=name, reason=reason, restarted=True,
                              attempt=attempt + 1))
     return found

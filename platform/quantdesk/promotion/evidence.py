@@ -57,6 +57,8 @@ class Evidence:
     paper_days: float | None = None
     drift_bps: float | None = None
     drift_detail: str = ""
+    # an ML strategy's pinned model (issue 27): the last artifact's sha256 and its training window
+    model: dict[str, Any] | None = None
 
 
 def _finite(value: Any) -> float | None:
@@ -188,7 +190,14 @@ def collect_evidence(run_id: str, *, walkforward_run_id: str | None = None) -> E
         lookahead_detail="" if lookahead is None else str(lookahead.get("detail") or ""),
         walkforward_run_id=wf_id, oos_sharpe=oos, walkforward_detail=wf_detail,
         deflated_sharpe=dsr, deflated_sharpe_source=dsr_source,
+        model=_pinned_model(rec),
     )
+
+
+def _pinned_model(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's ML model pin: artifact hash, training window and schedule (not every retrain's hash)."""
+    ml = (record.get("extra") or {}).get("ml")
+    return None if not ml else {k: v for k, v in ml.items() if k != "artifacts"}
 
 
 class DriftMeasure(Protocol):

@@ -4,7 +4,9 @@ A perpetual is given as its trade candles, optionally mark-price candles and fun
 settlements (the lake's shapes). Served, at Binance's paths and in its shapes:
 `fapi/v1/exchangeInfo` (one PERPETUAL contract per symbol, margin asset = quote),
 `fapi/v1/klines`, `fapi/v1/markPriceKlines` (the trade candles where no mark is given),
-`fapi/v1/fundingRate` and `fapi/v1/premiumIndex`. As with spot, nothing after the venue's
+`fapi/v1/fundingRate` and `fapi/v1/premiumIndex`, and the sentiment statistics of
+`quantdesk.venue.sentiment` (taker buy volume in the klines, `futures/data/openInterestHist`,
+`globalLongShortAccountRatio`, `takerlongshortRatio`). As with spot, nothing after the venue's
 clock is visible.
 """
 
@@ -23,6 +25,7 @@ from quantdesk.core.timeframes import timeframe_ms
 from quantdesk.venue.market import CandleBook, MarketSpec
 from quantdesk.venue.orders import RejectedRequest
 from quantdesk.venue.payloads import decimal_text, float_text
+from quantdesk.venue.sentiment import SentimentBook, long_short_rows, open_interest_rows, taker_rows
 
 __all__ = ["Perpetual", "UsdmMarketData"]
 
@@ -39,6 +42,7 @@ class Perpetual:
     mark: CandleBook
     funding_ts: np.ndarray  # int64 ms, ascending
     funding_rate: np.ndarray
+    sentiment: SentimentBook  # derived from the trade candles (synthetic, see quantdesk.venue.sentiment)
 
     @property
     def market_id(self) -> str:
@@ -56,6 +60,7 @@ class Perpetual:
         stamps = (ts.dt.epoch("ms") if isinstance(ts.dtype, pl.Datetime) else ts.cast(pl.Int64)).to_numpy()
         order = np.argsort(stamps, kind="stable")
         return cls(symbol=symbol, spec=MarketSpec.for_price(pair, float(trades.close[-1])), trades=trades,
+                   sentiment=SentimentBook.derive(trades),
                    mark=_book(symbol, mark) if mark is not None and mark.height else trades,
                    funding_ts=stamps[order].astype(np.int64),
                    funding_rate=funding["rate"].to_numpy().astype(np.float64)[order])
@@ -87,7 +92,23 @@ class UsdmMarketData:
             ("GET", "fapi/v1/premiumIndex"): self._premium_index,
             ("GET", "fapi/v1/ticker/24hr"): self._ticker,
             ("GET", "fapi/v1/ticker/price"): self._ticker,
+            ("GET", "futures/data/openInterestHist"): self._open_interest_hist,
+            ("GET", "futures/data/globalLongShortAccountRatio"): self._long_short_ratio,
+            ("GET", "futures/data/takerlongshortRatio"): self._taker_ratio,
         }
+
+    def _open_interest_hist(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        perp = self._perp(params)
+        return open_interest_rows(perp.sentiment, perp.market_id, perp.sentiment.snapshots(params, self.clock.now_ms()))
+
+    def _long_short_ratio(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        perp = self._perp(params)
+        return long_short_rows(perp.sentiment, perp.market_id, perp.sentiment.snapshots(params, self.clock.now_ms()))
+
+    def _taker_ratio(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        perp, now = self._perp(params), self.clock.now_ms()
+        idx = perp.sentiment.snapshots(params, now)
+        return taker_rows(perp.sentiment, perp.trades.volume, idx, timeframe_ms(params["period"]), now)
 
     def _ticker(self, params: Mapping[str, str]) -> Any:
         # the last trade price is the open of the bar holding the clock (as spot's ticker)
@@ -137,9 +158,15 @@ class UsdmMarketData:
                                self._int(params, "endTime"), limit)
         except DataError:
             raise RejectedRequest(-1120, "Invalid interval.") from None
-        volume = (lambda v, c: ("0", "0")) if mark else (lambda v, c: (float_text(v), float_text(v * c)))
-        return [[ts, float_text(o), float_text(h), float_text(lo), float_text(c), volume(v, c)[0],
-                 ts + interval_ms - 1, volume(v, c)[1], 0, "0", "0", "0"] for ts, o, h, lo, c, v in rows]
+        now = self.clock.now_ms()
+        out = []
+        for ts, o, h, lo, c, v in rows:
+            # fields 9-10: taker buy base and quote volume (0 for mark klines, as Binance sends)
+            buy = 0.0 if mark else perp.sentiment.taker_buy_between(ts, ts + interval_ms, now)
+            vol, quote = ("0", "0") if mark else (float_text(v), float_text(v * c))
+            out.append([ts, float_text(o), float_text(h), float_text(lo), float_text(c), vol, ts + interval_ms - 1,
+                        quote, 0, float_text(buy), float_text(buy * c), "0"])
+        return out
 
     def _mark_at(self, perp: Perpetual, ts: int) -> str:
         book = perp.mark

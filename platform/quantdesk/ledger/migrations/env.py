@@ -6,6 +6,7 @@ from alembic import context
 
 from quantdesk.ledger.engine import make_engine, write_tx
 from quantdesk.ledger.schema import metadata
+from quantdesk.ledger.studies import ledger_owns
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
@@ -14,6 +15,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copy
         compare_type=True,
+        include_name=ledger_owns,  # Optuna's tables share the SQLite file (ledger.studies)
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -21,10 +21,16 @@ Prints one JSON document with, on the same year of candles (525,600 synthetic 1m
 - `concurrent_sessions_server_only`: 20 logged-in GETs of /overview at once without browsers:
   the server's share (session built) of the figure above;
 - `concurrent_sessions_protocol`: 20 Bokeh websocket clients without rendering: opening (GET and
-  the document pulled) and updates (a ledger change until its PATCH-DOC reaches every client).
+  the document pulled) and updates (a ledger change until its PATCH-DOC reaches every client);
+- `login_flood` (issue 23), beside that quiet case: the same 20 clients' updates while 200 refused
+  logins arrive in a burst (goal: p95 under 1 s). `[auth] max_failures` is raised for the bench so
+  every one of the 200 pays its argon2 check and audit write (the worst case: with the default of 5,
+  the address is locked after 5 and the rest are refused without either); both run in the login
+  pool, off the event loop that sends the updates.
 
 Run: .venv/bin/python bench/dashboard.py   (needs /usr/bin/chromium; `--first-paint`: the market page and
-each page's first paint only, without the 20-viewer cases)
+each page's first paint only, without the 20-viewer cases; `--login-flood`: only the quiet protocol case
+and the login flood beside it, on two days of candles, no browser)
 """
 
 from __future__ import annotations
@@ -65,10 +71,35 @@ def _server_sessions(port: int, cookie: str, sessions: int) -> dict[str, float]:
             "measures": f"{sessions} logged-in GETs of /overview at once, no browser: sessions built by the server"}
 
 
-async def _protocol_sessions(port: int, cookie: str, sessions: int, rounds: int = 4) -> dict[str, object]:
+async def _login_flood(port: int, attempts: int) -> dict[str, object]:
+    """`attempts` refused logins at once (wrong password for a registered name), each POST timed."""
+    from urllib.parse import urlencode
+
+    from tornado.httpclient import AsyncHTTPClient
+
+    client = AsyncHTTPClient(force_instance=True, max_clients=attempts)
+    body = urlencode({"username": "viewer", "password": "not-the-passphrase"})
+
+    async def one() -> float:
+        began = time.perf_counter()
+        answer = await client.fetch(f"http://127.0.0.1:{port}/login", method="POST", body=body,
+                                    follow_redirects=False, raise_error=False, request_timeout=600)
+        assert answer.code == 302 and "error" in answer.headers.get("Location", ""), "refused"
+        return time.perf_counter() - began
+
+    began = time.perf_counter()
+    times = await asyncio.gather(*(one() for _ in range(attempts)))
+    client.close()
+    return {"attempts": attempts, "burst_s": round(time.perf_counter() - began, 2),
+            "refusal_p50_s": _summary(list(times))["p50_s"], "refusal_max_s": _summary(list(times))["max_s"]}
+
+
+async def _protocol_sessions(port: int, cookie: str, sessions: int, rounds: int = 4,
+                             flood: int = 0) -> dict[str, object]:
     """`sessions` clients speaking Bokeh's websocket protocol, no rendering: each GETs /overview and pulls
     its document (the server's whole share of opening a page); then, with all open, the trading state is
-    changed `rounds` times and each client times the PATCH-DOC that carries it."""
+    changed `rounds` times and each client times the PATCH-DOC that carries it (with `flood`, while that
+    many refused logins arrive at once; rounds go on until the flood is over)."""
     import json
     import re
 
@@ -82,7 +113,7 @@ async def _protocol_sessions(port: int, cookie: str, sessions: int, rounds: int 
         header = json.loads(await connection.read_message())  # type: ignore[attr-defined]
         await connection.read_message()  # type: ignore[attr-defined]  # metadata
         content = await connection.read_message()  # type: ignore[attr-defined]
-        for _ in range(int(header.get("num_buffers", 0))):
+        for _ in range(2 * int(header.get("num_buffers", 0))):  # each buffer: its JSON header, then its bytes
             await connection.read_message()  # type: ignore[attr-defined]
         return header, str(content)
 
@@ -111,17 +142,29 @@ async def _protocol_sessions(port: int, cookie: str, sessions: int, rounds: int 
     opened = await asyncio.gather(*(open_one() for _ in range(sessions)))
     await asyncio.sleep(1.0)
     updates: list[float] = []
-    for round_number in range(rounds):
+    flooding = asyncio.ensure_future(_login_flood(port, flood)) if flood else None
+    await asyncio.sleep(0.2 if flood else 0)  # the burst is under way when the first change is written
+    round_number = 0
+    while True:
+        flooding_now = flooding is not None and not flooding.done()
+        if flooding is None and round_number >= rounds:
+            break
+        if flooding is not None and not flooding_now and round_number % 2 == 0 and round_number > 0:
+            break  # the burst is over and the state is ACTIVE again (the next case starts from there)
         action, text = (halt, "Trading HALTED") if round_number % 2 == 0 else (resume, "Trading ACTIVE")
         began = time.perf_counter()
         waits = [asyncio.ensure_future(sees(connection, text, began)) for _, connection in opened]
         with Ledger() as ledger:
             assert action(ledger, "bench", reason=f"bench protocol round {round_number}").ok
-        updates += await asyncio.wait_for(asyncio.gather(*waits), timeout=60)
-        await asyncio.sleep(0.5)
+        seen = await asyncio.wait_for(asyncio.gather(*waits), timeout=60)
+        if flooding is None or flooding_now:  # with a flood, only the changes written during it count
+            updates += seen
+        round_number += 1
+        await asyncio.sleep(0.2 if flooding_now else 0.5)
     for _, connection in opened:
         connection.close()  # type: ignore[attr-defined]
-    return {"sessions": sessions, "open_p50_s": _summary([t for t, _ in opened])["p50_s"],
+    flooded = {"login_flood": await flooding} if flooding is not None else {}
+    return {**flooded, "sessions": sessions, "open_p50_s": _summary([t for t, _ in opened])["p50_s"],
             "open_p95_s": _summary([t for t, _ in opened])["p95_s"], "open_goal_p95_s": 1.0,
             "update_samples": len(updates), "update_p50_s": _summary(updates)["p50_s"],
             "update_p95_s": _summary(updates)["p95_s"], "update_goal_p95_s": 1.0,
@@ -216,7 +259,66 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _http_login(port: int, user: str, password: str) -> str:
+    """Log in with a POST to /login (no browser); return the session's Cookie header."""
+    import http.client
+    from urllib.parse import urlencode
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    connection.request("POST", "/login", body=urlencode({"username": user, "password": password}),
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    answer = connection.getresponse()
+    cookies = [h.split(";", 1)[0] for name, h in answer.getheaders() if name.lower() == "set-cookie"]
+    connection.close()
+    assert answer.status == 302 and any(c.startswith("user=") for c in cookies), "logged in"
+    return "; ".join(cookies)
+
+
+def _flood_main() -> None:
+    """The quiet protocol case and the login flood beside it, on a small lake (no browser)."""
+    home = Path(tempfile.mkdtemp(prefix="quantdesk-bench-flood-"))
+    os.environ.update({"QUANTDESK_HOME": str(home), "QUANTDESK_CONFIG": str(home / "quantdesk.toml")})
+    # every refused login of the burst pays argon2 and an audit write: no lockout cuts the burst short
+    (home / "quantdesk.toml").write_text("[auth]\nmax_failures = 100000\n")
+    from quantdesk.identity import add_user
+    from quantdesk.lake import Lake, write_sample
+    from quantdesk.ledger import Ledger
+
+    lake = Lake()
+    write_sample(lake, symbols=1, days=2)
+    with Ledger() as ledger:
+        add_user(ledger, "bench", "admin", actor="bench", password="bench-passphrase")
+        add_user(ledger, "viewer", "viewer", actor="bench", password="viewer-passphrase")
+        _traded(ledger, lake.candles("BTC/USDT", "1m", exchange="synthetic"))
+    port = _free_port()
+    server = subprocess.Popen([str(Path(sys.executable).with_name("quantdesk")), "dashboard", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        cookie = _http_login(port, "bench", "bench-passphrase")
+        quiet = asyncio.run(_protocol_sessions(port, cookie, 20, rounds=6))
+        flood = asyncio.run(_protocol_sessions(port, cookie, 20, flood=200))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    with Ledger() as ledger:
+        refused = len(ledger.audit_log(action="auth.failed"))
+    print(json.dumps({"bench": "dashboard_login_flood", "machine_cores": os.cpu_count(),
+                      "concurrent_sessions_protocol": quiet, "login_flood": {**flood, "audited_refusals": refused,
+                      "measures": "20 Bokeh websocket clients: a ledger change until its PATCH-DOC reaches each, "
+                                  "written while 200 refused logins (argon2 + audit each) arrive at once"}},
+                     indent=2))
+
+
 def main() -> None:
+    if "--login-flood" in sys.argv:
+        _flood_main()
+        return
     home = Path(tempfile.mkdtemp(prefix="quantdesk-bench-dash-"))
     os.environ.update({"QUANTDESK_HOME": str(home), "QUANTDESK_CONFIG": str(home / "quantdesk.toml")})
     from quantdesk.desk import market
@@ -248,6 +350,8 @@ def main() -> None:
     concurrent: dict[str, object] = {}
     updates: dict[str, object] = {}
     protocol: dict[str, object] = {}
+    flood: dict[str, object] = {}
+    (home / "quantdesk.toml").write_text("[auth]\nmax_failures = 100000\n")  # the flood: no lockout cuts it short
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -285,6 +389,7 @@ def main() -> None:
         if "--first-paint" not in sys.argv:  # the 20-viewer cases (minutes on a loaded machine)
             # an even number of changes: the next case starts from ACTIVE again
             protocol = asyncio.run(_protocol_sessions(port, cookie, 20, rounds=4))
+            flood = asyncio.run(_protocol_sessions(port, cookie, 20, flood=200))
             concurrent, updates = asyncio.run(_concurrent(port, 20))
     finally:
         server.terminate()
@@ -300,6 +405,7 @@ def main() -> None:
                                 f"{', '.join(sorted(CHARTED))}, its first chart's canvas) is drawn",
         "concurrent_viewers_updates": updates, "concurrent_viewers": concurrent,
         "concurrent_sessions_server_only": server_side, "concurrent_sessions_protocol": protocol,
+        "login_flood": flood,
     }, indent=2))
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import panel as pn
+from _auth import session_id, watch_session
 from _live import keep_current
 from _tables import DESK_CSS
 
@@ -67,6 +68,9 @@ def framed(entry: PageEntry, build: Callable[[], pn.viewable.Viewable]) -> Calla
 
     def serve() -> pn.template.BaseTemplate:
         me = get_user(shared_ledger(), pn.state.user)  # the session's own user, from the signed login cookie
+        found = session_id(pn.state.cookies)
+        if found is not None and pn.state.curdoc is not None:  # served: the page ends when the session does
+            watch_session(pn.state.curdoc, found)
         badge = pn.pane.HTML("", stylesheets=[DESK_CSS], name="trading-state", margin=(0, 8))
         keep_current(_read_states, lambda states: setattr(badge, "object", state_badge(states)))
         who = pn.pane.HTML(

@@ -61,13 +61,20 @@ def acting_user(ledger: Ledger, explicit: str | None, *, password_stdin: bool = 
     """Return the acting user's name, proven by password when acting as someone else or when `always`.
 
     Raise AuthenticationError (exit code 3) when the password is missing or refused; the
-    refusal is audited and delayed.
+    refusal is audited, delayed and counted against the same lockout budget as dashboard logins
+    (`quantdesk.identity.logins`), and a disabled user is refused like a wrong password.
     """
-    from quantdesk.identity import authenticate, get_user
+    from quantdesk.identity import get_user, login, lookup_user
+    from quantdesk.identity.logins import audit_name
 
     default = default_identity()
     who = explicit or default
     if not always and who == default:
+        found = lookup_user(ledger, who)
+        if found is not None and found.disabled:  # registered but disabled: refused before anything else
+            from quantdesk.identity import active_user
+
+            active_user(ledger, who)  # raises PermissionDeniedError naming how to re-enable
         return who
     user = get_user(ledger, who)  # a clear error for an unknown name
     if not user.has_password:
@@ -77,9 +84,8 @@ def acting_user(ledger: Ledger, explicit: str | None, *, password_stdin: bool = 
         )
     password = read_secret_line(f"password for {who}", from_stdin=password_stdin)
     try:
-        authenticate(ledger, who, password)
+        login(ledger, who, password, address=None, via="cli", actor=audit_name(ledger, default))
     except AuthenticationError:
-        ledger.audit(default, "auth.failed", {"user": who, "via": "cli"})
         time.sleep(FAILED_LOGIN_DELAY_S)
         raise
     return who

@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     risk: dict[str, Any] = Field(default_factory=dict)
     notify: dict[str, Any] = Field(default_factory=dict)
     promotion: dict[str, Any] = Field(default_factory=dict)
+    auth: dict[str, Any] = Field(default_factory=dict)  # [auth]: the login throttle (quantdesk.identity.logins)
     api: dict[str, Any] = Field(default_factory=dict)  # [api]: the HTTP API's rate limits and caps (quantdesk.api)
     research: dict[str, Any] = Field(default_factory=dict)  # [[research.jobs]]: the nightly research flow
     lake_url: str | None = None  # QUANTDESK_LAKE_URL: s3://bucket/prefix puts the lake in object storage

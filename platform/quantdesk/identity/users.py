@@ -15,7 +15,12 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 
-from quantdesk.core.errors import AuthenticationError, PromotionError
+from quantdesk.core.errors import (
+    AuthenticationError,
+    IdentityError,
+    PermissionDeniedError,
+    PromotionError,
+)
 from quantdesk.identity.passwords import hash_password, needs_rehash, verify_password
 from quantdesk.identity.policy import Action, Role, authorize, may
 from quantdesk.ledger import Ledger
@@ -24,12 +29,14 @@ from quantdesk.ledger.registry import update_user, upsert_user, user_row, user_r
 __all__ = [
     "Role",
     "User",
+    "active_user",
     "add_user",
     "authenticate",
     "get_user",
     "list_users",
     "lookup_user",
     "resolve_actor",
+    "session_user",
     "set_disabled",
     "set_password",
 ]
@@ -45,6 +52,8 @@ class User:
     created_at: datetime
     disabled: bool = False
     has_password: bool = False
+    # bumped by every password change and disable/enable: a session signed with another value has ended
+    auth_epoch: int = 0
 
     def may(self, action: Action) -> bool:
         """Return True when this user is active and the policy lets their role take `action` (to hide a control)."""
@@ -72,6 +81,7 @@ def _user(row: dict) -> User:
         created_at=row["created_at"],
         disabled=bool(row.get("disabled")),
         has_password=bool(row.get("password_hash")),
+        auth_epoch=int(row.get("auth_epoch") or 0),
     )
 
 
@@ -97,6 +107,33 @@ def list_users(ledger: Ledger) -> list[User]:
     return [_user(r) for r in user_rows(ledger)]
 
 
+def active_user(ledger: Ledger, name: str) -> User:
+    """Return the registered, enabled user `name`; PermissionDeniedError for an unknown or disabled one.
+
+    The identity check every door starts with (`policy.authorize`, dashboard sessions, the CLI).
+    """
+    user = lookup_user(ledger, name)
+    if user is None:
+        raise PermissionDeniedError(
+            f"{name!r} is not a registered user: an admin adds them with `quantdesk user add NAME --role ROLE`"
+        )
+    if user.disabled:
+        raise PermissionDeniedError(f"user {name!r} is disabled: an admin re-enables them with `quantdesk user enable {name}`")
+    return user
+
+
+def session_user(ledger: Ledger, name: str, *, role: str, auth_epoch: int) -> User | None:
+    """Return the user of a session that logged in as `name` with `role` at `auth_epoch`, if it still holds.
+
+    None when the user is gone, disabled, has another role, or changed password (or was disabled
+    and enabled again) since: the session has ended and must log in again.
+    """
+    user = lookup_user(ledger, name)
+    if user is None or user.disabled or user.role.value != role or user.auth_epoch != auth_epoch:
+        return None
+    return user
+
+
 def add_user(
     ledger: Ledger, name: str, role: Role | str, *, actor: str, password: str | None = None
 ) -> User:
@@ -110,8 +147,14 @@ def add_user(
         raise PromotionError(
             f"unknown role {role!r}: use one of {', '.join(r.value for r in Role)}"
         ) from None
-    if not name or len(name) > 128:
-        raise PromotionError(f"user name must be 1-128 characters, got {name!r}")
+    from quantdesk.identity.logins import UNKNOWN_USER, validate_username
+
+    try:
+        validate_username(name)
+    except IdentityError as e:
+        raise PromotionError(str(e)) from None
+    if name == UNKNOWN_USER:
+        raise PromotionError(f"{UNKNOWN_USER!r} is reserved: the audit log's name for unregistered ones")
     if user_rows(ledger):
         authorize(ledger, actor, Action.MANAGE_USERS)
     elif role_ is not Role.ADMIN:
@@ -133,9 +176,11 @@ def set_password(ledger: Ledger, name: str, password: str, *, actor: str) -> Use
     """Set `name`'s password (stored as an argon2id hash); the user themselves or an admin may."""
     if actor != name:
         authorize(ledger, actor, Action.MANAGE_USERS)
-    get_user(ledger, name)
+    user = get_user(ledger, name)
+    # a new epoch ends every session that logged in with the old password
     row = update_user(
-        ledger, name, {"password_hash": hash_password(password)}, audit=(actor, "user.password", {"user": name})
+        ledger, name, {"password_hash": hash_password(password), "auth_epoch": user.auth_epoch + 1},
+        audit=(actor, "user.password", {"user": name}),
     )
     return _user(row)
 
@@ -143,9 +188,11 @@ def set_password(ledger: Ledger, name: str, password: str, *, actor: str) -> Use
 def set_disabled(ledger: Ledger, name: str, disabled: bool, *, actor: str) -> User:
     """Disable (or re-enable) `name`: a disabled user can neither log in nor act. Admins only."""
     authorize(ledger, actor, Action.MANAGE_USERS)
-    get_user(ledger, name)
+    user = get_user(ledger, name)
     action = "user.disable" if disabled else "user.enable"
-    row = update_user(ledger, name, {"disabled": disabled}, audit=(actor, action, {"user": name}))
+    # a new epoch ends the user's open sessions (and re-enabling does not revive the old ones)
+    row = update_user(ledger, name, {"disabled": disabled, "auth_epoch": user.auth_epoch + 1},
+                      audit=(actor, action, {"user": name}))
     return _user(row)
 
 

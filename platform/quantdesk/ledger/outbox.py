@@ -52,6 +52,7 @@ def event_for(action: str, payload: Mapping[str, Any]) -> tuple[str, str] | None
         "promotion.reject": ("promotion_rejected", "warning"),
         "promotion.refuse": ("promotion_refused", "warning"),
         "auth.failed": ("login_refused", "warning"),
+        "auth.lockout": ("login_locked", "error"),  # once per lockout, not per refused attempt
         "flow.failed": ("flow_failed", "error"),
         "data.quarantined": ("data_quarantined", "warning"),
         "flow.restarted": ("flow_restarted", "warning"),

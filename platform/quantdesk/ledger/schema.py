@@ -38,6 +38,8 @@ __all__ = [
     "promotions",
     "risk_events",
     "trading_states",
+    "login_failures",
+    "login_lockouts",
     "users",
     "venues",
 ]
@@ -137,6 +139,9 @@ users = Table(
     Column("password_hash", Text(), nullable=True),
     Column("disabled", Boolean(), nullable=True),
     Column("updated_at", UtcDateTime(), nullable=True),
+    # 0013: bumped whenever the password changes or the user is disabled or re-enabled; a dashboard
+    # session carries the value it logged in with, so a changed one ends that session.
+    Column("auth_epoch", Integer(), nullable=False, server_default="0"),
 )
 
 # Exchange API keys at rest (0007): Fernet tokens under the installation's master key, never plain text.
@@ -423,4 +428,28 @@ api_idempotency = Table(
     Column("body", Text(), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False, index=True),
     Column("answered_at", UtcDateTime(), nullable=True),
+)
+
+# -- issue 23: login throttling (0013) ------------------------------------------------------------
+# One row per refused login, per key it counts against: a registered user's name ("user"), the
+# client's address ("address"). An unregistered name counts as the one key "unknown user", so what
+# somebody typed (perhaps a password) is never stored. Old rows are pruned as new ones come.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("key", String(128), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Index("ix_login_failures_kind_key_at", "kind", "key", "at"),
+)
+
+# The key locked until `until`: a login for it is refused even with the right password.
+login_lockouts = Table(
+    "login_lockouts",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("locked_at", UtcDateTime(), nullable=False),
+    Column("until", UtcDateTime(), nullable=False),
 )

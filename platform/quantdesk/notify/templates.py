@@ -29,6 +29,8 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
     "promotion_rejected": ("{{ deployment }} rejected", "{{ actor }} rejected {{ deployment }}: {{ reason }}"),
     "promotion_refused": ("Promotion refused: {{ deployment }}", "Gates failed for {{ deployment }}"),
     "login_refused": ("Refused login for {{ user }}", "A wrong password was given for {{ user }} via {{ via }}"),
+    "login_locked": ("Logins locked for {{ user or address }}",
+                     "{{ failures }} refused logins via {{ via }}: {{ user or address }} is locked until {{ until }}"),
     "reconcile": ("Reconciliation on {{ venue }} needs attention",
                   "agreed: {{ agreed }}; adopted: {{ adopted }}; unresolved: {{ unresolved }}"),
     "monitor_breach": ("{{ code }}{% if deployment %} on {{ deployment }}{% endif %}", "{{ detail }}"),

@@ -12,19 +12,24 @@ from datetime import timedelta
 import pytest
 
 from quantdesk.core.clock import ManualClock
-from quantdesk.core.errors import AuthenticationError, ConfigError, IdentityError, PromotionError
+from quantdesk.core.errors import (
+    AuthenticationError,
+    ConfigError,
+    IdentityError,
+    PermissionDeniedError,
+    PromotionError,
+)
 from quantdesk.identity import (
     AuthConfig,
     LockedOutError,
     add_user,
     login,
-    require,
     session_user,
     set_disabled,
     set_password,
     validate_username,
 )
-from quantdesk.identity.users import Permission
+from quantdesk.identity.policy import Action, authorize
 from quantdesk.ledger import Ledger
 from quantdesk.ledger.outbox import LedgerOutbox
 
@@ -133,8 +138,8 @@ def test_a_password_change_or_disabling_ends_sessions_and_disabled_users_may_not
     again = login(users, "bob", "bob-new-passphrase", address=None, via="cli", config=CONFIG)
     set_disabled(users, "bob", True, actor="alice")
     assert session_user(users, "bob", role="trader", auth_epoch=again.auth_epoch) is None
-    with pytest.raises(PromotionError, match="disabled"):
-        require(users, "bob", Permission.OPERATE)
+    with pytest.raises(PermissionDeniedError, match="disabled"):
+        authorize(users, "bob", Action.HALT)
     with pytest.raises(AuthenticationError):
         login(users, "bob", "bob-new-passphrase", address=None, via="cli", config=CONFIG)
     set_disabled(users, "bob", False, actor="alice")
@@ -158,7 +163,6 @@ def test_the_cli_password_checks_count_against_the_same_budget(
         cli_auth.acting_user(users, "bob", password_stdin=True)
     assert [e.payload["via"] for e in users.audit_log(action="auth.failed")][-2:] == ["cli", "cli"]
     set_disabled(users, "alice", True, actor="alice")
-    from quantdesk.core.errors import PermissionDeniedError
 
     with pytest.raises(PermissionDeniedError, match="disabled"):  # the default identity, disabled
         cli_auth.acting_user(users, None)

@@ -22,13 +22,13 @@ that is not registered is audited and notified as "unknown user", never with the
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from quantdesk.core.errors import AuthenticationError, ConfigError, IdentityError
+from quantdesk.identity.names import MAX_USERNAME_LENGTH, UNKNOWN_USER, validate_username
 from quantdesk.identity.users import User, authenticate, lookup_user
 from quantdesk.ledger import Ledger
 from quantdesk.ledger.logins import (
@@ -49,8 +49,6 @@ __all__ = [
     "validate_username",
 ]
 
-MAX_USERNAME_LENGTH = 128
-UNKNOWN_USER = "unknown user"  # what the audit log and notifications say for a name nobody registered
 
 
 class LockedOutError(AuthenticationError):
@@ -83,19 +81,6 @@ class AuthConfig(BaseModel):
         from quantdesk.core.settings import get_settings
 
         return cls.from_section(get_settings().auth)
-
-
-def validate_username(name: str) -> str:
-    """Return `name` if it may be stored or sent: 1-128 characters, none of them a control character.
-
-    Raise IdentityError otherwise; the message never repeats the name (it may be a secret).
-    """
-    if not name or len(name) > MAX_USERNAME_LENGTH:
-        raise IdentityError(f"a user name has 1 to {MAX_USERNAME_LENGTH} characters (got {len(name)})")
-    # Cc: control characters (newlines, escapes); Cf: invisible format characters; Zl/Zp: line breaks
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
-        raise IdentityError("a user name may not contain control characters")
-    return name
 
 
 def audit_name(ledger: Ledger, typed: str) -> str:

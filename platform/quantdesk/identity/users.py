@@ -147,7 +147,7 @@ def add_user(
         raise PromotionError(
             f"unknown role {role!r}: use one of {', '.join(r.value for r in Role)}"
         ) from None
-    from quantdesk.identity.logins import UNKNOWN_USER, validate_username
+    from quantdesk.identity.names import UNKNOWN_USER, validate_username
 
     try:
         validate_username(name)

@@ -11,7 +11,12 @@ from fastapi.responses import JSONResponse
 
 from quantdesk.api.auth import Caller, Token, allow, context, permit
 from quantdesk.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, error_json
-from quantdesk.api.idempotency import IdempotencyKey, RequiredIdempotencyKey, request_digest, run_once
+from quantdesk.api.idempotency import (
+    IdempotencyKey,
+    RequiredIdempotencyKey,
+    request_digest,
+    run_once,
+)
 from quantdesk.api.models import OrderIn, OrderOut, OrderOutcomeOut, StateIn, StateOut
 from quantdesk.core.types import TradingState
 from quantdesk.identity.policy import Action, resume_action

@@ -76,6 +76,9 @@ def enable_multiprocess(directory: Path) -> None:
         if _current is not None and _current.directory is None:
             return  # already recording in memory (in-process use): keep one consistent view
         _directory = directory
+        # children inherit the variable and prometheus_client opens files there at import time
+        # (Prefect's worker does): the folder must exist before any child starts
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.environ[ENV] = str(directory)
 
 

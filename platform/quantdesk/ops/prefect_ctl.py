@@ -260,6 +260,10 @@ def flows_up(*, port: int = 4200, host: str = "127.0.0.1", paused: bool = False,
         env.update({"PREFECT_SERVER_API_HOST": host, "PREFECT_SERVER_API_PORT": str(port),
                     "PREFECT_UI_API_URL": api_url})
         env["PREFECT_LOGGING_SETTINGS_PATH"] = str(server_logging_config(home))
+        # the server is Prefect's service, not a quantdesk process: it must not record its own
+        # prometheus_client metrics into the desk's multiprocess directory (the CLI exports the
+        # variable for its children; the server crashed at import when the folder was not there yet)
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         server_pid = _spawn([_prefect_exe(), "server", "start", "--host", host, "--port", str(port)], env, log)
         _write_state(FlowsState(api_url=api_url, ui_url=_ui_url(api_url), server_pid=server_pid))
         _wait_healthy(api_url, server_pid, log, timeout_s)

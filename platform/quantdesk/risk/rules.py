@@ -80,8 +80,12 @@ def check_price_band(limits: RiskLimits, price: Decimal | None, last: Decimal | 
 
 
 def check_order_size(limits: RiskLimits, qty: Decimal, notional: Decimal | None,
-                     equity: Decimal | None = None) -> RiskDecision | None:
-    """Check max quantity and max notional per order (a fixed amount, and a share of equity when known)."""
+                     equity: Decimal | None = None, *, shrinks: bool = False) -> RiskDecision | None:
+    """Check max quantity and max notional per order (a fixed amount, and a share of equity when known).
+
+    The share of equity caps only orders that add risk: closing a position larger than 10 % of
+    the equity must stay possible in one order (a deleveraging account shrinks its equity).
+    """
     if limits.max_qty_per_order is not None and qty > limits.max_qty_per_order:
         return _deny(
             DenialCode.QTY_EXCEEDS_MAX_PER_ORDER, f"qty {qty} exceeds the max per order {limits.max_qty_per_order}"
@@ -96,7 +100,7 @@ def check_order_size(limits: RiskLimits, qty: Decimal, notional: Decimal | None,
                 "(max_notional_per_order)",
             )
     pct = limits.max_order_equity_pct
-    if pct is not None and equity is not None and equity > ZERO:
+    if pct is not None and equity is not None and equity > ZERO and not shrinks:
         if notional is None:
             return _deny(DenialCode.NO_MARKET_PRICE, "no price to value the order against max_order_equity_pct")
         if notional * 100 > equity * pct:

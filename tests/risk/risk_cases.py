@@ -386,10 +386,11 @@ add("builtin-band-removed-with-none", OK, intent={"price": "105.01"}, config=dfl
 add("builtin-band-removed-for-one-symbol", OK, intent={"price": "105.01"},
     config={"symbols": {BTC: {"price_band_bps": "None"}}}, **fresh)
 add("builtin-band-widened", OK, intent={"price": "109"}, config=dflt(price_band_bps=1000), **fresh)
-add("builtin-notional-50000-ok", OK, intent={"qty": "500"}, **fresh)
+add("builtin-notional-100000-ok", OK, intent={"qty": "1000"}, **fresh)
 add("builtin-notional-1000btc", "NOTIONAL_EXCEEDS_MAX_PER_ORDER", intent={"qty": "1000", "type": "market", "price": None},
     context={"last_prices": {BTC: "60000"}, "mark_prices": {BTC: "60000"}}, **fresh)
-add("builtin-notional-above-fixed", "NOTIONAL_EXCEEDS_MAX_PER_ORDER", intent={"qty": "500.01"}, **fresh)
+add("builtin-notional-above-fixed", "NOTIONAL_EXCEEDS_MAX_PER_ORDER", intent={"qty": "1000", "price": "100.01"},
+    **fresh)
 add("builtin-notional-no-price", "NO_MARKET_PRICE", intent={"type": "market", "price": None},
     context={"last_prices": {}, "mark_prices": {}, "rules": None}, **fresh)
 add("builtin-equity-10pct-ok", OK, intent={"qty": "10"}, context={"equity": "10000"}, **fresh)
@@ -410,5 +411,5 @@ add("builtin-cancel-rate-51", "CANCEL_RATE_EXCEEDED", action="cancel", prior=tup
     **fresh)
 add("builtin-dup-after-window-ok", OK, prior=(("order", {}), ("wait", 500)), **fresh)
 add("builtin-dup-inside-window", "DUPLICATE_ORDER", prior=(("order", {}), ("wait", 499)), **fresh)
-add("builtin-deployment-override", OK, intent={"qty": "600"},
-    config={"deployments": {"alpha": {"max_notional_per_order": 100000}}}, **fresh)
+add("builtin-deployment-override", OK, intent={"qty": "1000", "price": "100.01"},
+    config={"deployments": {"alpha": {"max_notional_per_order": 200000}}}, **fresh)

@@ -78,7 +78,7 @@ def test_a_fresh_install_refuses_1000_btc_at_the_gate_and_the_venue_sees_nothing
     assert code == 0, err
     status = json.loads(out)
     assert status["recent_events"][0]["code"] == "NOTIONAL_EXCEEDS_MAX_PER_ORDER"
-    assert {"rule": "max_notional_per_order", "limit": 50000, "source": "built-in default"}.items() <= next(
+    assert {"rule": "max_notional_per_order", "limit": 100000, "source": "built-in default"}.items() <= next(
         r for r in status["effective_limits"] if r["rule"] == "max_notional_per_order").items()
 
     # an ordinary order, inside every built-in limit, is placed

@@ -53,7 +53,7 @@ BUILTIN_SOURCE = "built-in default"
 # demo and the replays of backtests (one market order per symbol per bar) pass untouched.
 BUILTIN_LIMITS: Mapping[str, Decimal | int] = {
     "price_band_bps": Decimal(500),            # a limit price within 5 % of the last trade
-    "max_notional_per_order": Decimal(50_000),  # quote currency, when the account's equity is unknown
+    "max_notional_per_order": Decimal(100_000),  # quote currency (the simulated venue's whole starting balance)
     "max_order_equity_pct": Decimal(10),        # of the account's equity, when the caller knows it
     "max_orders_per_second": 50,                # deployment-wide, as VeighNa's order_flow_limit
     "max_cancels_per_second": 50,

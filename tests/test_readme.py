@@ -317,8 +317,8 @@ def test_the_api_section_runs_as_written(quantdesk_home: Path, tmp_path: Path) -
 
 def test_the_risk_limits_section_runs_as_written(quantdesk_home: Path, tmp_path: Path) -> None:
     """Built-in limits on a fresh home, then a quantdesk.toml layer, as the README's section types them."""
-    outputs = list(_replay_section("Risk limits: on before anyone sets them", tmp_path, _readme_env()).values())
-    fresh, layered, as_json, status = outputs
+    replayed = _replay_section("Risk limits: on before anyone sets them", tmp_path, _readme_env())
+    fresh, layered, as_json, status = (out for command, out in replayed.items() if command.startswith("quantdesk"))
     assert "max_notional_per_order" in fresh and "100000" in fresh and "built-in default" in fresh
     assert "[risk.default]" not in fresh
     assert "[risk.deployments.alpha]" in layered and "5000" in layered

@@ -12,6 +12,12 @@ bound decides; a third run puts the limit just above it, so every order's VaR af
 computed (a partition of the cached scenario P&L plus the order's column). Both p99 beside the
 plain gate's.
 
+The built-in limits (`quantdesk.risk.config.BUILTIN_LIMITS`: band, notional and equity share
+per order, order rate, duplicates, leverage) hold under every run above, since CONFIG leaves
+them in place; `fresh_install` measures a gate with nothing but them (no `[risk]` table), as a
+new installation runs. At one check per millisecond the built-in 50 orders a second deny most
+checks at the rate rule, after every other rule has run (see `decisions`).
+
 Run: .venv/bin/python bench/risk.py [--checks 100000] [--assets 50]
 """
 
@@ -28,7 +34,7 @@ from decimal import Decimal
 import numpy as np
 
 from quantdesk.core import ManualClock, MarketRules, OrderIntent, OrderType, Side
-from quantdesk.risk import RiskConfig, RiskContext, RiskGate, VarModel
+from quantdesk.risk import BUILTIN_LIMITS, RiskConfig, RiskContext, RiskGate, VarModel
 
 SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT", "XRP/USDT"]
 PRICES = {"BTC/USDT": "60000", "ETH/USDT": "3000", "SOL/USDT": "150", "BNB/USDT": "600", "XRP/USDT": "0.5"}
@@ -125,6 +131,7 @@ def main() -> None:
     parser.add_argument("--assets", type=int, default=50, help="assets in the VaR model of the second run")
     args = parser.parse_args()
     plain = _measure(CONFIG, args.checks)
+    fresh = _measure({}, args.checks)  # the built-in limits only
     model = _model(args.assets)
     # a limit the book sits under: every check computes the order's VaR (the dot product) and passes on
     limited = {**CONFIG, "default": {**CONFIG["default"], "max_desk_var_pct": 50}}
@@ -135,7 +142,8 @@ def main() -> None:
     exact = _measure(near, args.checks, model)
     about = {"assets": args.assets, "scenarios": model.returns.shape[0], "method": model.method,
              "desk_var_quote": round(model.desk.var, 2)}
-    print(json.dumps({"bench": "risk_gate_check", **plain,
+    print(json.dumps({"bench": "risk_gate_check", **plain, "builtin_limits": {k: str(v) for k, v in BUILTIN_LIMITS.items()},
+                      "fresh_install": {**fresh, "config": "no [risk] table: the built-in limits alone"},
                       "with_desk_var": {**with_var, **about, "limit": "50 % of equity: the bound decides",
                                         "p99_added_us": round(with_var["p99_us"] - plain["p99_us"], 2)},
                       "with_desk_var_at_the_limit": {**exact, **about, "limit": "the book's VaR + 0.01 %: each "

@@ -11,6 +11,7 @@ port answers, as a user would wait for the banner).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -365,3 +366,17 @@ def test_the_readme_shows_the_policy_table_that_quantdesk_user_roles_prints() ->
     section = (REPO / "README.md").read_text().split("## Who may do what", 1)[1].split("\n## ", 1)[0]
     shown = "\n".join(line for line in section.splitlines() if line.startswith("|"))
     assert shown == printed.stdout.strip(), "README's table is stale: paste the output of `quantdesk user roles`"
+
+
+def test_the_risk_limits_section_runs_as_written(quantdesk_home: Path, tmp_path: Path) -> None:
+    """Built-in limits on a fresh home, then a quantdesk.toml layer, as the README's section types them."""
+    replayed = _replay_section("Risk limits: on before anyone sets them", tmp_path, _readme_env())
+    fresh, layered, as_json, status = (out for command, out in replayed.items() if command.startswith("quantdesk"))
+    assert "max_notional_per_order" in fresh and "100000" in fresh and "built-in default" in fresh
+    assert "[risk.default]" not in fresh
+    assert "[risk.deployments.alpha]" in layered and "5000" in layered
+    rows = {r["rule"]: r for r in json.loads(as_json)["limits"]}
+    assert (rows["price_band_bps"]["limit"], rows["price_band_bps"]["source"]) == (None, "[risk.default]")
+    assert (rows["max_leverage"]["limit"], rows["max_leverage"]["source"]) == (10, "built-in default")
+    assert "trading state: ACTIVE" in status and "max_orders_per_second = 20  ([risk.default])" in status
+    assert "{" not in status, "risk status prints words, not a Python dict"

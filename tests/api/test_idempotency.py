@@ -38,8 +38,10 @@ def test_a_retry_with_the_same_key_is_answered_not_sent_again(client: httpx.Clie
 
     changed = client.post("/v1/orders", headers=headers, json={**ORDER, "qty": "0.3"})
     assert changed.status_code == 422 and changed.json()["error"]["code"] == "idempotency_key_reused"
+    # theo's key is his own; his order differs from tina's, which the built-in duplicate window would
+    # refuse within 500 ms (DUPLICATE_ORDER: same symbol, side, qty and price)
     other_user = client.post("/v1/orders", headers={**desk.auth("theo", "trade"), "Idempotency-Key": "retry-1"},
-                             json=ORDER)
+                             json={**ORDER, "qty": "0.25"})
     assert other_user.status_code == 201 and other_user.json()["client_order_id"] != first.json()["client_order_id"]
     assert len(venue.orders()) == 2
 

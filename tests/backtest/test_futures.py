@@ -177,9 +177,10 @@ def test_wallet_is_cash_in_plus_realised_minus_fees_plus_funding(
 ) -> None:
     candles = make_candles(300, seed=seed)
     funding = candles.filter(pl.int_range(pl.len()) % 8 == 3).select("ts", pl.lit(rate).alias("rate"))
+    # one flat tier (125x at any size): this test is about the wallet's accounting, not the tier cap
     result = futures_backtest(Flips, candles, params={"period": period}, leverage=leverage,
                               cost=CostModel(fee_bps=4, slippage_bps=1), funding=funding,
-                              lookahead_samples=0, store=False)
+                              lookahead_samples=0, store=False, tiers=MarginTiers.from_brackets([(0, 0.004)]))
     orders, eq = result.orders, result.equity
     signed = np.where(orders["side"].to_numpy() == "buy", 1.0, -1.0) * orders["qty"].to_numpy()
     value, fees, bars = -signed * orders["price"].to_numpy(), orders["fees"].to_numpy(), orders["bar"].to_numpy()
@@ -302,3 +303,13 @@ def test_a_futures_walk_forward_trades_each_test_window_with_the_futures_engine(
     assert evidence.walkforward_run_id == walked.run_id and evidence.oos_sharpe == walked.metrics["sharpe"]
     refused = collect_evidence(run.run_id, walkforward_run_id=spot.run_id)
     assert refused.oos_sharpe is None and "trades spot, this run trades futures" in refused.walkforward_detail
+
+
+def test_leverage_above_the_tier_cap_for_the_position_is_refused_with_the_cap(
+        make_candles: Callable[..., pl.DataFrame]) -> None:
+    candles = make_candles(50)
+    # 10,000 USDT at 50x is a 500,000 notional: the altcoin table's 5 % tier, 10x at most
+    with pytest.raises(BacktestError, match=r"leverage 50x is above the exchange's 10x cap for a [\d,]+ notional"):
+        futures_backtest(Hold, candles, leverage=50, store=False, lookahead_samples=0)
+    # 10x is inside that cap: the same run goes through
+    assert futures_backtest(Hold, candles, leverage=10, store=False, lookahead_samples=0).orders.height >= 1

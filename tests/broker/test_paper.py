@@ -144,7 +144,9 @@ def test_paper_broker_behind_the_gate(tmp_path) -> None:
     paper = PaperBroker(name="paper", clock=clock, cost_model=CostModel(fee_bps=10))
     paper.update_price("BTC/USDT", 100)
     with Ledger(f"sqlite:///{tmp_path / 'l.db'}", clock=clock, migrate=True) as ledger:
-        gated = GatedBroker(paper, ledger, RiskGate(RiskConfig.from_dict({}), clock, ledger), clock=clock)
+        # a bid resting 10 % under the market: wider than the built-in 500 bps band, so this desk says so
+        risk = RiskConfig.from_dict({"default": {"price_band_bps": 1500}})
+        gated = GatedBroker(paper, ledger, RiskGate(risk, clock, ledger), clock=clock)
         gated.start()
         assert gated.submit(make_intent("g1", Side.BUY, "0.5")).status is OrderStatus.FILLED
         assert gated.submit(make_intent("g2", Side.BUY, "0.5", "90")).status is OrderStatus.OPEN

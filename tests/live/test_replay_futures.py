@@ -63,8 +63,11 @@ def test_a_futures_replay_equals_its_backtest_fill_for_fill(xrp: dict[str, pl.Da
     frame = xrp["candles"]
     start, end = frame["ts"][0], frame["ts"][-1]
     end_ms = int(end.timestamp() * 1000) + 3_600_000
+    # the built-in max_leverage (10x) and notional cap hold unless written otherwise: this desk
+    # allows up to 50x, and flips of 2 x 40x its equity
     replayed = replay_futures(spec, start, end_ms, frames={SYMBOL: frame}, funding=xrp["funding"], mark=xrp["mark"],
-                              risk={}, lookahead_samples=0)
+                              risk={"default": {"max_leverage": 50, "max_notional_per_order": 250_000}},
+                              lookahead_samples=0)
     backtest = futures_backtest(Swing, frame, params=dict(spec.params), leverage=leverage, cost=spec.cost,
                                 rules=spec.rules[SYMBOL], initial_cash=10_000.0, allow_short=True,
                                 funding=xrp["funding"], mark=xrp["mark"], timeframe="1h", lookahead_samples=0,
@@ -72,7 +75,7 @@ def test_a_futures_replay_equals_its_backtest_fill_for_fill(xrp: dict[str, pl.Da
 
     orders = backtest.orders.filter(pl.col("kind") == "order")
     fills = replayed.fills.filter(~pl.col("client_order_id").str.starts_with("autoclose-"))
-    assert fills.height == orders.height > 5
+    assert fills.height == orders.height > 5, replayed.denied.to_dicts()
     assert fills["bar"].to_list() == orders["bar"].to_list()
     assert fills["side"].to_list() == orders["side"].to_list()
     assert fills["qty"].to_list() == pytest.approx(orders["qty"].to_list(), abs=1e-9)
@@ -96,12 +99,15 @@ def test_a_futures_replay_equals_its_backtest_fill_for_fill(xrp: dict[str, pl.Da
 def test_the_gate_refuses_what_the_exchange_tiers_forbid_though_the_backtest_would_trade_it(
     xrp: dict[str, pl.DataFrame],
 ) -> None:
-    """40x on 400k of XRP: Binance's tier for that notional caps leverage at 10x; the backtest has no
-    such rule, the live path's gate does, and the replay shows the denial instead of the trade."""
+    """40x on 400k of XRP: Binance's tier for that notional caps leverage at 10x; the live path's
+    gate refuses it (so does `futures_backtest`), and the replay shows the denial instead of the trade.
+    The desk's own max_leverage is lifted to 125x (in writing) so that the exchange's cap is what refuses."""
     frame = xrp["candles"]
     end_ms = int(frame["ts"][-1].timestamp() * 1000) + 3_600_000
     replayed = replay_futures(_spec(40, 1.0), frame["ts"][0], end_ms, frames={SYMBOL: frame},
-                              funding=xrp["funding"], mark=xrp["mark"], risk={}, lookahead_samples=0)
+                              funding=xrp["funding"], mark=xrp["mark"],
+                              risk={"default": {"max_leverage": 125, "max_notional_per_order": "none"}},
+                              lookahead_samples=0)
     assert replayed.fills.height == 0 and replayed.denied.height >= 1
     assert set(replayed.denied["code"]) == {"LEVERAGE_EXCEEDS_MAX"}
     assert "cap" in replayed.denied["detail"][0]
@@ -193,6 +199,10 @@ def test_a_paper_runner_on_a_perpetual_pays_funding_and_is_liquidated_bar_by_bar
     from quantdesk.live.service import build_runner
 
     _promoted(shared_data, f"{__file__}:Swing", {"slow": 12, "level": 0.1}, 40, "perp40")
+    # a desk that trades 40x says so: the built-in max_leverage is 10x
+    toml = quantdesk_home / "quantdesk.toml"
+    toml.write_text((toml.read_text() if toml.exists() else "")
+                    + "\n[risk.default]\nmax_leverage = 50\nmax_notional_per_order = 250000\n")
     bars = futures_frame(shared_data, "XRP_USDT_USDT-1h-futures.feather")["ts"]
     clock = ManualClock(bars[0])
     with Ledger(clock=clock) as ledger:

@@ -27,6 +27,15 @@ def test_an_order_is_affordable_on_the_lot_grid_and_never_oversells(
     value = account.value({"X/USDT": price})
     order = size_order(symbol="X/USDT", target=target, position=position, cash=cash, value=value, price=price,
                        cost=cost, rules=rules, allow_short=short)
+    # the other half: when the target asks for at least two lots that the cash (or the position)
+    # covers, an order is placed; a sizer that never ordered would pass the checks below alone
+    desired = target * value / price - position
+    if desired > 0:
+        doable = min(desired, cash / (1 + cost.fee_rate) / (price * (1 + cost.slippage_rate)))
+    else:
+        doable = -desired if short else min(position, -desired)
+    if doable >= max(2 * step, 1e-6) * (1 + 1e-9):
+        assert order.is_order, (order, doable)
     if not order.is_order:
         return
     if order.qty > 0:
@@ -47,6 +56,7 @@ def test_an_order_is_affordable_on_the_lot_grid_and_never_oversells(
 @example(first=0.0, second=1e-12, step=0.0, fee_bps=0.0, slip_bps=0.0, move=0.0)
 def test_two_orders_match_vectorbt(first: float, second: float, step: float, fee_bps: float, slip_bps: float,
                                    move: float) -> None:
+    """Our orders equal vectorbt's, order by order (and at least one is placed when the first target asks)."""
     import pandas as pd
     import vectorbt as vbt
 
@@ -72,6 +82,8 @@ def test_two_orders_match_vectorbt(first: float, second: float, step: float, fee
             account.apply_fill("X", order.qty, fill, fee)
             mine.append((i, abs(order.qty), fill, fee))
     assert [r["idx"] for r in records] == [m[0] for m in mine]
+    if min(first * 10, 9.0) >= 2 * max(step, 1e-6):  # the first target is two lots or more of 1000 cash at 100
+        assert mine and mine[0][0] == 1, "the first target asks for an order: one must be placed"
     for r, (_, qty, price, fee) in zip(records, mine, strict=True):
         assert math.isclose(r["size"], qty, rel_tol=1e-9)
         assert math.isclose(r["price"], price, rel_tol=1e-12)

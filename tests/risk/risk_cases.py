@@ -25,6 +25,9 @@ class Case:
     states: dict[str, str] = field(default_factory=dict)  # scope -> TradingState
     prior: tuple[tuple[Any, ...], ...] = ()  # ("order", overrides) ("fill", sym) ("cancel", sym) ("wait", ms) ("equity", v)
     action: str = "order"  # or "cancel"
+    # False: the case's config removes every built-in limit it does not set itself (written as
+    # "none", the only way to remove one), so each case tests one rule; True: a fresh install's
+    builtins: bool = False
 
 
 CASES: list[Case] = []
@@ -263,7 +266,8 @@ add("dup-other-deployment", OK, config=dup, prior=same, intent={"deployment": "b
 add("dup-equal-decimal-forms", "DUPLICATE_ORDER", config=dup, prior=same, intent={"qty": "1.000", "price": "100.0"})
 add("dup-market-orders", "DUPLICATE_ORDER", config=dup, prior=(("order", {"type": "market", "price": None}),),
     intent={"type": "market", "price": None})
-add("dup-off-by-default", OK, prior=same)
+add("dup-off-when-removed", OK, prior=same)
+add("dup-on-by-default", "DUPLICATE_ORDER", prior=same, builtins=True)
 add("dup-denied-not-remembered", OK, config={"default": {"duplicate_window_ms": 1000, "max_qty_per_order": 0.5}},
     prior=(("order", {"qty": "1"}),), intent={"qty": "0.5"})
 add("dup-symbol-override-off", OK, config={"default": {"duplicate_window_ms": 1000}, "symbols": {BTC: {"duplicate_window_ms": 0}}},
@@ -370,3 +374,42 @@ add("var-deployment-context-equity", OK, config=dflt(max_deployment_var_pct="2.5
 add("var-manual-desk-only", OK, config=dflt(max_deployment_var_pct="0.1"), intent={"deployment": "manual"})
 add("var-before-active-orders", "VAR_LIMIT_EXCEEDED", config=dflt(max_desk_var_pct=1, max_active_orders=0))
 add("var-after-position", "POSITION_EXCEEDS_MAX", config=dflt(max_desk_var_pct=1, max_position_qty="0.5"))
+
+# -- built-in limits (issue 23): a fresh installation, no [risk] table at all --------------------
+fresh = {"builtins": True}
+add("builtin-limit-order-ok", OK, **fresh)
+add("builtin-market-order-ok", OK, intent={"type": "market", "price": None}, **fresh)
+add("builtin-band-500bps-ok", OK, intent={"price": "105"}, **fresh)
+add("builtin-band-501bps", "PRICE_OUTSIDE_BAND", intent={"price": "105.01"}, **fresh)
+add("builtin-band-below", "PRICE_OUTSIDE_BAND", intent={"price": "94.99"}, **fresh)
+add("builtin-band-removed-with-none", OK, intent={"price": "105.01"}, config=dflt(price_band_bps="none"), **fresh)
+add("builtin-band-removed-for-one-symbol", OK, intent={"price": "105.01"},
+    config={"symbols": {BTC: {"price_band_bps": "None"}}}, **fresh)
+add("builtin-band-widened", OK, intent={"price": "109"}, config=dflt(price_band_bps=1000), **fresh)
+add("builtin-notional-100000-ok", OK, intent={"qty": "1000"}, **fresh)
+add("builtin-notional-1000btc", "NOTIONAL_EXCEEDS_MAX_PER_ORDER", intent={"qty": "1000", "type": "market", "price": None},
+    context={"last_prices": {BTC: "60000"}, "mark_prices": {BTC: "60000"}}, **fresh)
+add("builtin-notional-above-fixed", "NOTIONAL_EXCEEDS_MAX_PER_ORDER", intent={"qty": "1000", "price": "100.01"},
+    **fresh)
+add("builtin-notional-no-price", "NO_MARKET_PRICE", intent={"type": "market", "price": None},
+    context={"last_prices": {}, "mark_prices": {}, "rules": None}, **fresh)
+add("builtin-equity-10pct-ok", OK, intent={"qty": "10"}, context={"equity": "10000"}, **fresh)
+add("builtin-equity-above-10pct", "NOTIONAL_EXCEEDS_MAX_PER_ORDER", intent={"qty": "10.01"},
+    context={"equity": "10000"}, **fresh)
+add("builtin-equity-shrinking-order-ok", OK, intent={"qty": "50", "side": "sell"},
+    context={"equity": "10000", "positions": {BTC: "50"}}, **fresh)
+add("builtin-leverage-10x-ok", OK, context={"leverage": {BTC: "10"}}, **fresh)
+add("builtin-leverage-11x", "LEVERAGE_EXCEEDS_MAX", context={"leverage": {BTC: "11"}}, **fresh)
+add("builtin-leverage-spot-no-rule", OK, **fresh)
+add("builtin-rate-50-ok", OK, prior=tuple(("order", {"qty": f"0.{i + 100}"}) for i in range(49)), **fresh)
+add("builtin-rate-51", "ORDER_RATE_EXCEEDED", prior=tuple(("order", {"qty": f"0.{i + 100}"}) for i in range(50)),
+    **fresh)
+add("builtin-rate-next-second-ok", OK,
+    prior=(*(("order", {"qty": f"0.{i + 100}"}) for i in range(50)), ("wait", 1000)), **fresh)
+add("builtin-cancel-rate-50-ok", OK, action="cancel", prior=tuple(("cancel", BTC) for _ in range(49)), **fresh)
+add("builtin-cancel-rate-51", "CANCEL_RATE_EXCEEDED", action="cancel", prior=tuple(("cancel", BTC) for _ in range(50)),
+    **fresh)
+add("builtin-dup-after-window-ok", OK, prior=(("order", {}), ("wait", 500)), **fresh)
+add("builtin-dup-inside-window", "DUPLICATE_ORDER", prior=(("order", {}), ("wait", 499)), **fresh)
+add("builtin-deployment-override", OK, intent={"qty": "1000", "price": "100.01"},
+    config={"deployments": {"alpha": {"max_notional_per_order": 200000}}}, **fresh)

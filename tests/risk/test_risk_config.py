@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from quantdesk.core import RiskError, TradingState
-from quantdesk.risk import RiskConfig
+from quantdesk.risk import BUILTIN_LIMITS, RiskConfig
 
 
 def test_settings_toml_is_read_and_merged(quantdesk_home: Path) -> None:
@@ -39,7 +39,7 @@ max_position_qty = 0.5
     assert alpha_btc.on_daily_loss is TradingState.HALTED
     other = config.limits_for("beta", "ETH/USDT")
     assert other.max_notional_per_order == Decimal(10000)
-    assert other.max_position_qty is None and other.price_band_bps is None
+    assert other.max_position_qty is None and other.price_band_bps == Decimal(500)  # built-in default
     assert other.on_max_drawdown is TradingState.HALTED  # built-in default
     assert config.limits_for("beta", "BTC/USDT").max_position_qty == Decimal(2)
 
@@ -73,3 +73,34 @@ def test_empty_config_has_no_limits() -> None:
     limits = RiskConfig.from_dict(None).limits_for("any", "ANY/USDT")
     assert limits.max_qty_per_order is None and limits.max_active_orders is None
     assert RiskConfig.from_dict({}).as_dict()["default"] == {}
+
+
+def test_a_fresh_install_has_the_built_in_limits_and_each_is_removed_only_in_writing() -> None:
+    fresh = RiskConfig.from_dict({}).limits_for("any", "BTC/USDT")
+    for key, value in BUILTIN_LIMITS.items():
+        assert getattr(fresh, key) == value, key
+    removed = RiskConfig.from_dict({
+        "default": {"price_band_bps": "none", "max_orders_per_second": 20},
+        "symbols": {"ETH/USDT": {"max_leverage": "NONE"}},
+        "deployments": {"alpha": {"price_band_bps": 50}},
+    })
+    btc = removed.limits_for("beta", "BTC/USDT")
+    assert btc.price_band_bps is None and btc.max_orders_per_second == 20
+    assert btc.max_leverage == BUILTIN_LIMITS["max_leverage"]
+    assert removed.limits_for("beta", "ETH/USDT").max_leverage is None
+    assert removed.limits_for("alpha", "BTC/USDT").price_band_bps == Decimal(50)  # a later layer sets it again
+    with pytest.raises(RiskError, match="price_band_bps"):
+        RiskConfig.from_dict({"default": {"price_band_bps": "off"}})  # only "none" removes a limit
+
+
+def test_explain_names_the_layer_of_every_limit() -> None:
+    config = RiskConfig.from_dict(
+        {"default": {"max_orders_per_second": 20}, "symbols": {"BTC/USDT": {"price_band_bps": "none"}},
+         "deployments": {"alpha": {"max_notional_per_order": 1000}}},
+        deployment_origins={"alpha": "deployment alpha (overrides)"})
+    found = {s.key: s for s in config.explain("alpha", "BTC/USDT")}
+    assert (found["max_orders_per_second"].value, found["max_orders_per_second"].source) == (20, "[risk.default]")
+    assert (found["price_band_bps"].value, found["price_band_bps"].source) == (None, '[risk.symbols."BTC/USDT"]')
+    assert found["max_notional_per_order"].source == "deployment alpha (overrides)"
+    assert (found["max_leverage"].value, found["max_leverage"].source) == (Decimal(10), "built-in default")
+    assert found["max_position_qty"].source == "not set"

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from quantdesk.core import ManualClock, MarketRules, OrderIntent, OrderType, Side, TradingState
 from quantdesk.risk import (
+    BUILTIN_LIMITS,
     DenialCode,
     MemoryStateStore,
     RiskConfig,
@@ -57,14 +58,49 @@ def _intent(clock: ManualClock, i: int, spec: dict) -> OrderIntent:
     )
 
 
+def _inside_every_limit(intent: OrderIntent, positions: dict[str, Decimal], active: int,
+                        approvals: list[tuple[int, str]], seen: dict[tuple, int], now: int) -> bool:
+    """An independent reading of LIMITS, RULES and the built-in duplicate window: may this order pass?"""
+    price = intent.price if intent.price is not None else Decimal(100)
+    pre = positions[intent.symbol]
+    post = pre + intent.signed_qty
+    if intent.price is not None and (intent.price % Decimal("0.5") != 0 or abs(intent.price - 100) > 3):
+        return False  # off the tick, or outside the 300 bps band
+    if intent.qty * price < 1 or intent.qty > LIMITS["max_qty_per_order"]:
+        return False  # min notional, max qty per order
+    if intent.qty * price > LIMITS["max_notional_per_order"]:
+        return False
+    if intent.reduce_only and not (pre != 0 and intent.signed_qty * pre < 0 and intent.qty <= abs(pre)):
+        return False
+    if abs(post) > abs(pre) or post * pre < 0:  # the order adds exposure
+        if abs(post) > LIMITS["max_position_qty"] or abs(post) * 100 > LIMITS["max_position_notional"]:
+            return False
+        others = sum(abs(q) for s, q in positions.items() if s != intent.symbol)
+        if abs(post) > abs(pre) and (others + abs(post)) * 100 > LIMITS["max_gross_exposure"]:
+            return False
+    if active >= LIMITS["max_active_orders"]:
+        return False
+    recent = [s for t, s in approvals if now - t < 1000]
+    if len(recent) >= LIMITS["max_orders_per_second"]:
+        return False
+    if sum(1 for s in recent if s == intent.symbol) >= LIMITS["max_symbol_orders_per_second"]:
+        return False
+    last = seen.get((intent.symbol, intent.side, intent.qty, intent.price))
+    return last is None or now - last >= BUILTIN_LIMITS["duplicate_window_ms"]
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs=st.lists(intents, min_size=1, max_size=25), book=books, active=st.integers(0, 6))
 def test_approved_orders_never_exceed_a_limit(specs: list[dict], book: dict, active: int) -> None:
+    """No approval breaks a limit, AND every order inside all limits is approved (a gate that
+    denied everything would pass the first half alone)."""
     clock = ManualClock(START)
-    gate = RiskGate(RiskConfig.from_dict({"default": LIMITS}), clock)
+    gate = RiskGate(RiskConfig.from_dict({"default": LIMITS}), clock)  # the built-in duplicate window stays on
     marks = {s: Decimal(100) for s in SYMBOLS}
     positions = dict(book)
     approvals: list[int] = []
+    history: list[tuple[int, str]] = []
+    seen: dict[tuple, int] = {}
     for i, spec in enumerate(specs):
         clock.advance(spec["wait_ms"])
         context = RiskContext(
@@ -72,11 +108,15 @@ def test_approved_orders_never_exceed_a_limit(specs: list[dict], book: dict, act
             active_orders={"BTC/USDT": active}, market_rules={s: RULES for s in SYMBOLS},
         )
         intent = _intent(clock, i, spec)
+        inside = _inside_every_limit(intent, positions, active, history, seen, clock.now_ms())
         decision = gate.check(intent, context)
+        assert decision.approved == inside, (intent, decision)
         if not decision.approved:
             assert decision.code is not DenialCode.APPROVED and decision.detail
             continue
         approvals.append(clock.now_ms())
+        history.append((clock.now_ms(), intent.symbol))
+        seen[(intent.symbol, intent.side, intent.qty, intent.price)] = clock.now_ms()
         price = intent.price if intent.price is not None else marks[intent.symbol]
         pre = positions[intent.symbol]
         post = pre + intent.signed_qty

@@ -10,6 +10,7 @@ import pytest
 
 from quantdesk.core import ManualClock, MarketRules, OrderIntent, OrderType, Side, TradingState
 from quantdesk.risk import (
+    BUILTIN_LIMITS,
     DenialCode,
     MemoryStateStore,
     RiskConfig,
@@ -81,10 +82,18 @@ def make_context(overrides: dict[str, Any]) -> RiskContext:
     )
 
 
+def case_config(case: Case) -> dict[str, Any]:
+    """The case's [risk] table; unless the case is about them, the built-in limits written out as "none"."""
+    if case.builtins:
+        return case.config
+    default = {**{key: "none" for key in BUILTIN_LIMITS}, **case.config.get("default", {})}
+    return {**case.config, "default": default}
+
+
 def run_case(case: Case) -> tuple[RiskGate, DenialCode]:
     clock = ManualClock(START)
     store = MemoryStateStore(*(ScopeState(scope=s, state=TradingState(v)) for s, v in case.states.items()))
-    gate = RiskGate(RiskConfig.from_dict(case.config), clock, store, var_model=lambda: TABLE_VAR_MODEL)
+    gate = RiskGate(RiskConfig.from_dict(case_config(case)), clock, store, var_model=lambda: TABLE_VAR_MODEL)
     base_context = make_context({})
     for step in case.prior:
         kind = step[0]

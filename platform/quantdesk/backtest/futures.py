@@ -137,6 +137,31 @@ def _trades(symbol: str, ts: pl.Series, orders: dict[str, np.ndarray], funding: 
     return pl.DataFrame(out, schema=schema).select(*TRADE_COLUMNS, "funding")
 
 
+def _check_tier_cap(symbol: str, leverage: float, tiers: MarginTiers, o_qty: np.ndarray, o_price: np.ndarray,
+                    o_kind: np.ndarray) -> None:
+    """Refuse a run whose leverage is above the exchange tier's cap for a position it opens.
+
+    The same rule as the live gate's (`MarginTiers.max_leverage`, Binance's initial margin of
+    twice the maintenance rate): the venue would refuse such an order, so a backtest that opens
+    it (and is liquidated on the next bar) describes nothing that could trade.
+    """
+    if len(o_qty) == 0:
+        return
+    position = np.cumsum(o_qty)  # after each order (liquidations included: they close the position)
+    regular = o_kind == 0
+    notional = np.abs(position) * o_price
+    grows = regular & (np.abs(position) > np.abs(position - o_qty) - 1e-12)
+    if not grows.any():
+        return
+    largest = float(notional[grows].max())
+    cap = tiers.max_leverage(largest)
+    if leverage > cap + 1e-9:
+        raise BacktestError(
+            f"leverage {leverage:g}x is above the exchange's {cap:.4g}x cap for a {largest:,.0f} notional position "
+            f"on {symbol} (its margin tier); lower --leverage to {math.floor(cap + 1e-9)} or the size (initial cash)"
+        )
+
+
 def futures_backtest(
     strategy: Strategy | type[Strategy] | str,
     data: pl.DataFrame | dict[str, pl.DataFrame] | LakeQuery,
@@ -192,6 +217,7 @@ def futures_backtest(
         np.ascontiguousarray(targets[:, 0], dtype=np.float64), rates, float(leverage), cost.fee_rate,
         cost.slippage_rate, float(initial_cash), float(rules.lot_step), float(rules.min_qty), floors, mmrs,
         amounts, rebalance)
+    _check_tier_cap(symbol, float(leverage), tiers, o_qty, o_price, o_kind)
     ts = frame["ts"]
     orders_np = {"bar": o_bar, "qty": o_qty, "price": o_price, "fee": o_fee, "realised": o_realised, "kind": o_kind}
     orders = pl.DataFrame({

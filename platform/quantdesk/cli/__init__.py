@@ -60,6 +60,7 @@ _COMMAND_MODULES = (
     "ledger",  # audit verify, db upgrade (issue 4)
     "risk",  # halt, resume, risk status (issue 4)
     "risk_var",  # risk var, risk stress, risk var-backtest (issue 25)
+    "risk_limits",  # risk limits (issue 23)
     "trading",  # order, orders, positions, cancel, reconcile (issue 4)
     "promotion",  # promote, approve, deployments, users (issue 5)
     "live",  # run (live, paper, replay) (issue 5)

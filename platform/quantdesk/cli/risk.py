@@ -117,6 +117,7 @@ def status(
 
     Example: quantdesk risk status --json
     """
+    from quantdesk.cli.risk_limits import limit_rows
     from quantdesk.risk import RiskConfig
 
     config = RiskConfig.from_settings()  # validates [risk]: a bad key fails here, not at trade time
@@ -130,7 +131,8 @@ def status(
             {"scope": s.scope, "state": s.state, "reason": s.reason, "actor": s.actor, "updated_at": s.updated_at}
             for s in states
         ],
-        "limits": config.as_dict(),
+        "limits": config.as_dict(),  # as written in quantdesk.toml
+        "effective_limits": limit_rows(None, None, show_unset=False),  # with the built-in defaults, by source
         "recent_events": [
             {
                 "ts": e.ts,
@@ -146,9 +148,24 @@ def status(
     if json_output:
         emit(payload)
         return
-    console.print(f"trading state: [bold]{global_state}[/]")
+    _print_status(payload)
+
+
+def _print_status(payload: dict[str, Any]) -> None:
+    """Readable `risk status`: states, the limits in force (with their source), recent events."""
+    from rich.markup import escape
+
+    console.print(f"trading state: [bold]{payload['state']}[/]")
     for s in payload["scopes"]:
-        console.print(f"  {s['scope']}: {s['state']} ({s['reason']}) by {s['actor']} at {s['updated_at']}")
-    console.print(f"limits: {payload['limits'] or 'none configured'}")
-    for e in payload["recent_events"]:
-        console.print(f"  {e['ts']} {e['code']} {e['deployment'] or ''} {e['symbol'] or ''}: {e['detail']}")
+        console.print(escape(f"  {s['scope']}: {s['state']} ({s['reason']}) by {s['actor']} at {s['updated_at']}"))
+    rows = payload["effective_limits"]
+    console.print(f"limits ({len(rows)}; `quantdesk risk limits` explains each):")
+    for r in rows:
+        where = f"{r['symbol']} " if r["symbol"] else ""
+        limit = "none" if r["limit"] is None else r["limit"]
+        console.print(escape(f"  {where}{r['rule']} = {limit}  ({r['source']})"))
+    events = payload["recent_events"]
+    console.print(f"recent risk events: {len(events) or 'none'}")
+    for e in events:
+        where = " ".join(x for x in (e["deployment"], e["symbol"]) if x)
+        console.print(escape(f"  {e['ts']} {e['code']} {where}: {e['detail']}"))

@@ -19,6 +19,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from quantdesk.core.errors import ConfigError
+from quantdesk.core.fsmodes import private_dir
 
 __all__ = [
     "MASTER_KEY_ENV",
@@ -63,7 +64,9 @@ class Secret:
 
 def write_key_file(path: Path, key: bytes) -> None:
     """Write `key` to `path` with mode 0600, durably (fsync), replacing nothing: fails if it exists."""
+    private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.fchmod(fd, 0o600)  # O_CREAT's mode is masked by the umask; fchmod is not
     with os.fdopen(fd, "wb") as f:
         f.write(key + b"\n")
         f.flush()
@@ -96,13 +99,14 @@ def _load_or_create(path: Path) -> bytes:
                 f"{path} is readable by others (mode {mode:o}); run `chmod 600 {path}` and retry"
             )
         return _check_key(path.read_bytes(), str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     key = Fernet.generate_key()
     # O_EXCL: two processes starting at once must not write two different keys.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return _check_key(path.read_bytes(), str(path))
+    os.fchmod(fd, 0o600)  # O_CREAT's mode is masked by the umask; fchmod is not
     with os.fdopen(fd, "wb") as f:
         f.write(key + b"\n")
         f.flush()

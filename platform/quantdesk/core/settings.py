@@ -103,7 +103,10 @@ class Settings(BaseSettings):
 
     @property
     def reports_dir(self) -> Path:
-        return self.home / "reports"
+        """`home/reports`, created owner-only (0700): reports name positions and PnL."""
+        from quantdesk.core.fsmodes import private_dir
+
+        return private_dir(self.home / "reports")
 
     @property
     def runs_dir(self) -> Path:

@@ -60,7 +60,7 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         raise LedgerError(
             "an in-memory SQLite ledger cannot be shared or recovered: use a file path"
         )
-    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    _private_database(Path(database))
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
@@ -99,3 +99,16 @@ def read_tx(engine: Engine) -> Iterator[Connection]:
     """Open a read transaction (a consistent snapshot on both backends)."""
     with engine.connect() as connection, connection.begin():
         yield connection
+
+
+def _private_database(path: Path) -> None:
+    """Create the ledger file 0600 before SQLite does (it would use 0644 minus the umask).
+
+    SQLite gives the `-wal` and `-shm` files the database file's own mode, so they follow.
+    An existing ledger is left as it is, with one warning line naming the chmod that fixes it.
+    """
+    from quantdesk.core.fsmodes import create_private_file, warn_loose
+
+    if create_private_file(path):
+        return
+    warn_loose(f"the ledger {path}", [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")])

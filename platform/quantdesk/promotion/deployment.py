@@ -410,4 +410,9 @@ def risk_config_for(deployment: Deployment, settings: Any | None = None) -> Any:
     merged.update(per_deployment.get(deployment.name, {}))
     merged.update(deployment.risk_overrides)
     per_deployment[deployment.name] = merged
-    return RiskConfig.from_dict(raw)
+    # `quantdesk risk limits` names this layer: quantdesk.toml alone would not explain it
+    parts = [f"profile {deployment.risk_profile}"] if deployment.risk_profile else []
+    if deployment.risk_overrides:
+        parts.append("overrides")
+    origin = f"deployment {deployment.name} ({' + '.join(parts)})"
+    return RiskConfig.from_dict(raw, deployment_origins={deployment.name: origin})

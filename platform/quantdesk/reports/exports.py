@@ -5,6 +5,11 @@ filtered by deployment and time; run kinds read one stored run (`--run`). Money 
 Parquet (Decimal), becomes a number in Excel and CSV; times are timezone-aware UTC in Parquet,
 real Excel dates (UTC) in Excel. Files are written to a temporary name and renamed, so a
 half-written export never replaces a good one.
+
+Text that a spreadsheet would run as a formula (it begins with `=`, `+`, `-`, `@`, tab or
+carriage return: a risk-event reason or an actor's name is free text) is neutralised as
+OWASP's "CSV injection" guidance says: a string cell in Excel, prefixed with `'` in CSV.
+Numbers and dates keep their types.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ import polars as pl
 from quantdesk.core.errors import DataError
 
 __all__ = ["EXPORT_KINDS", "ExportFormat", "export_frame", "write_export"]
+
+# OWASP CSV injection: the leading characters that make a spreadsheet evaluate a cell
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_PATTERN = r"^[=+\-@\t\r]"
 
 EXPORT_KINDS = ("runs", "trades", "orders", "fills", "positions", "equity", "risk-events", "audit")
 
@@ -100,13 +109,30 @@ def export_frame(
     return _within(frame, column, since, until) if column else frame
 
 
+def _append(ws: Any, values: list[Any]) -> None:
+    """Append a row; text that openpyxl would store as a formula (a leading `=`) stays a string cell."""
+    ws.append(values)
+    for index, value in enumerate(values, start=1):
+        if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+            ws.cell(row=ws.max_row, column=index).data_type = "s"  # written as text, never evaluated
+
+
+def _csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """Prefix with `'` every text value a spreadsheet would evaluate (numbers and dates untouched)."""
+    texts = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(
+        pl.when(pl.col(n).str.contains(_FORMULA_PATTERN)).then(pl.lit("'") + pl.col(n)).otherwise(pl.col(n)).alias(n)
+        for n in texts
+    )
+
+
 def _write_xlsx(frame: pl.DataFrame, path: Path, sheet: str) -> None:
     from openpyxl import Workbook
 
     book = Workbook()
     ws = book.active
     ws.title = sheet[:31]
-    ws.append(frame.columns)
+    _append(ws, list(frame.columns))
     kinds = frame.schema
     for row in frame.iter_rows():
         cells = []
@@ -117,7 +143,7 @@ def _write_xlsx(frame: pl.DataFrame, path: Path, sheet: str) -> None:
                 value = float(value)
             cells.append(value)
             del name
-        ws.append(cells)
+        _append(ws, cells)
     for index, (name, dtype) in enumerate(kinds.items(), start=1):
         if dtype.is_temporal():
             ws.cell(row=1, column=index, value=f"{name} (UTC)")
@@ -142,7 +168,7 @@ def write_export(frame: pl.DataFrame, path: str | os.PathLike[str], fmt: ExportF
         if kind is ExportFormat.PARQUET:
             frame.write_parquet(tmp)
         elif kind is ExportFormat.CSV:
-            frame.with_columns(pl.col(pl.Decimal).cast(pl.Float64)).write_csv(tmp)
+            _csv_safe(frame.with_columns(pl.col(pl.Decimal).cast(pl.Float64))).write_csv(tmp)
         else:
             _write_xlsx(frame, Path(tmp), sheet)
         os.replace(tmp, target)

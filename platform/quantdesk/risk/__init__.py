@@ -8,7 +8,7 @@ the broker/CLI layer through the ledger (`TradingStateStore` is the seam).
     if not decision.approved: ledger.record_risk_event(...); notifier.notify(...)
 """
 
-from quantdesk.risk.config import RiskConfig, RiskLimits
+from quantdesk.risk.config import BUILTIN_LIMITS, LimitSource, RiskConfig, RiskLimits
 from quantdesk.risk.context import RiskContext
 from quantdesk.risk.decision import DenialCode, RiskDecision, StateChange
 from quantdesk.risk.gate import RiskGate
@@ -23,7 +23,9 @@ from quantdesk.risk.state import (
 from quantdesk.risk.var_limit import VarModel
 
 __all__ = [
+    "BUILTIN_LIMITS",
     "GLOBAL_SCOPE",
+    "LimitSource",
     "DenialCode",
     "MemoryStateStore",
     "RiskConfig",

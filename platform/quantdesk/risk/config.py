@@ -18,10 +18,16 @@ max_gross_exposure = 50000
 max_position_qty = 0.5
 ```
 
-Merge order, later wins key by key: built-in defaults < `[risk.default]` <
+Merge order, later wins key by key: built-in defaults (`BUILTIN_LIMITS`) < `[risk.default]` <
 `[risk.symbols.SYM]` < `[risk.deployments.NAME]` < `[risk.deployments.NAME.symbols.SYM]`.
 Deployment-wide keys (totals, gross exposure, loss limits) may only appear in
-`[risk.default]` and `[risk.deployments.NAME]`. An unset key means "no limit".
+`[risk.default]` and `[risk.deployments.NAME]`.
+
+A fresh installation is not limitless: `BUILTIN_LIMITS` (a price band, a notional cap per
+order, order and cancel rates, a duplicate-order window, a leverage cap for perpetuals) hold
+until a layer overrides them. A limit is removed only by writing it out, `price_band_bps =
+"none"`, so "no limit" is always a decision someone wrote down (NautilusTrader and VeighNa
+likewise start with their rate and size checks on). A key no layer sets means "no limit".
 """
 
 from __future__ import annotations
@@ -29,17 +35,43 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from quantdesk.core.errors import RiskError
 from quantdesk.core.settings import Settings
 from quantdesk.core.types import TradingState
 from quantdesk.risk.var_config import ScenarioModel, VarSettingsModel
 
-__all__ = ["DEPLOYMENT_KEYS", "SYMBOL_KEYS", "RiskConfig", "RiskLimits"]
+__all__ = ["BUILTIN_LIMITS", "DEPLOYMENT_KEYS", "SYMBOL_KEYS", "LimitSource", "RiskConfig", "RiskLimits"]
 
+BUILTIN_SOURCE = "built-in default"
+
+# Conservative limits every deployment starts with (issue 23). Chosen so that a fat finger
+# (1000 BTC, a price 10 % off) or a runaway loop is refused, while the README's orders, the
+# demo and the replays of backtests (one market order per symbol per bar) pass untouched.
+BUILTIN_LIMITS: Mapping[str, Decimal | int] = {
+    "price_band_bps": Decimal(500),            # a limit price within 5 % of the last trade
+    "max_notional_per_order": Decimal(100_000),  # quote currency (the simulated venue's whole starting balance)
+    "max_order_equity_pct": Decimal(10),        # of the account's equity, when the caller knows it
+    "max_orders_per_second": 50,                # deployment-wide, as VeighNa's order_flow_limit
+    "max_cancels_per_second": 50,
+    "duplicate_window_ms": 500,                 # same side, qty and price twice within half a second
+    "max_leverage": Decimal(10),                # perpetuals only (spot has no leverage)
+}
+
+
+def _none_removes(value: object) -> object:
+    """`"none"` (any case) in quantdesk.toml removes a limit: TOML has no null."""
+    if isinstance(value, str) and value.strip().lower() == "none":
+        return None
+    return value
+
+
+# "none" is read as None before the bounds apply; an explicit None then overrides the layers below
+_Dec = Annotated[Decimal | None, BeforeValidator(_none_removes)]
+_Int = Annotated[int | None, BeforeValidator(_none_removes)]
 
 
 class _SymbolModel(BaseModel):
@@ -47,43 +79,45 @@ class _SymbolModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_qty_per_order: Decimal | None = Field(default=None, ge=0)
-    max_notional_per_order: Decimal | None = Field(default=None, ge=0)
-    max_position_qty: Decimal | None = Field(default=None, ge=0)
-    max_position_notional: Decimal | None = Field(default=None, ge=0)
-    max_active_orders_per_symbol: int | None = Field(default=None, ge=0)
-    max_symbol_orders_per_second: int | None = Field(default=None, ge=0)
-    max_symbol_orders_per_day: int | None = Field(default=None, ge=0)
-    max_symbol_cancels_per_second: int | None = Field(default=None, ge=0)
-    max_symbol_cancels_per_day: int | None = Field(default=None, ge=0)
-    max_symbol_fills_per_second: int | None = Field(default=None, ge=0)
-    max_symbol_fills_per_day: int | None = Field(default=None, ge=0)
-    price_band_bps: Decimal | None = Field(default=None, gt=0)
-    duplicate_window_ms: int | None = Field(default=None, ge=0)
+    max_qty_per_order: _Dec = Field(default=None, ge=0)
+    max_notional_per_order: _Dec = Field(default=None, ge=0)
+    max_position_qty: _Dec = Field(default=None, ge=0)
+    max_position_notional: _Dec = Field(default=None, ge=0)
+    max_active_orders_per_symbol: _Int = Field(default=None, ge=0)
+    max_symbol_orders_per_second: _Int = Field(default=None, ge=0)
+    max_symbol_orders_per_day: _Int = Field(default=None, ge=0)
+    max_symbol_cancels_per_second: _Int = Field(default=None, ge=0)
+    max_symbol_cancels_per_day: _Int = Field(default=None, ge=0)
+    max_symbol_fills_per_second: _Int = Field(default=None, ge=0)
+    max_symbol_fills_per_day: _Int = Field(default=None, ge=0)
+    price_band_bps: _Dec = Field(default=None, gt=0)
+    duplicate_window_ms: _Int = Field(default=None, ge=0)
     # perpetual futures (symbols the context gives a leverage for; spot never triggers these)
-    max_leverage: Decimal | None = Field(default=None, ge=1)
-    min_liquidation_distance_pct: Decimal | None = Field(default=None, gt=0, le=100)
+    max_leverage: _Dec = Field(default=None, ge=1)
+    min_liquidation_distance_pct: _Dec = Field(default=None, gt=0, le=100)
+    # the notional cap as a share of the account's equity (applies when the check knows the equity)
+    max_order_equity_pct: _Dec = Field(default=None, gt=0, le=1000)
 
 
 class _DeploymentLimitsModel(_SymbolModel):
     """Limits over a whole deployment (all its symbols together)."""
 
-    max_gross_exposure: Decimal | None = Field(default=None, ge=0)
-    max_active_orders: int | None = Field(default=None, ge=0)
-    max_orders_per_second: int | None = Field(default=None, ge=0)
-    max_orders_per_day: int | None = Field(default=None, ge=0)
-    max_cancels_per_second: int | None = Field(default=None, ge=0)
-    max_cancels_per_day: int | None = Field(default=None, ge=0)
-    max_fills_per_second: int | None = Field(default=None, ge=0)
-    max_fills_per_day: int | None = Field(default=None, ge=0)
-    daily_loss_limit: Decimal | None = Field(default=None, gt=0)
-    daily_loss_limit_pct: Decimal | None = Field(default=None, gt=0, le=100)
-    max_drawdown_pct: Decimal | None = Field(default=None, gt=0, le=100)
+    max_gross_exposure: _Dec = Field(default=None, ge=0)
+    max_active_orders: _Int = Field(default=None, ge=0)
+    max_orders_per_second: _Int = Field(default=None, ge=0)
+    max_orders_per_day: _Int = Field(default=None, ge=0)
+    max_cancels_per_second: _Int = Field(default=None, ge=0)
+    max_cancels_per_day: _Int = Field(default=None, ge=0)
+    max_fills_per_second: _Int = Field(default=None, ge=0)
+    max_fills_per_day: _Int = Field(default=None, ge=0)
+    daily_loss_limit: _Dec = Field(default=None, gt=0)
+    daily_loss_limit_pct: _Dec = Field(default=None, gt=0, le=100)
+    max_drawdown_pct: _Dec = Field(default=None, gt=0, le=100)
     on_daily_loss: Literal["REDUCING", "HALTED"] | None = None
     on_max_drawdown: Literal["REDUCING", "HALTED"] | None = None
     # pre-trade VaR limits (issue 25, `quantdesk.risk.var_limit`): percent of equity
-    max_desk_var_pct: Decimal | None = Field(default=None, gt=0, le=100)
-    max_deployment_var_pct: Decimal | None = Field(default=None, gt=0, le=100)
+    max_desk_var_pct: _Dec = Field(default=None, gt=0, le=100)
+    max_deployment_var_pct: _Dec = Field(default=None, gt=0, le=100)
 
 
 class _DeploymentModel(_DeploymentLimitsModel):
@@ -123,6 +157,7 @@ class RiskLimits:
     duplicate_window_ms: int | None = None
     max_leverage: Decimal | None = None
     min_liquidation_distance_pct: Decimal | None = None
+    max_order_equity_pct: Decimal | None = None
     max_gross_exposure: Decimal | None = None
     max_active_orders: int | None = None
     max_orders_per_second: int | None = None
@@ -162,20 +197,36 @@ def _error_message(error: ValidationError) -> str:
     return f"risk.{loc} = {first.get('input')!r} is invalid: {first['msg']}; fix it in quantdesk.toml"
 
 
+@dataclass(frozen=True, slots=True)
+class LimitSource:
+    """One rule's effective limit for a (deployment, symbol) and the layer that set it."""
+
+    key: str
+    value: Decimal | int | str | None  # None: no limit (removed with "none", or never set)
+    source: str  # "built-in default", "[risk.default]", "[risk.symbols.\"BTC/USDT\"]", "deployment alpha", ...
+
+
 class RiskConfig:
-    """Validated risk settings; `limits_for(deployment, symbol)` merges and caches the layers."""
+    """Validated risk settings; `limits_for(deployment, symbol)` merges and caches the layers.
 
-    __slots__ = ("_cache", "_model")
+    `deployment_origins` names where a `[risk.deployments.NAME]` layer came from when it is not
+    quantdesk.toml alone (the deployment's risk profile and overrides in the ledger).
+    """
 
-    def __init__(self, model: _RiskModel | None = None) -> None:
+    __slots__ = ("_cache", "_model", "_origins")
+
+    def __init__(self, model: _RiskModel | None = None, *,
+                 deployment_origins: Mapping[str, str] | None = None) -> None:
         self._model = model or _RiskModel()
+        self._origins = dict(deployment_origins or {})
         self._cache: dict[tuple[str, str], RiskLimits] = {}
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, object] | None) -> RiskConfig:
+    def from_dict(cls, raw: Mapping[str, object] | None, *,
+                  deployment_origins: Mapping[str, str] | None = None) -> RiskConfig:
         """Validate the `[risk]` table; raise RiskError naming the bad key."""
         try:
-            return cls(_RiskModel.model_validate(dict(raw or {})))
+            return cls(_RiskModel.model_validate(dict(raw or {})), deployment_origins=deployment_origins)
         except ValidationError as e:
             raise RiskError(_error_message(e)) from None
 
@@ -188,28 +239,69 @@ class RiskConfig:
             settings = get_settings()
         return cls.from_dict(settings.risk)
 
+    def _layers(self, deployment: str, symbol: str) -> list[tuple[str, dict[str, Any]]]:
+        """Return (source, explicitly written keys) from the lowest layer to the highest.
+
+        `exclude_unset` keeps a key written as "none" (None): it removes the layers' limit below.
+        """
+        model = self._model
+        layers: list[tuple[str, dict[str, Any]]] = [
+            (BUILTIN_SOURCE, dict(BUILTIN_LIMITS)),
+            ("[risk.default]", model.default.model_dump(exclude_unset=True)),
+        ]
+        if symbol in model.symbols:
+            layers.append((f'[risk.symbols."{symbol}"]', model.symbols[symbol].model_dump(exclude_unset=True)))
+        dep = model.deployments.get(deployment)
+        if dep is not None:
+            origin = self._origins.get(deployment) or f"[risk.deployments.{deployment}]"
+            layers.append((origin, dep.model_dump(exclude_unset=True, exclude={"symbols"})))
+            if symbol in dep.symbols:
+                layers.append((f'{origin} symbol "{symbol}"', dep.symbols[symbol].model_dump(exclude_unset=True)))
+        return layers
+
     def limits_for(self, deployment: str, symbol: str) -> RiskLimits:
         """Return the merged limits for one deployment and symbol (cached)."""
         key = (deployment, symbol)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        model = self._model
         merged: dict[str, Any] = {}
-        merged.update(model.default.model_dump(exclude_unset=True, exclude_none=True))
-        if symbol in model.symbols:
-            merged.update(model.symbols[symbol].model_dump(exclude_unset=True, exclude_none=True))
-        dep = model.deployments.get(deployment)
-        if dep is not None:
-            merged.update(dep.model_dump(exclude_unset=True, exclude_none=True, exclude={"symbols"}))
-            if symbol in dep.symbols:
-                merged.update(dep.symbols[symbol].model_dump(exclude_unset=True, exclude_none=True))
+        for _source, values in self._layers(deployment, symbol):
+            merged.update(values)
         for name in ("on_daily_loss", "on_max_drawdown"):
-            if name in merged:
+            if merged.get(name) is not None:
                 merged[name] = TradingState(merged[name])
+            else:
+                merged.pop(name, None)  # "none" there means: the default reaction
         limits = RiskLimits(**merged)
         self._cache[key] = limits
         return limits
+
+    def explain(self, deployment: str, symbol: str = "") -> list[LimitSource]:
+        """Return every limit's effective value for (deployment, symbol) and the layer that set it."""
+        value: dict[str, Any] = {}
+        source: dict[str, str] = {}
+        for name, values in self._layers(deployment, symbol):
+            for k, v in values.items():
+                value[k], source[k] = v, name
+        out = []
+        for f in fields(RiskLimits):
+            v = value.get(f.name)
+            out.append(LimitSource(key=f.name, value=str(v) if isinstance(v, str) else v,
+                                   source=source.get(f.name, "not set")))
+        return out
+
+    def symbols_configured(self, deployment: str | None = None) -> tuple[str, ...]:
+        """Return the symbols with a layer of their own (`[risk.symbols.SYM]`, a deployment's symbols)."""
+        found = set(self._model.symbols)
+        for name, dep in self._model.deployments.items():
+            if deployment is None or name == deployment:
+                found.update(dep.symbols)
+        return tuple(sorted(found))
+
+    def deployments_configured(self) -> tuple[str, ...]:
+        """Return the deployments with a `[risk.deployments.NAME]` layer."""
+        return tuple(sorted(self._model.deployments))
 
     @property
     def var_settings(self) -> VarSettingsModel:

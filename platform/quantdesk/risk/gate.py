@@ -315,7 +315,7 @@ class RiskGate:
                 return denial
         denial = (
             check_price_band(limits, price, last)
-            or check_order_size(limits, qty, notional)
+            or check_order_size(limits, qty, notional, context.equity, shrinks=shrinks)
             or check_exposure(
                 limits, symbol, position, post, mark, context.positions, context.mark_prices, context.last_prices
             )

@@ -79,8 +79,13 @@ def check_price_band(limits: RiskLimits, price: Decimal | None, last: Decimal | 
     return None
 
 
-def check_order_size(limits: RiskLimits, qty: Decimal, notional: Decimal | None) -> RiskDecision | None:
-    """Check max quantity and max notional per order."""
+def check_order_size(limits: RiskLimits, qty: Decimal, notional: Decimal | None,
+                     equity: Decimal | None = None, *, shrinks: bool = False) -> RiskDecision | None:
+    """Check max quantity and max notional per order (a fixed amount, and a share of equity when known).
+
+    The share of equity caps only orders that add risk: closing a position larger than 10 % of
+    the equity must stay possible in one order (a deleveraging account shrinks its equity).
+    """
     if limits.max_qty_per_order is not None and qty > limits.max_qty_per_order:
         return _deny(
             DenialCode.QTY_EXCEEDS_MAX_PER_ORDER, f"qty {qty} exceeds the max per order {limits.max_qty_per_order}"
@@ -91,7 +96,17 @@ def check_order_size(limits: RiskLimits, qty: Decimal, notional: Decimal | None)
         if notional > limits.max_notional_per_order:
             return _deny(
                 DenialCode.NOTIONAL_EXCEEDS_MAX_PER_ORDER,
-                f"notional {notional} exceeds the max per order {limits.max_notional_per_order}",
+                f"notional {notional} exceeds the max per order {limits.max_notional_per_order} "
+                "(max_notional_per_order)",
+            )
+    pct = limits.max_order_equity_pct
+    if pct is not None and equity is not None and equity > ZERO and not shrinks:
+        if notional is None:
+            return _deny(DenialCode.NO_MARKET_PRICE, "no price to value the order against max_order_equity_pct")
+        if notional * 100 > equity * pct:
+            return _deny(
+                DenialCode.NOTIONAL_EXCEEDS_MAX_PER_ORDER,
+                f"notional {notional} is above max_order_equity_pct {pct} % of the equity {equity}",
             )
     return None
 

@@ -133,26 +133,37 @@ def _audit_in_pool(actor: str, action: str, payload: dict[str, Any]) -> None:
 
 
 # -- logging in -----------------------------------------------------------------------------------
+async def attempt_login(typed: str, password: str, *, address: str | None) -> Any:
+    """Check a login in the pool (throttled, audited) and count its outcome; AuthenticationError if refused."""
+    from quantdesk.desk import shared_ledger
+    from quantdesk.identity import login
+
+    attempt = partial(login, shared_ledger(), typed, password, address=address, via="dashboard")
+    try:
+        user = await asyncio.get_running_loop().run_in_executor(_POOL, attempt)
+    except AuthenticationError:
+        record_login(accepted=False)
+        raise
+    record_login(accepted=True)
+    return user
+
+
 class LedgerLoginHandler(BasicLoginHandler):
     """The login form, validated against the ledger's users (throttled; off the event loop)."""
 
     async def post(self) -> None:
         """Log in, or answer a refused login after a delay (without stalling other sessions)."""
-        from quantdesk.desk import shared_ledger
-        from quantdesk.identity import LockedOutError, login
+        from quantdesk.identity import LockedOutError
 
         typed = self.get_argument("username", "")
         password = self.get_argument("password", "")
-        attempt = partial(login, shared_ledger(), typed, password, address=self.request.remote_ip, via="dashboard")
         try:
-            user = await asyncio.get_running_loop().run_in_executor(_POOL, attempt)
+            user = await attempt_login(typed, password, address=self.request.remote_ip)
         except AuthenticationError as e:
             await asyncio.sleep(FAILED_LOGIN_DELAY_S)  # the server's event loop keeps serving others
-            record_login(accepted=False)
             message = str(e) if isinstance(e, LockedOutError) else "Invalid username or password!"
             self.redirect(self.request.uri.split("?")[0] + "?error=" + tornado.escape.url_escape(message))
             return
-        record_login(accepted=True)
         self.set_current_user(user.name)
         session = json.dumps({"user": user.name, "role": user.role.value, "epoch": user.auth_epoch})
         self.set_secure_cookie(SESSION_COOKIE, session, expires_days=config.oauth_expiry, httponly=True,

@@ -54,14 +54,18 @@ def run_sequence(monkeypatch: pytest.MonkeyPatch) -> None:
         deny()
     cli("halt", "--reason", "metrics test")
     dashboards_on_path()
-    from _auth import LedgerLoginHandler
+    import asyncio
+
+    from _auth import attempt_login
 
     import quantdesk.desk
+    from quantdesk.core.errors import AuthenticationError
 
     with Ledger() as ledger:
         monkeypatch.setattr(quantdesk.desk, "shared_ledger", lambda: ledger)
-        handler = object.__new__(LedgerLoginHandler)  # the form's check, without a tornado request
-        assert handler._validate("tina", "not-her-password") is False
+        # the login form's own check (LedgerLoginHandler.post awaits it), without a tornado request
+        with pytest.raises(AuthenticationError):
+            asyncio.run(attempt_login("tina", "not-her-password", address="127.0.0.1"))
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

@@ -117,7 +117,7 @@ def status(
 
     Example: quantdesk risk status --json
     """
-    from quantdesk.cli.risk_limits import limit_rows
+    from quantdesk.cli._limits import limit_rows
     from quantdesk.risk import RiskConfig
 
     config = RiskConfig.from_settings()  # validates [risk]: a bad key fails here, not at trade time

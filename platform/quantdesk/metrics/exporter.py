@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from quantdesk.core.fsmodes import private_dir
+
 from .contract import CONTRACT, CONTRACT_VERSION
 from .registry import desk_metrics, multiprocess_directory
 
@@ -72,7 +74,7 @@ class _DirectoryLock:
 
 def clean_directory(directory: Path) -> int:
     """Remove the files of processes that are no longer running (an exporter's start-up); return how many."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     with _DirectoryLock(directory, exclusive=True):
         return _clean(directory)
 
@@ -159,7 +161,7 @@ def scrape_registry(read_ledger: Callable[[], LedgerReading] | None = None) -> A
     directory = multiprocess_directory()
     registry = CollectorRegistry(auto_describe=False)
     if directory is not None:
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
         registry.register(_Merged(directory))
     else:
         registry.register(_InMemory())

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from quantdesk.core.errors import ConfigError
+from quantdesk.core.fsmodes import private_dir
 
 from .contract import CONTRACT, Kind, MetricSpec
 
@@ -78,7 +79,7 @@ def enable_multiprocess(directory: Path) -> None:
         _directory = directory
         # children inherit the variable and prometheus_client opens files there at import time
         # (Prefect's worker does): the folder must exist before any child starts
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(directory)
         os.environ[ENV] = str(directory)
 
 
@@ -108,7 +109,7 @@ def _build() -> DeskMetrics:
         disable_created_metrics()  # `_created` samples would double the series for nothing we alert on
         directory = multiprocess_directory()
         if directory is not None:
-            directory.mkdir(parents=True, exist_ok=True)
+            private_dir(directory)
             os.environ[ENV] = str(directory)
             values.ValueClass = values.MultiProcessValue()
             registry = None

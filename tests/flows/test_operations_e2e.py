@@ -243,6 +243,23 @@ def _wait(predicate: Any, timeout_s: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
+def _monitor_at_rest(d: Desk) -> None:
+    """No monitor run queued or in flight before the machine "dies" below.
+
+    The monitor runs one at a time (prefect.yaml: concurrency 1). A monitor run killed with its
+    worker keeps that slot until Prefect's slot lease lapses (minutes), so every scheduled monitor
+    run after the kill would be cancelled until then: the earlier tests' 5-second schedule left
+    runs queued (pausing a deployment does not remove runs already scheduled), and one of them
+    could be running when the worker is killed. Start from a quiet monitor instead.
+    """
+    with d.client() as client:
+        client.pause_deployment(client.read_deployment_by_name("monitor/monitor").id)
+        for r in _runs_of(d, "monitor"):
+            if r.state.type.value == "SCHEDULED":
+                client.delete_flow_run(r.id)
+    _wait(lambda: all(r.state.is_final() for r in _runs_of(d, "monitor")), 120, "in-flight monitor runs to end")
+
+
 def test_the_live_deployment_survives_a_sigkilled_worker_without_duplicating_an_order(
     desk: tuple[Desk, Any, Any],
 ) -> None:
@@ -251,6 +268,7 @@ def test_the_live_deployment_survives_a_sigkilled_worker_without_duplicating_an_
     from quantdesk.ledger.leases import lease_of
 
     d, venue, _ = desk
+    _monitor_at_rest(d)
     with d.ledger() as ledger:
         make_deployment(ledger, "flip-flows", strategy=f"{d.home / 'flip.py'}:Flip", stage="live", venue="sim",
                         exchange="sim", params={"period": 2})

@@ -124,3 +124,17 @@ def test_up_stops_at_the_first_service_error_with_the_fix_in_one_line(tmp_path: 
     log.write_text("")
     with pytest.raises(FlowsError, match="services did not start"):
         _wait_services(log, 0, timeout_s=0)
+
+
+def test_a_heartbeat_prefect_retries_is_not_an_error_but_the_next_error_is() -> None:
+    """SQLITE_BUSY on the worker channel's heartbeat (retried by Prefect) is skipped with its traceback."""
+    from quantdesk.ops.prefect_health import first_error
+
+    busy = ("21:05:57.327 | ERROR   | prefect.server.utilities.worker_channel - Worker channel heartbeat "
+            "persistence failed: work_pool=quantdesk worker_name=w (sqlite3.OperationalError: database is locked)\n"
+            "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n"
+            "sqlite3.OperationalError: database is locked\n"
+            "21:05:58.000 | INFO    | prefect.server - fine\n")
+    assert first_error(busy) is None
+    found = first_error(busy + "21:06:00.000 | ERROR   | prefect.server.services - Scheduler failed: boom\n")
+    assert found is not None and "Scheduler failed: boom" in found.line

@@ -59,7 +59,7 @@ def _wait_for_bar(log: Path, proc: subprocess.Popen[bytes], timeout_s: float = 4
 @pytest.mark.integration
 @pytest.mark.slow
 def test_sigkilled_runner_leaves_ledger_equal_to_venue(flip_strategy: str, quantdesk_home: Path,
-                                                       tmp_path: Path) -> None:
+                                                       tmp_path: Path, operator: str) -> None:
     from quantdesk.core.clock import ManualClock
     from quantdesk.ledger import Ledger
     from quantdesk.live.schedule import ScaledClock

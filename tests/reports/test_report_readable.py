@@ -128,7 +128,7 @@ def test_the_tearsheet_from_the_cli_opens_offline_and_draws(quantdesk_home: Path
 
 
 @needs_browser
-def test_the_desk_report_html_opens_offline_and_its_kernel_prints_nothing(quantdesk_home: Path) -> None:
+def test_the_desk_report_html_opens_offline_and_its_kernel_prints_nothing(quantdesk_home: Path, operator: str) -> None:
     write_sample(Lake(), symbols=1, days=2)
     done = subprocess.run([str(Path(sys.executable).with_name("quantdesk")), "desk-report", "--no-pdf"],
                           capture_output=True, text=True, env={**os.environ}, check=False)

@@ -290,6 +290,8 @@ def flows_up(*, port: int = 4200, host: str = "127.0.0.1", paused: bool = False,
                 _apply_monitor_interval(client, d, monitor_interval_s(settings.flows))
             if paused and not d.paused:
                 client.pause_deployment(d.id)
+        if paused:
+            _sweep_paused_runs(client)
         # the scheduler is what runs the desk unattended: `up` succeeds only once it has scheduled runs
         _wait_scheduled(client, None if external_url else log, log_offset, timeout_s)
     if not external_url:
@@ -313,6 +315,37 @@ def monitor_interval_s(flows_config: Mapping[str, Any] | None = None) -> int | N
         raise ConfigError(f"monitor interval {raw!r} is not a whole number of seconds >= 1; set "
                           "QUANTDESK_MONITOR_INTERVAL_S (or [flows] monitor_interval_s) to e.g. 300")
     return seconds
+
+
+# Prefect's scheduler for recently changed deployments loops every 5 s (its default): a pass that
+# read a deployment just before `up` paused it can still insert runs after the pause deleted them.
+_PAUSE_SETTLE_S = 6.0
+
+
+def _sweep_paused_runs(client: Any) -> None:
+    """Delete runs the scheduler queued for paused deployments during the pause (see _PAUSE_SETTLE_S).
+
+    `deploy --all` just updated every deployment, so the recent-deployments scheduler is due to
+    schedule them; a run it inserts after the pause would still be picked up by the worker.
+    """
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    for settle in (0.0, _PAUSE_SETTLE_S):  # now, and once the scheduler's next pass is over
+        time.sleep(settle)
+        ids = [d.id for d in client.read_deployments() if d.paused]
+        if ids:
+            for run in client.read_flow_runs(
+                    deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=ids)),
+                    flow_run_filter=FlowRunFilter(state={"type": FlowRunFilterStateType(any_=[StateType.SCHEDULED])}),
+                    limit=200):
+                if run.auto_scheduled:
+                    client.delete_flow_run(run.id)
 
 
 def _apply_monitor_interval(client: Any, deployment: Any, seconds: int | None) -> None:

@@ -37,6 +37,12 @@ _FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"address already in use|Errno 98", re.I),
      "the port is taken: `quantdesk flows down`, then `quantdesk flows up --port` with a free port"),
 )
+# Records Prefect retries by itself and that stop nothing: the worker channel's heartbeat write
+# on SQLite can meet SQLITE_BUSY on a read-to-write upgrade, which busy_timeout does not wait out
+# (seen on a loaded 2-core machine); the next heartbeat, seconds later, writes it. Skipped with
+# their traceback; any other error record still counts.
+_TRANSIENT = (re.compile(r"Worker channel heartbeat persistence failed: .*database is locked"),)
+_RECORD_START = re.compile(r"^\d\d:\d\d:\d\d\.\d+ \|")
 _GENERAL_FIX = "fix the cause the log shows, then `quantdesk flows down && quantdesk flows up`"
 
 
@@ -82,7 +88,12 @@ def _exception_after(lines: list[str], start: int) -> str | None:
 def first_error(text: str) -> ServerLogError | None:
     """The first ERROR/CRITICAL record or traceback in `text`, with its fix; None when there is none."""
     lines = text.splitlines()
+    skipping = False
     for i, line in enumerate(lines):
+        if _RECORD_START.match(line):
+            skipping = any(p.search(line) for p in _TRANSIENT)
+        if skipping:
+            continue
         if _ERROR_RECORD.search(line) or _TRACEBACK in line:
             exception = _exception_after(lines, i)
             said = line.strip() if _TRACEBACK not in line else (exception or line.strip())

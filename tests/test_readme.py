@@ -65,11 +65,35 @@ def _readme_env() -> dict[str, str]:
     return env
 
 
+def port_holder(port: int) -> str:
+    """Who listens on `port` (pid and command line), for the failure message; '' when nobody does."""
+    import psutil
+
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+            try:
+                return f"pid {conn.pid}: {' '.join(psutil.Process(conn.pid).cmdline())[:200]}"
+            except psutil.Error:
+                return f"pid {conn.pid}"
+    return ""
+
+
+def wait_port_free(port: int, what: str, timeout_s: float = 30.0) -> None:
+    """Wait for `port` to be free (a previous section's server may still be exiting), else fail naming its holder."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return
+        if time.monotonic() > deadline:
+            pytest.fail(f"port {port} ({what}) is in use by another program ({port_holder(port) or 'unknown'}); "
+                        "free it and rerun")
+        time.sleep(0.5)
+
+
 def _free_the_readme_ports() -> None:
     for port in (8899, 8900):
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                pytest.fail(f"port {port} (the README's venue ports) is in use by another program; free it and rerun")
+        wait_port_free(port, "the README's venue ports")
 
 
 def _run(line: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

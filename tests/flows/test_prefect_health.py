@@ -131,10 +131,12 @@ def test_a_heartbeat_prefect_retries_is_not_an_error_but_the_next_error_is() -> 
     from quantdesk.ops.prefect_health import first_error
 
     busy = ("21:05:57.327 | ERROR   | prefect.server.utilities.worker_channel - Worker channel heartbeat "
-            "persistence failed: work_pool=quantdesk worker_name=w (sqlite3.OperationalError: database is locked)\n"
+            "persistence failed: work_pool=quantdesk worker_name=w\n"
             "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n"
             "sqlite3.OperationalError: database is locked\n"
             "21:05:58.000 | INFO    | prefect.server - fine\n")
     assert first_error(busy) is None
     found = first_error(busy + "21:06:00.000 | ERROR   | prefect.server.services - Scheduler failed: boom\n")
     assert found is not None and "Scheduler failed: boom" in found.line
+    other = busy.replace("sqlite3.OperationalError: database is locked", "ValueError: the channel's payload is bad")
+    assert first_error(other) is not None, "a heartbeat failing for another reason still counts"

@@ -11,13 +11,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.test_readme import BIN, _wait_for_port, _without_comment, section_commands
+from tests.test_readme import (
+    BIN,
+    _wait_for_port,
+    _without_comment,
+    section_commands,
+    wait_port_free,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("readme")]
 
@@ -27,9 +32,7 @@ def test_the_risk_analytics_section_runs_as_written(quantdesk_home: Path, tmp_pa
     assert any(c.startswith("quantdesk risk var ") for c in commands)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "120", "NO_COLOR": "1"}
     env.pop("QUANTDESK_CONFIG", None)
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", 8899)) == 0:
-            pytest.fail("port 8899 (the README's venue port) is in use by another program; free it and rerun")
+    wait_port_free(8899, "the README's venue port")
     background: list[subprocess.Popen[str]] = []
     outputs: dict[str, str] = {}
     try:

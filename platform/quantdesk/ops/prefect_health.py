@@ -41,7 +41,7 @@ _FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
 # on SQLite can meet SQLITE_BUSY on a read-to-write upgrade, which busy_timeout does not wait out
 # (seen on a loaded 2-core machine); the next heartbeat, seconds later, writes it. Skipped with
 # their traceback; any other error record still counts.
-_TRANSIENT = (re.compile(r"Worker channel heartbeat persistence failed: .*database is locked"),)
+_TRANSIENT = ((re.compile(r"Worker channel heartbeat persistence failed"), re.compile(r"database is locked")),)
 _RECORD_START = re.compile(r"^\d\d:\d\d:\d\d\.\d+ \|")
 _GENERAL_FIX = "fix the cause the log shows, then `quantdesk flows down && quantdesk flows up`"
 
@@ -90,8 +90,9 @@ def first_error(text: str) -> ServerLogError | None:
     lines = text.splitlines()
     skipping = False
     for i, line in enumerate(lines):
-        if _RECORD_START.match(line):
-            skipping = any(p.search(line) for p in _TRANSIENT)
+        if _RECORD_START.match(line):  # the record's line says what failed, its traceback's end why
+            skipping = any(what.search(line) and why.search(f"{line}\n{_exception_after(lines, i) or ''}")
+                           for what, why in _TRANSIENT)
         if skipping:
             continue
         if _ERROR_RECORD.search(line) or _TRACEBACK in line:

@@ -66,7 +66,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="qd-metrics-bench-") as tmp:
             directory = Path(tmp) / "metrics"
             enable_multiprocess(directory)
-            directory.mkdir()
+            directory.mkdir(exist_ok=True)  # enable_multiprocess may have made it
             for i, process in enumerate(sleepers):
                 _fill(directory, process.pid, f"dep-{i:02d}")
             for i in range(DEAD_CLI):

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from quantdesk.core.errors import ConfigError
+from quantdesk.core.sections import parse_section
 
 __all__ = ["ApiConfig"]
 
@@ -37,12 +37,7 @@ class ApiConfig(BaseModel):
     @classmethod
     def from_section(cls, section: dict[str, Any] | None) -> ApiConfig:
         """Return the config of an `[api]` section; ConfigError naming the bad key."""
-        try:
-            return cls(**(section or {}))
-        except ValidationError as e:
-            first = e.errors()[0]
-            key = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"[api] {key}: {first['msg']}; see `quantdesk api serve --help` for the keys") from None
+        return parse_section(cls, section, "api", "see `quantdesk api serve --help` for the keys")
 
     @classmethod
     def from_settings(cls) -> ApiConfig:

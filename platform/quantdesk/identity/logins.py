@@ -25,9 +25,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from quantdesk.core.errors import AuthenticationError, ConfigError, IdentityError
+from quantdesk.core.errors import AuthenticationError, IdentityError
+from quantdesk.core.sections import parse_section
 from quantdesk.identity.names import MAX_USERNAME_LENGTH, UNKNOWN_USER, validate_username
 from quantdesk.identity.users import User, authenticate, lookup_user
 from quantdesk.ledger import Ledger
@@ -67,13 +68,7 @@ class AuthConfig(BaseModel):
     @classmethod
     def from_section(cls, section: dict[str, Any] | None) -> AuthConfig:
         """Return the config of an `[auth]` section; ConfigError naming the bad key."""
-        try:
-            return cls(**(section or {}))
-        except ValidationError as e:
-            first = e.errors()[0]
-            key = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"[auth] {key}: {first['msg']}; keys: max_failures, window_minutes, "
-                              "lockout_minutes") from None
+        return parse_section(cls, section, "auth", "keys: max_failures, window_minutes, lockout_minutes")
 
     @classmethod
     def from_settings(cls) -> AuthConfig:

@@ -14,9 +14,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from quantdesk.core.errors import ConfigError
+from quantdesk.core.sections import parse_section
 
 __all__ = ["MetricsConfig"]
 
@@ -32,12 +33,7 @@ class MetricsConfig(BaseModel):
     @classmethod
     def from_section(cls, section: dict[str, Any] | None) -> MetricsConfig:
         """Return the config of a `[metrics]` section; ConfigError naming the bad key."""
-        try:
-            return cls(**(section or {}))
-        except ValidationError as e:
-            first = e.errors()[0]
-            key = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"[metrics] {key}: {first['msg']}; the keys are token_env and token_file") from None
+        return parse_section(cls, section, "metrics", "the keys are token_env and token_file")
 
     @classmethod
     def from_settings(cls) -> MetricsConfig:
